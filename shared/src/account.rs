@@ -1,1 +1,391 @@
-//! TODO
+//! Account settings: what a business configures, with DESIGN's defaults, validated when saved
+//! or loaded (a bad account is refused with a message that names the field).
+
+use crate::calendar::{HolidayZone, SendingHours};
+use crate::slots::CallbackHours;
+use crate::sms;
+use chrono::NaiveTime;
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Length of a booking token in the SMS link (16 random bytes, base64url without padding).
+pub const TOKEN_LEN: usize = 22;
+
+/// The regions texted by default: metropolitan France and the overseas departments and
+/// collectivities that share the French numbering plan.
+pub const DEFAULT_ALLOWED_COUNTRIES: [&str; 9] =
+    ["FR", "GP", "MQ", "GF", "RE", "YT", "BL", "MF", "PM"];
+
+/// One secret or several (several are valid at once during a rotation).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Secrets {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Secrets {
+    /// All currently valid secrets.
+    pub fn all(&self) -> Vec<&str> {
+        match self {
+            Secrets::One(s) => vec![s.as_str()],
+            Secrets::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Secrets {
+    /// Secrets are never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secrets({} redacted)", self.all().len())
+    }
+}
+
+/// A business using Rappel (DESIGN "Account settings"). JSON field names are the public
+/// configuration format read by `rappel-admin` and the local stack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Account {
+    pub account_id: String,
+    /// Advertiser name, shown in every SMS and on the booking page.
+    pub company_name: String,
+    /// Alphanumeric sender ID (3–11 characters, at least one letter). Derived from
+    /// `company_name` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_id: Option<String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The business's zone (callback slots; recipients' zone when their number has no known one).
+    #[serde(default = "paris")]
+    pub timezone: Tz,
+    /// Holidays for metropolitan recipients: `metropole` or `alsace-moselle`.
+    #[serde(default = "metropole")]
+    pub holiday_zone: HolidayZone,
+    /// Local sending window; may narrow 08:00–20:00, never widen it.
+    #[serde(default)]
+    pub sending_hours: SendingHours,
+    /// ISO 3166 regions that may be texted.
+    #[serde(default = "default_countries")]
+    pub allowed_countries: Vec<String>,
+    /// A message deferred beyond this many hours after the call expires instead.
+    #[serde(default = "default_deferral")]
+    pub max_deferral_hours: u32,
+    /// SMS text with `{company}`, `{link}` and a STOP mention.
+    #[serde(default = "default_template")]
+    pub message_template: String,
+    /// Base URL of the booking page (`https://rappel.example.fr`); the deployment's public
+    /// URL when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booking_base_url: Option<String>,
+    #[serde(default)]
+    pub callback_hours: CallbackHours,
+    /// Destroy the decryptable number as soon as the SMS is sent.
+    #[serde(default)]
+    pub shred_number_after_send: bool,
+    /// Whether a call that ended in voicemail counts as missed (DESIGN rule 1).
+    #[serde(default = "yes")]
+    pub voicemail_is_missed: bool,
+    /// Provider name → webhook secret(s) (Twilio auth token, HMAC secret...).
+    #[serde(default)]
+    pub webhook_secrets: BTreeMap<String, Secrets>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn paris() -> Tz {
+    chrono_tz::Europe::Paris
+}
+fn metropole() -> HolidayZone {
+    HolidayZone::Metropole
+}
+fn default_countries() -> Vec<String> {
+    DEFAULT_ALLOWED_COUNTRIES
+        .iter()
+        .map(|c| c.to_string())
+        .collect()
+}
+fn default_deferral() -> u32 {
+    72
+}
+fn default_template() -> String {
+    sms::DEFAULT_TEMPLATE.to_string()
+}
+
+/// Why an account was refused. Messages name the field and never contain a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccountError {
+    #[error("invalid account JSON: {0}")]
+    Json(String),
+    #[error("account_id must be 1–64 characters of a-z, 0-9, '-' or '_'")]
+    AccountId,
+    #[error("company_name must not be empty")]
+    CompanyName,
+    #[error("sender_id {0:?} is invalid: 3–11 characters A-Z, a-z, 0-9 with at least one letter")]
+    SenderId(String),
+    #[error("sending_hours {start}–{end} must lie within 08:00–20:00 and start before they end")]
+    SendingHours { start: NaiveTime, end: NaiveTime },
+    #[error(
+        "holiday_zone must be metropole or alsace-moselle (overseas recipients get their own zone automatically)"
+    )]
+    HolidayZone,
+    #[error("allowed_countries contains {0:?}, not an upper-case ISO 3166 alpha-2 code")]
+    Country(String),
+    #[error("max_deferral_hours must be between 1 and 168")]
+    MaxDeferral,
+    #[error("message_template: {0}")]
+    Template(#[from] sms::TemplateError),
+    #[error(
+        "booking_base_url must be an https:// (or http://127.0.0.1 / localhost) URL without query"
+    )]
+    BookingUrl,
+    #[error("callback_hours: {0}")]
+    CallbackHours(String),
+}
+
+impl Account {
+    /// Parse and validate an account from its JSON settings.
+    pub fn from_json(json: &str) -> Result<Account, AccountError> {
+        let account: Account =
+            serde_json::from_str(json).map_err(|e| AccountError::Json(e.to_string()))?;
+        account.validate()?;
+        Ok(account)
+    }
+
+    /// The sender ID used for SMS: `sender_id`, or one derived from `company_name`
+    /// (accents folded, non-alphanumerics dropped, first 11 characters).
+    pub fn sender_id(&self) -> String {
+        self.sender_id
+            .clone()
+            .unwrap_or_else(|| derive_sender_id(&self.company_name))
+    }
+
+    /// The secrets valid for `provider`'s webhooks (empty when none is configured).
+    pub fn secrets_for(&self, provider: &str) -> Vec<&str> {
+        self.webhook_secrets
+            .get(provider)
+            .map(Secrets::all)
+            .unwrap_or_default()
+    }
+
+    /// Check every rule of DESIGN "Account settings" and rule 6 (template names the company,
+    /// offers STOP, fits in 2 segments with the longest link this account can produce).
+    pub fn validate(&self) -> Result<(), AccountError> {
+        let id_ok = !self.account_id.is_empty()
+            && self.account_id.len() <= 64
+            && self
+                .account_id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !id_ok {
+            return Err(AccountError::AccountId);
+        }
+        if self.company_name.trim().is_empty() {
+            return Err(AccountError::CompanyName);
+        }
+        let sender = self.sender_id();
+        if !is_valid_sender_id(&sender) {
+            return Err(AccountError::SenderId(sender));
+        }
+        let legal = SendingHours::default();
+        let hours = self.sending_hours;
+        if hours.start < legal.start || hours.end > legal.end || hours.start >= hours.end {
+            return Err(AccountError::SendingHours {
+                start: hours.start,
+                end: hours.end,
+            });
+        }
+        if !matches!(
+            self.holiday_zone,
+            HolidayZone::Metropole | HolidayZone::AlsaceMoselle
+        ) {
+            return Err(AccountError::HolidayZone);
+        }
+        if let Some(bad) = self
+            .allowed_countries
+            .iter()
+            .find(|c| c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()))
+        {
+            return Err(AccountError::Country(bad.clone()));
+        }
+        if !(1..=168).contains(&self.max_deferral_hours) {
+            return Err(AccountError::MaxDeferral);
+        }
+        if let Some(url) = &self.booking_base_url {
+            let ok = url::Url::parse(url).is_ok_and(|u| {
+                let local = matches!(u.host_str(), Some("127.0.0.1" | "localhost"));
+                (u.scheme() == "https" || (u.scheme() == "http" && local)) && u.query().is_none()
+            });
+            if !ok {
+                return Err(AccountError::BookingUrl);
+            }
+        }
+        for range in &self.callback_hours.ranges {
+            if range.start >= range.end || range.days.is_empty() {
+                return Err(AccountError::CallbackHours(format!(
+                    "range {}–{} must start before it ends and name at least one day",
+                    range.start, range.end
+                )));
+            }
+        }
+        if self.callback_hours.slot_minutes < 5 || self.callback_hours.slot_minutes > 240 {
+            return Err(AccountError::CallbackHours(
+                "slot_minutes must be between 5 and 240".into(),
+            ));
+        }
+        // Size the SMS with the longest link it can carry: base URL + "/r/" + token.
+        let base_len = self.booking_base_url.as_deref().map_or(64, str::len);
+        sms::validate_template(
+            &self.message_template,
+            &self.company_name,
+            base_len + 3 + TOKEN_LEN,
+        )?;
+        Ok(())
+    }
+}
+
+/// Whether `id` is an alphanumeric sender ID: 3–11 ASCII letters/digits, at least one letter
+/// (AWS End User Messaging SMS sender ID rules).
+pub fn is_valid_sender_id(id: &str) -> bool {
+    (3..=11).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric())
+        && id.bytes().any(|b| b.is_ascii_alphabetic())
+}
+
+/// Derive a sender ID from a company name: fold French accents, keep ASCII letters and
+/// digits, cut at 11 characters. May still be invalid (e.g. "123"): validation reports it.
+pub fn derive_sender_id(company: &str) -> String {
+    company
+        .chars()
+        .filter_map(|c| {
+            let folded = match c {
+                'à' | 'â' | 'ä' | 'á' | 'ã' => 'a',
+                'À' | 'Â' | 'Ä' | 'Á' | 'Ã' => 'A',
+                'é' | 'è' | 'ê' | 'ë' => 'e',
+                'É' | 'È' | 'Ê' | 'Ë' => 'E',
+                'î' | 'ï' | 'í' => 'i',
+                'Î' | 'Ï' | 'Í' => 'I',
+                'ô' | 'ö' | 'ó' | 'õ' => 'o',
+                'Ô' | 'Ö' | 'Ó' | 'Õ' => 'O',
+                'ù' | 'û' | 'ü' | 'ú' => 'u',
+                'Ù' | 'Û' | 'Ü' | 'Ú' => 'U',
+                'ç' => 'c',
+                'Ç' => 'C',
+                'ÿ' => 'y',
+                other => other,
+            };
+            folded.is_ascii_alphanumeric().then_some(folded)
+        })
+        .take(11)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minimal() -> &'static str {
+        r#"{"account_id":"plomberie-martin","company_name":"Plomberie Martin"}"#
+    }
+
+    #[test]
+    fn defaults_follow_design() {
+        let a = Account::from_json(minimal()).unwrap();
+        assert!(a.enabled);
+        assert_eq!(a.timezone, chrono_tz::Europe::Paris);
+        assert_eq!(a.holiday_zone, HolidayZone::Metropole);
+        assert_eq!(a.max_deferral_hours, 72);
+        assert_eq!(
+            a.allowed_countries,
+            vec!["FR", "GP", "MQ", "GF", "RE", "YT", "BL", "MF", "PM"]
+        );
+        assert_eq!(a.sender_id(), "PlomberieMa");
+        assert!(!a.shred_number_after_send);
+        assert!(a.voicemail_is_missed);
+        assert_eq!(
+            a.sending_hours.start,
+            NaiveTime::from_hms_opt(8, 0, 0).unwrap()
+        );
+        assert_eq!(
+            a.sending_hours.end,
+            NaiveTime::from_hms_opt(20, 0, 0).unwrap()
+        );
+    }
+
+    #[test]
+    fn sender_id_is_derived_with_accents_folded() {
+        assert_eq!(derive_sender_id("Élec' Sécurité & Fils"), "ElecSecurit");
+        assert_eq!(derive_sender_id("A&B"), "AB");
+        assert!(!is_valid_sender_id("AB"));
+        assert!(!is_valid_sender_id("12345"));
+        assert!(is_valid_sender_id("Rappel"));
+        assert!(!is_valid_sender_id("TwelveChars1"));
+    }
+
+    #[test]
+    fn refuses_widened_sending_hours() {
+        let json = r#"{"account_id":"a","company_name":"Acme","sending_hours":{"start":"07:30:00","end":"20:00:00"}}"#;
+        let err = Account::from_json(json).unwrap_err();
+        assert!(matches!(err, AccountError::SendingHours { .. }), "{err}");
+        let narrowed = r#"{"account_id":"a","company_name":"Acme","sending_hours":{"start":"09:00:00","end":"18:30:00"}}"#;
+        assert!(Account::from_json(narrowed).is_ok());
+    }
+
+    #[test]
+    fn refuses_bad_timezone_and_unknown_fields() {
+        let tz = r#"{"account_id":"a","company_name":"Acme","timezone":"Europe/Pariss"}"#;
+        assert!(
+            Account::from_json(tz)
+                .unwrap_err()
+                .to_string()
+                .contains("Europe/Pariss")
+        );
+        let extra = r#"{"account_id":"a","company_name":"Acme","sendng_hours":{}}"#;
+        assert!(
+            Account::from_json(extra)
+                .unwrap_err()
+                .to_string()
+                .contains("sendng_hours")
+        );
+    }
+
+    #[test]
+    fn refuses_template_without_stop_or_company() {
+        let no_stop =
+            r#"{"account_id":"a","company_name":"Acme","message_template":"{company}: {link}"}"#;
+        assert!(matches!(
+            Account::from_json(no_stop),
+            Err(AccountError::Template(sms::TemplateError::MissingOptOut))
+        ));
+        let no_company = r#"{"account_id":"a","company_name":"Acme","message_template":"Rappel: {link} STOP 36173"}"#;
+        assert!(matches!(
+            Account::from_json(no_company),
+            Err(AccountError::Template(sms::TemplateError::MissingCompany))
+        ));
+    }
+
+    #[test]
+    fn refuses_template_forced_to_ucs2_beyond_two_segments_naming_the_character() {
+        let long = format!(
+            r#"{{"account_id":"a","company_name":"Acme","message_template":"{{company}} vous rappelle’ {} {{link}} STOP 36173"}}"#,
+            "x".repeat(100)
+        );
+        let err = Account::from_json(&long).unwrap_err().to_string();
+        assert!(err.contains("U+2019"), "{err}");
+    }
+
+    #[test]
+    fn secrets_accept_one_or_many_and_never_print() {
+        let json = r#"{"account_id":"a","company_name":"Acme","webhook_secrets":{"twilio":"tok1","generic":["old","new"]}}"#;
+        let a = Account::from_json(json).unwrap();
+        assert_eq!(a.secrets_for("twilio"), vec!["tok1"]);
+        assert_eq!(a.secrets_for("generic"), vec!["old", "new"]);
+        assert!(a.secrets_for("vonage").is_empty());
+        let debug = format!("{a:?}");
+        assert!(
+            !debug.contains("tok1") && !debug.contains("new\""),
+            "{debug}"
+        );
+    }
+}

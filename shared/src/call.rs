@@ -36,7 +36,10 @@ impl CallStatus {
     /// Whether this final status means nobody answered (DESIGN rule 1; voicemail is decided
     /// by the account's `voicemail_is_missed`).
     pub fn is_missed(self) -> bool {
-        matches!(self, Self::NoAnswer | Self::Busy | Self::Failed | Self::Canceled | Self::Rejected)
+        matches!(
+            self,
+            Self::NoAnswer | Self::Busy | Self::Failed | Self::Canceled | Self::Rejected
+        )
     }
 }
 

@@ -1,1 +1,303 @@
-//! TODO
+//! The single DynamoDB table: key names, key builders and one struct per item type.
+//!
+//! Keys (DESIGN "Data"): `PK`/`SK`; sparse `GSI1` (`GSI1PK`/`GSI1SK`) holds the due queue
+//! (`DUE#{shard}` / `{due_at}#{message_id}`) and in-flight sends (`SENDING#{shard}`);
+//! `expires_at` (epoch seconds) is the TTL attribute. Instants are RFC 3339 UTC strings, which
+//! sort lexicographically in time order (always written with [`ts`]).
+
+use crate::call::{CallStatus, Direction};
+use crate::phone::LineType;
+use crate::rules::{CallFacts, CallerFacts, Outcome, Reason};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1: &str = "GSI1";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+pub const EXPIRES_AT: &str = "expires_at";
+
+pub const ACCOUNT_SK: &str = "ACCOUNT";
+pub const LINK_SK: &str = "LINK";
+pub const CALL_PREFIX: &str = "CALL#";
+pub const MSG_PREFIX: &str = "MSG#";
+
+/// How long call and message items (and their sealed numbers) are kept: 30 days.
+pub const RETENTION_DAYS: i64 = 30;
+/// How long a booking link is valid after the SMS is due: 7 days.
+pub const LINK_VALID_DAYS: i64 = 7;
+
+/// An instant as stored: RFC 3339, UTC, whole seconds, `Z` suffix.
+pub fn ts(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+pub fn account_pk(account_id: &str) -> String {
+    format!("ACCOUNT#{account_id}")
+}
+pub fn call_sk(provider: &str, call_id: &str) -> String {
+    format!("{CALL_PREFIX}{provider}#{call_id}")
+}
+pub fn msg_sk(message_id: &str) -> String {
+    format!("{MSG_PREFIX}{message_id}")
+}
+/// Daily dedup reservation of one caller (rule 3): `DAY#{hash}#{local date of the send}`.
+pub fn day_sk(hash: &str, day: NaiveDate) -> String {
+    format!("DAY#{hash}#{day}")
+}
+pub fn day_prefix(hash: &str) -> String {
+    format!("DAY#{hash}#")
+}
+pub fn optout_sk(hash: &str) -> String {
+    format!("OPTOUT#{hash}")
+}
+pub fn link_pk(token: &str) -> String {
+    format!("LINK#{token}")
+}
+pub fn due_pk(shard: u32) -> String {
+    format!("DUE#{shard}")
+}
+pub fn sending_pk(shard: u32) -> String {
+    format!("SENDING#{shard}")
+}
+/// Due-queue sort key: `{due_at}#{message_id}`.
+pub fn due_sk(due_at: DateTime<Utc>, message_id: &str) -> String {
+    format!("{}#{message_id}", ts(due_at))
+}
+/// The due-queue shard of a message (stable, spreads writes over `shards` partitions).
+pub fn shard_of(message_id: &str, shards: u32) -> u32 {
+    let sum = message_id.bytes().fold(0u32, |acc, b| {
+        acc.wrapping_mul(31).wrapping_add(u32::from(b))
+    });
+    sum % shards.max(1)
+}
+
+/// An account's settings (the validated JSON of [`crate::account::Account`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub account_id: String,
+    pub settings: String,
+    pub updated_at: String,
+}
+
+/// One call as stored by intake and decided by eligibility. Never holds a number in clear:
+/// `number` is the sealed envelope, `caller_hash` the keyed hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub account_id: String,
+    pub provider: String,
+    pub call_id: String,
+    pub direction: Direction,
+    pub status: CallStatus,
+    pub provider_status: String,
+    /// `withheld`, `invalid` or `number`.
+    pub caller: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line_type: Option<LineType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_hash: Option<String>,
+    /// Masked number for humans (`+33 6•• •• •• 01`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_masked: Option<String>,
+    /// Sealed number ([`crate::crypto::Sealed::encode`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ring_seconds: Option<u32>,
+    pub received_at: String,
+    /// When the call happened (ended, else started, else received), RFC 3339 UTC.
+    pub happened_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
+    pub expires_at: i64,
+}
+
+impl CallItem {
+    /// The facts [`crate::rules::decide`] needs.
+    pub fn facts(&self) -> CallFacts {
+        let caller = match (self.caller.as_str(), &self.caller_hash) {
+            ("number", Some(hash)) => CallerFacts::Number {
+                line_type: self.line_type.unwrap_or(LineType::Unknown),
+                region: self.region.clone(),
+                hash: hash.clone(),
+            },
+            ("withheld", _) => CallerFacts::Withheld,
+            _ => CallerFacts::Invalid,
+        };
+        let happened_at = DateTime::parse_from_rfc3339(&self.happened_at)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        CallFacts {
+            direction: self.direction,
+            status: self.status,
+            caller,
+            happened_at,
+        }
+    }
+}
+
+/// Status of an outbox message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    Scheduled,
+    Sending,
+    Sent,
+    Cancelled,
+    Expired,
+    Failed,
+}
+
+impl MessageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageStatus::Scheduled => "scheduled",
+            MessageStatus::Sending => "sending",
+            MessageStatus::Sent => "sent",
+            MessageStatus::Cancelled => "cancelled",
+            MessageStatus::Expired => "expired",
+            MessageStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One SMS to send (the outbox). Written with its day reservation and link in one transaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub account_id: String,
+    pub message_id: String,
+    pub status: MessageStatus,
+    /// SK of the call that caused it.
+    pub call_sk: String,
+    pub caller_hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_masked: Option<String>,
+    /// Sealed number; removed after sending when the account shreds numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    /// SK of the day reservation (deleted if the message is cancelled or expires).
+    pub day_sk: String,
+    pub token: String,
+    pub due_at: String,
+    pub send_before: String,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sns_message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi1pk: Option<String>,
+    #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi1sk: Option<String>,
+    pub expires_at: i64,
+}
+
+/// A booking made on the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Booking {
+    pub booking_id: String,
+    /// Chosen slot start, RFC 3339 UTC.
+    pub slot: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub booked_at: String,
+}
+
+/// The booking link sent in the SMS: `LINK#{token}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub account_id: String,
+    pub message_id: String,
+    pub call_sk: String,
+    pub caller_hash: String,
+    /// Instant after which the page answers 410 (RFC 3339 UTC).
+    pub valid_until: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booking: Option<Booking>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opted_out_at: Option<String>,
+    pub expires_at: i64,
+}
+
+/// A caller who opted out of an account's SMS (link or STOP). Kept without TTL: only the
+/// keyed hash is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OptOutItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub caller_hash: String,
+    /// `link` (booking page) or `carrier` (STOP reply reported by SNS).
+    pub source: String,
+    pub opted_out_at: String,
+}
+
+/// A day reservation (rule 3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub message_id: String,
+    pub expires_at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn keys_and_instants_have_stable_shapes() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 27, 18, 30, 0).unwrap();
+        assert_eq!(ts(at), "2026-11-27T18:30:00Z");
+        assert_eq!(call_sk("twilio", "CA1#dial"), "CALL#twilio#CA1#dial");
+        assert_eq!(
+            day_sk("abc", NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()),
+            "DAY#abc#2026-11-30"
+        );
+        assert_eq!(due_sk(at, "msg_1"), "2026-11-27T18:30:00Z#msg_1");
+        assert!(shard_of("msg_0123", 4) < 4);
+        assert_eq!(shard_of("msg_0123", 4), shard_of("msg_0123", 4));
+        assert_eq!(shard_of("x", 0), 0);
+    }
+}

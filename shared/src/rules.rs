@@ -1,1 +1,489 @@
-//! TODO
+//! The eligibility rules (DESIGN rules 1–5) as a pure function of facts, account and clock.
+//!
+//! [`decide`] never sees a phone number: it works on the caller's line type, region and keyed
+//! hash, recorded at intake. Side effects (day reservation, outbox, cancellation) are the
+//! eligibility function's job; this module only says what should happen and why.
+
+use crate::account::Account;
+use crate::calendar::{HolidayZone, RecipientCalendar, zone_for_region};
+use crate::call::{CallStatus, Direction};
+use crate::phone::LineType;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A call arriving later than this after it ended is not texted (`too_old`): the prospect has
+/// moved on, and a late redelivery must not surprise them.
+pub const MAX_CALL_AGE: Duration = Duration::hours(24);
+
+/// What intake knew about the prospect's number (never the number itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "caller", rename_all = "snake_case")]
+pub enum CallerFacts {
+    Withheld,
+    Invalid,
+    Number {
+        line_type: LineType,
+        region: Option<String>,
+        /// Keyed hash (KMS HMAC) of account id + E.164, for dedup, opt-out and cancellation.
+        hash: String,
+    },
+}
+
+/// The facts a decision is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallFacts {
+    pub direction: Direction,
+    pub status: CallStatus,
+    pub caller: CallerFacts,
+    /// When the call ended (or started, or was received, whichever is known first), UTC.
+    pub happened_at: DateTime<Utc>,
+}
+
+/// Final state of a call's decision, as shown by `/_local/calls` and `rappel-admin calls`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Sent,
+    Scheduled,
+    Skipped,
+    Cancelled,
+    Expired,
+    Failed,
+    Ignored,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Sent => "sent",
+            Outcome::Scheduled => "scheduled",
+            Outcome::Skipped => "skipped",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Expired => "expired",
+            Outcome::Failed => "failed",
+            Outcome::Ignored => "ignored",
+        }
+    }
+}
+
+/// Stable reason codes (snake_case), documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    // ignored
+    Answered,
+    Outbound,
+    NotFinal,
+    VoicemailNotMissed,
+    // skipped
+    Anonymous,
+    InvalidNumber,
+    NotMobile,
+    CountryNotAllowed,
+    OptedOut,
+    AlreadyTextedToday,
+    AccountDisabled,
+    TooOld,
+    // sent / scheduled
+    InHours,
+    QuietHours,
+    // expired
+    DeferralLimit,
+    // cancelled
+    AnsweredLater,
+    CalledBack,
+    // failed
+    SendInterrupted,
+    ProviderError,
+    NumberUnavailable,
+}
+
+impl Reason {
+    /// The snake_case code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Answered => "answered",
+            Reason::Outbound => "outbound",
+            Reason::NotFinal => "not_final",
+            Reason::VoicemailNotMissed => "voicemail_not_missed",
+            Reason::Anonymous => "anonymous",
+            Reason::InvalidNumber => "invalid_number",
+            Reason::NotMobile => "not_mobile",
+            Reason::CountryNotAllowed => "country_not_allowed",
+            Reason::OptedOut => "opted_out",
+            Reason::AlreadyTextedToday => "already_texted_today",
+            Reason::AccountDisabled => "account_disabled",
+            Reason::TooOld => "too_old",
+            Reason::InHours => "in_hours",
+            Reason::QuietHours => "quiet_hours",
+            Reason::DeferralLimit => "deferral_limit",
+            Reason::AnsweredLater => "answered_later",
+            Reason::CalledBack => "called_back",
+            Reason::SendInterrupted => "send_interrupted",
+            Reason::ProviderError => "provider_error",
+            Reason::NumberUnavailable => "number_unavailable",
+        }
+    }
+}
+
+/// What to do with a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Text the caller at `due_at` (now when in hours). `day` is the recipient's local date of
+    /// the send: the dedup key (rule 3). `send_before` is the deferral deadline.
+    Send {
+        due_at: DateTime<Utc>,
+        day: NaiveDate,
+        reason: Reason,
+        send_before: DateTime<Utc>,
+    },
+    /// No SMS, and nothing else to do.
+    Skip { outcome: Outcome, reason: Reason },
+    /// A human reached the prospect: cancel their pending messages (rule 5).
+    /// `reason` is what the cancelled messages' calls record (`answered_later` / `called_back`).
+    CancelPending {
+        hash: String,
+        reason: Reason,
+        own_reason: Reason,
+    },
+}
+
+/// The recipient's calendar: their own zone and holidays for overseas numbers (rule 4), the
+/// account's zone and `holiday_zone` otherwise, and the account's (narrowed) sending hours.
+pub fn recipient_calendar(region: Option<&str>, account: &Account) -> RecipientCalendar {
+    let tz = region.and_then(zone_for_region).unwrap_or(account.timezone);
+    let holidays = region.map_or(account.holiday_zone, |r| {
+        HolidayZone::for_region(r, account.holiday_zone)
+    });
+    RecipientCalendar {
+        tz,
+        holidays,
+        hours: account.sending_hours,
+    }
+}
+
+/// Apply DESIGN rules 1–5 to `facts` for `account` at instant `now` (UTC).
+///
+/// Order matters and is part of the contract: human contact first (it cancels), then
+/// "not a missed inbound call" (ignored), account switch, caller checks (withheld, invalid,
+/// landline, country), age, and finally the calendar (quiet hours → deferral, or expiry past
+/// `max_deferral_hours` counted from the call). Opt-out and the daily dedup need the table and
+/// are applied by the caller of this function, atomically with the reservation.
+pub fn decide(facts: &CallFacts, account: &Account, now: DateTime<Utc>) -> Decision {
+    let skip = |outcome, reason| Decision::Skip { outcome, reason };
+    let hash = match &facts.caller {
+        CallerFacts::Number { hash, .. } => Some(hash.clone()),
+        _ => None,
+    };
+
+    // Rule 5: human contact cancels pending messages to that person.
+    match (facts.direction, facts.status) {
+        (Direction::Inbound, CallStatus::Answered) => {
+            return match hash {
+                Some(hash) => Decision::CancelPending {
+                    hash,
+                    reason: Reason::AnsweredLater,
+                    own_reason: Reason::Answered,
+                },
+                None => skip(Outcome::Ignored, Reason::Answered),
+            };
+        }
+        (Direction::Outbound, CallStatus::Answered) => {
+            return match hash {
+                Some(hash) => Decision::CancelPending {
+                    hash,
+                    reason: Reason::CalledBack,
+                    own_reason: Reason::Outbound,
+                },
+                None => skip(Outcome::Ignored, Reason::Outbound),
+            };
+        }
+        (Direction::Outbound, _) => return skip(Outcome::Ignored, Reason::Outbound),
+        _ => {}
+    }
+
+    // Rule 1: only missed inbound calls.
+    match facts.status {
+        s if s.is_missed() => {}
+        CallStatus::Voicemail if account.voicemail_is_missed => {}
+        CallStatus::Voicemail => return skip(Outcome::Ignored, Reason::VoicemailNotMissed),
+        _ => return skip(Outcome::Ignored, Reason::NotFinal),
+    }
+
+    if !account.enabled {
+        return skip(Outcome::Skipped, Reason::AccountDisabled);
+    }
+
+    // Rule 2: mobiles only, never withheld callers; allowed countries only.
+    let region = match &facts.caller {
+        CallerFacts::Withheld => return skip(Outcome::Skipped, Reason::Anonymous),
+        CallerFacts::Invalid => return skip(Outcome::Skipped, Reason::InvalidNumber),
+        CallerFacts::Number {
+            line_type, region, ..
+        } => {
+            if *line_type != LineType::Mobile {
+                return skip(Outcome::Skipped, Reason::NotMobile);
+            }
+            match region {
+                Some(r) if account.allowed_countries.iter().any(|c| c == r) => r.as_str(),
+                _ => return skip(Outcome::Skipped, Reason::CountryNotAllowed),
+            }
+        }
+    };
+
+    if now - facts.happened_at > MAX_CALL_AGE {
+        return skip(Outcome::Skipped, Reason::TooOld);
+    }
+
+    // Rule 4: quiet hours in the recipient's calendar; defer, or expire past the limit.
+    let calendar = recipient_calendar(Some(region), account);
+    let due_at = calendar.next_allowed(now);
+    let send_before = facts.happened_at + Duration::hours(i64::from(account.max_deferral_hours));
+    if due_at > send_before {
+        return skip(Outcome::Expired, Reason::DeferralLimit);
+    }
+    let reason = if due_at == now {
+        Reason::InHours
+    } else {
+        Reason::QuietHours
+    };
+    Decision::Send {
+        due_at,
+        day: calendar.local_date(due_at),
+        reason,
+        send_before,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn account() -> Account {
+        Account::from_json(r#"{"account_id":"acme","company_name":"Acme"}"#).unwrap()
+    }
+
+    fn paris(y: i32, m: u32, d: u32, h: u32, min: u32, s: u32) -> DateTime<Utc> {
+        chrono_tz::Europe::Paris
+            .with_ymd_and_hms(y, m, d, h, min, s)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn missed(region: &str, at: DateTime<Utc>) -> CallFacts {
+        CallFacts {
+            direction: Direction::Inbound,
+            status: CallStatus::NoAnswer,
+            caller: CallerFacts::Number {
+                line_type: LineType::Mobile,
+                region: Some(region.into()),
+                hash: "h1".into(),
+            },
+            happened_at: at,
+        }
+    }
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn in_hours_sends_now_and_reserves_today() {
+        // Friday 27 Nov 2026, 19:59:59 Paris.
+        let now = paris(2026, 11, 27, 19, 59, 59);
+        let d = decide(&missed("FR", now), &account(), now);
+        assert_eq!(
+            d,
+            Decision::Send {
+                due_at: now,
+                day: date(2026, 11, 27),
+                reason: Reason::InHours,
+                send_before: now + Duration::hours(72)
+            }
+        );
+    }
+
+    #[test]
+    fn saturday_20h_defers_to_monday_08h() {
+        let now = paris(2026, 11, 28, 20, 0, 0);
+        match decide(&missed("FR", now), &account(), now) {
+            Decision::Send {
+                due_at,
+                day,
+                reason,
+                ..
+            } => {
+                assert_eq!(due_at, paris(2026, 11, 30, 8, 0, 0));
+                assert_eq!(day, date(2026, 11, 30));
+                assert_eq!(reason, Reason::QuietHours);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn deferral_past_the_limit_expires() {
+        let mut a = account();
+        a.max_deferral_hours = 12;
+        let now = paris(2026, 11, 28, 21, 0, 0); // Saturday evening → Monday 08:00 is 35 h away (limit 12 h)
+        assert_eq!(
+            decide(&missed("FR", now), &a, now),
+            Decision::Skip {
+                outcome: Outcome::Expired,
+                reason: Reason::DeferralLimit
+            }
+        );
+    }
+
+    #[test]
+    fn overseas_caller_uses_own_zone() {
+        // 19:00 Paris on Mon 30 Nov 2026 is 22:00 in Réunion: deferred to 08:00 Réunion (05:00 Paris).
+        let now = paris(2026, 11, 30, 19, 0, 0);
+        match decide(&missed("RE", now), &account(), now) {
+            Decision::Send { due_at, day, .. } => {
+                assert_eq!(
+                    due_at,
+                    chrono_tz::Indian::Reunion
+                        .with_ymd_and_hms(2026, 12, 1, 8, 0, 0)
+                        .unwrap()
+                        .with_timezone(&Utc)
+                );
+                assert_eq!(day, date(2026, 12, 1));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn caller_checks_give_their_reason() {
+        let now = paris(2026, 11, 27, 10, 0, 0);
+        let a = account();
+        let with = |caller| CallFacts {
+            caller,
+            ..missed("FR", now)
+        };
+        let skipped = |reason| Decision::Skip {
+            outcome: Outcome::Skipped,
+            reason,
+        };
+        assert_eq!(
+            decide(&with(CallerFacts::Withheld), &a, now),
+            skipped(Reason::Anonymous)
+        );
+        assert_eq!(
+            decide(&with(CallerFacts::Invalid), &a, now),
+            skipped(Reason::InvalidNumber)
+        );
+        let landline = CallerFacts::Number {
+            line_type: LineType::FixedLine,
+            region: Some("FR".into()),
+            hash: "h".into(),
+        };
+        assert_eq!(decide(&with(landline), &a, now), skipped(Reason::NotMobile));
+        let voip = CallerFacts::Number {
+            line_type: LineType::Voip,
+            region: Some("FR".into()),
+            hash: "h".into(),
+        };
+        assert_eq!(decide(&with(voip), &a, now), skipped(Reason::NotMobile));
+        let belgian = CallerFacts::Number {
+            line_type: LineType::Mobile,
+            region: Some("BE".into()),
+            hash: "h".into(),
+        };
+        assert_eq!(
+            decide(&with(belgian), &a, now),
+            skipped(Reason::CountryNotAllowed)
+        );
+        let mut off = account();
+        off.enabled = false;
+        assert_eq!(
+            decide(&missed("FR", now), &off, now),
+            skipped(Reason::AccountDisabled)
+        );
+        let old = missed("FR", now - Duration::hours(25));
+        assert_eq!(decide(&old, &a, now), skipped(Reason::TooOld));
+    }
+
+    #[test]
+    fn human_contact_cancels_and_other_calls_are_ignored() {
+        let now = paris(2026, 11, 27, 10, 0, 0);
+        let a = account();
+        let answered = CallFacts {
+            status: CallStatus::Answered,
+            ..missed("FR", now)
+        };
+        assert_eq!(
+            decide(&answered, &a, now),
+            Decision::CancelPending {
+                hash: "h1".into(),
+                reason: Reason::AnsweredLater,
+                own_reason: Reason::Answered
+            }
+        );
+        let outbound = CallFacts {
+            direction: Direction::Outbound,
+            status: CallStatus::Answered,
+            ..missed("FR", now)
+        };
+        assert_eq!(
+            decide(&outbound, &a, now),
+            Decision::CancelPending {
+                hash: "h1".into(),
+                reason: Reason::CalledBack,
+                own_reason: Reason::Outbound
+            }
+        );
+        let unanswered_outbound = CallFacts {
+            direction: Direction::Outbound,
+            ..missed("FR", now)
+        };
+        assert_eq!(
+            decide(&unanswered_outbound, &a, now),
+            Decision::Skip {
+                outcome: Outcome::Ignored,
+                reason: Reason::Outbound
+            }
+        );
+        let other = CallFacts {
+            status: CallStatus::Other,
+            ..missed("FR", now)
+        };
+        assert_eq!(
+            decide(&other, &a, now),
+            Decision::Skip {
+                outcome: Outcome::Ignored,
+                reason: Reason::NotFinal
+            }
+        );
+        let mut no_vm = account();
+        no_vm.voicemail_is_missed = false;
+        let voicemail = CallFacts {
+            status: CallStatus::Voicemail,
+            ..missed("FR", now)
+        };
+        assert!(matches!(decide(&voicemail, &a, now), Decision::Send { .. }));
+        assert_eq!(
+            decide(&voicemail, &no_vm, now),
+            Decision::Skip {
+                outcome: Outcome::Ignored,
+                reason: Reason::VoicemailNotMissed
+            }
+        );
+    }
+
+    #[test]
+    fn night_call_and_early_morning_call_share_the_send_day() {
+        // Rule 3: 21:00 Tuesday (deferred to Wednesday 08:00) and 07:30 Wednesday: same day key.
+        let a = account();
+        let night = paris(2026, 12, 1, 21, 0, 0);
+        let morning = paris(2026, 12, 2, 7, 30, 0);
+        let day = |now| match decide(&missed("FR", now), &a, now) {
+            Decision::Send { day, due_at, .. } => (day, due_at),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(day(night), day(morning));
+        assert_eq!(day(night).0, date(2026, 12, 2));
+    }
+}

@@ -2,6 +2,12 @@
 //!
 //! Segment sizes follow 3GPP TS 23.038 (alphabet, extension table) and TS 23.040
 //! (concatenated SMS user-data header): GSM-7 160 / 153 septets, UCS-2 70 / 67 characters.
+//!
+//! A single SMS carries 140 octets of user data: 160 GSM-7 septets or 70 UCS-2 code units.
+//! A concatenated message spends 6 octets per part on its user-data header
+//! (TS 23.040 §9.2.3.24.1), leaving 153 septets or 67 code units per part. A part never
+//! splits a GSM-7 escape sequence (TS 23.038 §6.2.1.1) nor a UTF-16 surrogate pair, so a
+//! part may carry one unit less than the maximum.
 
 use serde::Serialize;
 
@@ -26,9 +32,59 @@ pub struct Segments {
 /// The default French template. Placeholders: `{company}`, `{link}`.
 pub const DEFAULT_TEMPLATE: &str = "{company} : nous avons manqué votre appel. Choisissez quand nous vous rappelons : {link} STOP au 36173";
 
-/// Longest link the sender can produce, used to size templates when validating
-/// (`https://` + a 40-character host/path + `/r/` + a 22-character token).
+/// Most SMS segments (parts) one message may take; longer templates are refused when the
+/// account is saved. Two GSM-7 parts hold 306 septets, two UCS-2 parts 134 code units.
 pub const MAX_SEGMENTS: usize = 2;
+
+/// Length of the link assumed when validating a template: the longest link the sender
+/// produces, e.g. `https://` (8) + host and path of up to 31 characters + `/r/` (3) + a
+/// 22-character token. Links are plain ASCII, so they are GSM-7 one septet per character.
+pub const LINK_LEN_FOR_VALIDATION: usize = 64;
+
+/// GSM-7 septets in one SMS without a user-data header (TS 23.040: 140 octets × 8 / 7).
+pub const GSM7_SINGLE: usize = 160;
+/// GSM-7 septets per part of a concatenated SMS (6-octet UDH; TS 23.040 §9.2.3.24.1).
+pub const GSM7_PART: usize = 153;
+/// UCS-2 code units in one SMS without a user-data header (140 octets / 2).
+pub const UCS2_SINGLE: usize = 70;
+/// UCS-2 code units per part of a concatenated SMS ((140 − 6) / 2).
+pub const UCS2_PART: usize = 67;
+
+/// Escape to the extension table (position 0x1B of the default alphabet); not a character.
+const ESC: char = '\u{1B}';
+
+/// GSM 7-bit default alphabet, TS 23.038 §6.2.1, indexed by septet value (rows of 16 as in
+/// the standard's table: 0x00–0x0F, 0x10–0x1F, ...). 0x1B is the escape to the extension
+/// table, not a character.
+#[rustfmt::skip]
+const GSM7_BASIC: [char; 128] = [
+    '@', '£', '$', '¥', 'è', 'é', 'ù', 'ì', 'ò', 'Ç', '\n', 'Ø', 'ø', '\r', 'Å', 'å',
+    // Δ _ Φ Γ Λ Ω Π Ψ Σ Θ Ξ ESC Æ æ ß É (Greek as code points, to rule out lookalikes).
+    '\u{394}', '_', '\u{3A6}', '\u{393}', '\u{39B}', '\u{3A9}', '\u{3A0}', '\u{3A8}',
+    '\u{3A3}', '\u{398}', '\u{39E}', ESC, 'Æ', 'æ', 'ß', 'É',
+    ' ', '!', '"', '#', '¤', '%', '&', '\'', '(', ')', '*', '+', ',', '-', '.', '/',
+    '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', ':', ';', '<', '=', '>', '?',
+    '¡', 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'N', 'O',
+    'P', 'Q', 'R', 'S', 'T', 'U', 'V', 'W', 'X', 'Y', 'Z', 'Ä', 'Ö', 'Ñ', 'Ü', '§',
+    '¿', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o',
+    'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', 'ä', 'ö', 'ñ', 'ü', 'à',
+];
+
+/// GSM 7-bit default alphabet extension table, TS 23.038 §6.2.1.1: characters sent as
+/// ESC + septet, so 2 septets each. (0x0D, "CR2", and 0x1B, a second escape, have no
+/// Unicode character.)
+const GSM7_EXTENSION: [char; 10] = ['\u{C}', '^', '{', '}', '\\', '[', '~', ']', '|', '€'];
+
+/// Septets `c` takes in GSM-7 (1, or 2 for the extension table), `None` if it has none.
+fn gsm7_septets(c: char) -> Option<usize> {
+    if c != ESC && GSM7_BASIC.contains(&c) {
+        Some(1)
+    } else if GSM7_EXTENSION.contains(&c) {
+        Some(2)
+    } else {
+        None
+    }
+}
 
 /// Why a template was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,30 +96,405 @@ pub enum TemplateError {
     #[error("the template must offer a free opt-out (the word STOP)")]
     MissingOptOut,
     #[error("the message needs {segments} SMS segments ({encoding:?}, {units} units); at most 2 are allowed{}", .forced_by.map(|c| format!(": character {c:?} (U+{:04X}) forces UCS-2", c as u32)).unwrap_or_default())]
-    TooLong { segments: usize, units: usize, encoding: Encoding, forced_by: Option<char> },
+    TooLong {
+        segments: usize,
+        units: usize,
+        encoding: Encoding,
+        forced_by: Option<char>,
+    },
 }
 
 /// Count the segments of `text`.
+///
+/// GSM-7 when every character is in the default alphabet or its extension table
+/// ([`first_non_gsm`] is `None`), else UCS-2. A text that fits one SMS (160 septets /
+/// 70 code units) is one segment; a longer one is cut into parts of at most 153 septets /
+/// 67 code units, never inside an escape sequence or a surrogate pair.
+/// The empty text counts as 0 units and **1** segment: sending it would still cost one SMS.
 pub fn segments(text: &str) -> Segments {
-    let _ = text;
-    todo!()
+    let (encoding, single, part) = if first_non_gsm(text).is_none() {
+        (Encoding::Gsm7, GSM7_SINGLE, GSM7_PART)
+    } else {
+        (Encoding::Ucs2, UCS2_SINGLE, UCS2_PART)
+    };
+    let width = |c: char| match encoding {
+        Encoding::Gsm7 => gsm7_septets(c).unwrap_or(1),
+        Encoding::Ucs2 => c.len_utf16(),
+    };
+
+    let units = text.chars().map(width).sum();
+    let count = if units <= single {
+        1
+    } else {
+        // Fill parts greedily; a character that does not fit whole starts the next part.
+        let (full_parts, last) = text.chars().map(width).fold((0, 0), |(parts, used), w| {
+            if used + w > part {
+                (parts + 1, w)
+            } else {
+                (parts, used + w)
+            }
+        });
+        full_parts + usize::from(last > 0)
+    };
+    Segments {
+        encoding,
+        units,
+        count,
+    }
 }
 
 /// The first character of `text` outside the GSM 03.38 alphabet and its extension table,
 /// i.e. the one that forces UCS-2, if any.
 pub fn first_non_gsm(text: &str) -> Option<char> {
-    let _ = text;
-    todo!()
+    text.chars().find(|&c| gsm7_septets(c).is_none())
 }
 
 /// Fill `{company}` and `{link}` in `template`.
 pub fn render(template: &str, company: &str, link: &str) -> String {
-    template.replace("{company}", company).replace("{link}", link)
+    template
+        .replace("{company}", company)
+        .replace("{link}", link)
 }
 
 /// Validate an account's template: names the company, has the link, offers STOP, and the
 /// rendered text (with `company` and a link of `link_len` characters) fits in [`MAX_SEGMENTS`].
-pub fn validate_template(template: &str, company: &str, link_len: usize) -> Result<Segments, TemplateError> {
-    let _ = (template, company, link_len);
-    todo!()
+///
+/// Checks run in that order and the first failure is returned. `STOP` is matched as a
+/// whole word, ignoring case (`Stop`, `STOP au 36173`, but not `STOPPER`). The link used is
+/// `link_len` × `x` (see [`LINK_LEN_FOR_VALIDATION`]). When the text is too long,
+/// `forced_by` names the first character that forced UCS-2, if any: usually the fix.
+/// Returns the rendered size on success.
+pub fn validate_template(
+    template: &str,
+    company: &str,
+    link_len: usize,
+) -> Result<Segments, TemplateError> {
+    if !template.contains("{company}") {
+        return Err(TemplateError::MissingCompany);
+    }
+    if !template.contains("{link}") {
+        return Err(TemplateError::MissingLink);
+    }
+    if !contains_word_ignore_case(template, "stop") {
+        return Err(TemplateError::MissingOptOut);
+    }
+
+    let rendered = render(template, company, &"x".repeat(link_len));
+    let size = segments(&rendered);
+    if size.count > MAX_SEGMENTS {
+        return Err(TemplateError::TooLong {
+            segments: size.count,
+            units: size.units,
+            encoding: size.encoding,
+            forced_by: first_non_gsm(&rendered),
+        });
+    }
+    Ok(size)
+}
+
+/// Whether `text` contains the ASCII `word` as a whole word (not next to a letter, digit or
+/// `_`), ignoring ASCII case.
+fn contains_word_ignore_case(text: &str, word: &str) -> bool {
+    let is_word_char = |c: char| c.is_alphanumeric() || c == '_';
+    text.char_indices().any(|(i, _)| {
+        let Some(candidate) = text.get(i..i + word.len()) else {
+            return false;
+        };
+        candidate.eq_ignore_ascii_case(word)
+            && !text[..i].chars().next_back().is_some_and(is_word_char)
+            && !text[i + word.len()..]
+                .chars()
+                .next()
+                .is_some_and(is_word_char)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn seg(encoding: Encoding, units: usize, count: usize) -> Segments {
+        Segments {
+            encoding,
+            units,
+            count,
+        }
+    }
+
+    #[test]
+    fn alphabet_tables_have_the_standard_sizes() {
+        let all = || (0..=0x10FFFF_u32).filter_map(char::from_u32);
+        assert_eq!(all().filter(|&c| gsm7_septets(c) == Some(1)).count(), 127);
+        assert_eq!(all().filter(|&c| gsm7_septets(c) == Some(2)).count(), 10);
+        // The Greek capitals are the real ones (U+0394...), not lookalikes.
+        for c in "ΔΦΓΛΩΠΨΣΘΞ".chars() {
+            assert_eq!(gsm7_septets(c), Some(1), "{c}");
+        }
+        assert_eq!(gsm7_septets('\u{2126}'), None, "OHM SIGN is not GSM");
+        assert_eq!(gsm7_septets(ESC), None);
+    }
+
+    #[test]
+    fn gsm_characters() {
+        let basic = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\
+                     ¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+        assert_eq!(basic.chars().count(), 127);
+        assert_eq!(first_non_gsm(basic), None);
+        assert_eq!(segments(basic), seg(Encoding::Gsm7, 127, 1));
+
+        let extension = "^{}\\[~]|€\u{C}";
+        assert_eq!(first_non_gsm(extension), None);
+        assert_eq!(segments(extension), seg(Encoding::Gsm7, 20, 1));
+    }
+
+    #[test]
+    fn french_characters_outside_gsm() {
+        // é è ù à É Ç are GSM; these common French characters are not and force UCS-2.
+        for c in [
+            'ê', 'â', 'ç', 'î', 'ô', 'û', 'ë', 'ï', 'œ', '’', '\u{A0}', '«', '»', 'È', 'À',
+        ] {
+            let text = format!("Merci {c} bientôt");
+            assert_eq!(first_non_gsm(&text), Some(c), "{c}");
+            assert_eq!(segments(&text).encoding, Encoding::Ucs2, "{c}");
+        }
+        assert_eq!(first_non_gsm("à bientôt"), Some('ô'));
+        assert_eq!(first_non_gsm("Ça a été reçu"), Some('ç'));
+        assert_eq!(first_non_gsm("Ça a été reçu à l'heure"), Some('ç'));
+        assert_eq!(first_non_gsm("Ça a été vu, où ? à 9h"), None);
+    }
+
+    #[test]
+    fn empty_text_is_one_segment() {
+        assert_eq!(segments(""), seg(Encoding::Gsm7, 0, 1));
+        assert_eq!(first_non_gsm(""), None);
+    }
+
+    #[test]
+    fn gsm_boundaries() {
+        let a = |n: usize| "a".repeat(n);
+        assert_eq!(segments(&a(160)), seg(Encoding::Gsm7, 160, 1));
+        assert_eq!(segments(&a(161)), seg(Encoding::Gsm7, 161, 2));
+        assert_eq!(segments(&a(153 * 2)), seg(Encoding::Gsm7, 306, 2));
+        assert_eq!(segments(&a(153 * 2 + 1)), seg(Encoding::Gsm7, 307, 3));
+        assert_eq!(segments(&a(153 * 3)), seg(Encoding::Gsm7, 459, 3));
+    }
+
+    #[test]
+    fn extension_characters_count_two_and_are_not_split() {
+        // 80 × € = 160 septets: still one SMS.
+        assert_eq!(segments(&"€".repeat(80)), seg(Encoding::Gsm7, 160, 1));
+        assert_eq!(segments(&"€".repeat(81)), seg(Encoding::Gsm7, 162, 2));
+        // 152 septets then €: the escape sequence would straddle parts 1 and 2, so € moves to
+        // part 2 (152 + 2 + 152 = 306 septets, yet 3 parts).
+        let straddling = format!("{}€{}", "a".repeat(152), "a".repeat(152));
+        assert_eq!(segments(&straddling), seg(Encoding::Gsm7, 306, 3));
+        // Same total with € wholly inside part 1: 2 parts.
+        let inside = format!("{}€{}", "a".repeat(151), "a".repeat(153));
+        assert_eq!(segments(&inside), seg(Encoding::Gsm7, 306, 2));
+        // € exactly filling part 1's last two septets.
+        let filling = format!("{}€{}", "a".repeat(151), "a".repeat(10));
+        assert_eq!(segments(&filling), seg(Encoding::Gsm7, 163, 2));
+    }
+
+    #[test]
+    fn ucs2_boundaries() {
+        let e = |n: usize| "ê".repeat(n);
+        assert_eq!(segments(&e(70)), seg(Encoding::Ucs2, 70, 1));
+        assert_eq!(segments(&e(71)), seg(Encoding::Ucs2, 71, 2));
+        assert_eq!(segments(&e(67 * 2)), seg(Encoding::Ucs2, 134, 2));
+        assert_eq!(segments(&e(67 * 2 + 1)), seg(Encoding::Ucs2, 135, 3));
+        // One non-GSM character turns the whole text into UCS-2.
+        let mixed = format!("{}’", "a".repeat(69));
+        assert_eq!(segments(&mixed), seg(Encoding::Ucs2, 70, 1));
+        let mixed = format!("{}’", "a".repeat(70));
+        assert_eq!(segments(&mixed), seg(Encoding::Ucs2, 71, 2));
+        // GSM extension characters are one code unit in UCS-2.
+        let euro = format!("{}ê", "€".repeat(69));
+        assert_eq!(segments(&euro), seg(Encoding::Ucs2, 70, 1));
+    }
+
+    #[test]
+    fn emoji_surrogate_pairs() {
+        assert_eq!(first_non_gsm("Merci 😀"), Some('😀'));
+        assert_eq!(segments("😀"), seg(Encoding::Ucs2, 2, 1));
+        assert_eq!(segments(&"😀".repeat(35)), seg(Encoding::Ucs2, 70, 1));
+        assert_eq!(segments(&"😀".repeat(36)), seg(Encoding::Ucs2, 72, 2));
+        // 66 units then an emoji: the pair cannot straddle parts, so it starts part 2.
+        let straddling = format!("{}😀{}", "ê".repeat(66), "ê".repeat(66));
+        assert_eq!(segments(&straddling), seg(Encoding::Ucs2, 134, 3));
+        let inside = format!("{}😀{}", "ê".repeat(65), "ê".repeat(67));
+        assert_eq!(segments(&inside), seg(Encoding::Ucs2, 134, 2));
+        // 67 emoji (134 units): 33 per part, 3 parts.
+        assert_eq!(segments(&"😀".repeat(67)), seg(Encoding::Ucs2, 134, 3));
+    }
+
+    #[test]
+    fn default_template_fits() {
+        assert_eq!(first_non_gsm(DEFAULT_TEMPLATE), None, "é is GSM");
+        let rendered = render(DEFAULT_TEMPLATE, "Plomberie Martin", &"x".repeat(50));
+        assert_eq!(
+            rendered,
+            format!(
+                "Plomberie Martin : nous avons manqué votre appel. Choisissez quand nous vous \
+                 rappelons : {} STOP au 36173",
+                "x".repeat(50)
+            )
+        );
+        assert_eq!(segments(&rendered), seg(Encoding::Gsm7, 153, 1));
+        assert_eq!(
+            validate_template(DEFAULT_TEMPLATE, "Plomberie Martin", 50),
+            Ok(seg(Encoding::Gsm7, 153, 1))
+        );
+        assert_eq!(
+            validate_template(
+                DEFAULT_TEMPLATE,
+                "Plomberie Martin",
+                LINK_LEN_FOR_VALIDATION
+            ),
+            Ok(seg(Encoding::Gsm7, 167, 2))
+        );
+    }
+
+    #[test]
+    fn curly_apostrophe_is_named_when_too_long() {
+        let template = "{company} : nous n’avons pas pu répondre. Choisissez quand nous vous \
+                        rappelons : {link} STOP au 36173";
+        let err =
+            validate_template(template, "Plomberie Martin", LINK_LEN_FOR_VALIDATION).unwrap_err();
+        assert_eq!(
+            err,
+            TemplateError::TooLong {
+                segments: 3,
+                units: 166,
+                encoding: Encoding::Ucs2,
+                forced_by: Some('’'),
+            }
+        );
+        let message = err.to_string();
+        assert!(message.contains("U+2019"), "{message}");
+        assert!(message.contains("3 SMS segments"), "{message}");
+        // The same text with a straight apostrophe is GSM and fits.
+        let fixed = template.replace('’', "'");
+        assert_eq!(
+            validate_template(&fixed, "Plomberie Martin", LINK_LEN_FOR_VALIDATION),
+            Ok(seg(Encoding::Gsm7, 166, 2))
+        );
+    }
+
+    #[test]
+    fn company_name_can_force_ucs2() {
+        let err = validate_template(DEFAULT_TEMPLATE, "Crêperie Chez Gaëlle", 64).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TemplateError::TooLong {
+                    forced_by: Some('ê'),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn too_long_in_gsm_names_no_character() {
+        let template = format!("{{company}} {} {{link}} STOP", "a".repeat(300));
+        let err = validate_template(&template, "ACME", 64).unwrap_err();
+        assert_eq!(
+            err,
+            TemplateError::TooLong {
+                segments: 3,
+                units: 375,
+                encoding: Encoding::Gsm7,
+                forced_by: None,
+            }
+        );
+        assert!(!err.to_string().contains("forces UCS-2"));
+    }
+
+    #[test]
+    fn required_parts() {
+        assert_eq!(
+            validate_template("Rappel : {link} STOP au 36173", "ACME", 64),
+            Err(TemplateError::MissingCompany)
+        );
+        assert_eq!(
+            validate_template("{company} vous rappelle. STOP au 36173", "ACME", 64),
+            Err(TemplateError::MissingLink)
+        );
+        assert_eq!(
+            validate_template("{company} vous rappelle : {link}", "ACME", 64),
+            Err(TemplateError::MissingOptOut)
+        );
+        // Company is checked first.
+        assert_eq!(
+            validate_template("", "ACME", 64),
+            Err(TemplateError::MissingCompany)
+        );
+        // A company called "Stop" does not provide the opt-out: the template must.
+        assert_eq!(
+            validate_template("{company} : {link}", "Stop Fuites", 64),
+            Err(TemplateError::MissingOptOut)
+        );
+    }
+
+    #[test]
+    fn stop_is_a_whole_word_in_any_case() {
+        for ok in [
+            "STOP",
+            "Stop",
+            "stop",
+            "(STOP)",
+            "STOP au 36173",
+            "Répondez STOP.",
+            "«STOP»",
+        ] {
+            let template = format!("{{company}} {{link}} {ok}");
+            assert!(validate_template(&template, "ACME", 20).is_ok(), "{ok}");
+        }
+        for missing in [
+            "STOPPER", "nonstop", "STOP2", "ÉSTOP", "STOPé", "S T O P", "_STOP",
+        ] {
+            let template = format!("{{company}} {{link}} {missing}");
+            assert_eq!(
+                validate_template(&template, "ACME", 20),
+                Err(TemplateError::MissingOptOut),
+                "{missing}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn counts_are_consistent(text in any::<String>()) {
+            let s = segments(&text);
+            let (single, part) = match s.encoding {
+                Encoding::Gsm7 => (GSM7_SINGLE, GSM7_PART),
+                Encoding::Ucs2 => (UCS2_SINGLE, UCS2_PART),
+            };
+            prop_assert_eq!(s.encoding == Encoding::Gsm7, first_non_gsm(&text).is_none());
+            prop_assert!(s.count >= 1);
+            if s.units <= single {
+                prop_assert_eq!(s.count, 1);
+            } else {
+                // At least the naive count, at most one lost unit per part.
+                prop_assert!(s.count >= s.units.div_ceil(part));
+                prop_assert!(s.count <= s.units.div_ceil(part - 1));
+            }
+        }
+
+        #[test]
+        fn gsm_text_counts(text in "[a-z€{}\\[\\]^~|é ]{0,500}") {
+            let s = segments(&text);
+            prop_assert_eq!(s.encoding, Encoding::Gsm7);
+            let septets: usize = text.chars().map(|c| if "€{}[]^~|".contains(c) { 2 } else { 1 }).sum();
+            prop_assert_eq!(s.units, septets);
+        }
+
+        #[test]
+        fn validate_never_panics(template in any::<String>(), company in any::<String>(), len in 0usize..400) {
+            let _ = validate_template(&template, &company, len);
+        }
+    }
 }

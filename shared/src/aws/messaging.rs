@@ -1,0 +1,107 @@
+//! SNS (SMS) and EventBridge adapters.
+
+use super::port_error;
+use crate::phone::E164;
+use crate::ports::{EVENT_SOURCE, EventPublisher, PortError, SmsGateway};
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use aws_sdk_sns::types::MessageAttributeValue;
+
+/// SMS through Amazon SNS `Publish` to a phone number.
+#[derive(Debug, Clone)]
+pub struct Sns {
+    client: aws_sdk_sns::Client,
+}
+
+impl Sns {
+    pub fn new(client: aws_sdk_sns::Client) -> Sns {
+        Sns { client }
+    }
+}
+
+fn string_attribute(value: &str) -> Result<MessageAttributeValue, PortError> {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .map_err(|e| port_error("sns", e))
+}
+
+impl SmsGateway for Sns {
+    /// `CheckIfPhoneNumberIsOptedOut`: the carrier-level STOP list.
+    async fn is_opted_out(&self, to: &E164) -> Result<bool, PortError> {
+        let out = self
+            .client
+            .check_if_phone_number_is_opted_out()
+            .phone_number(to.expose())
+            .send()
+            .await
+            .map_err(|e| port_error("sns", e))?;
+        Ok(out.is_opted_out())
+    }
+
+    /// `Publish` with `AWS.SNS.SMS.SenderID` and `AWS.SNS.SMS.SMSType` = `Transactional`
+    /// (SNS developer guide, "Publishing to a mobile phone").
+    async fn publish(&self, to: &E164, sender_id: &str, body: &str) -> Result<String, PortError> {
+        let out = self
+            .client
+            .publish()
+            .phone_number(to.expose())
+            .message(body)
+            .message_attributes("AWS.SNS.SMS.SenderID", string_attribute(sender_id)?)
+            .message_attributes("AWS.SNS.SMS.SMSType", string_attribute("Transactional")?)
+            .send()
+            .await
+            .map_err(|e| port_error("sns", e))?;
+        out.message_id()
+            .map(str::to_string)
+            .ok_or_else(|| PortError::new("sns", "Publish returned no message id"))
+    }
+}
+
+/// The Rappel event bus.
+#[derive(Debug, Clone)]
+pub struct EventBus {
+    client: aws_sdk_eventbridge::Client,
+    bus_name: String,
+}
+
+impl EventBus {
+    pub fn new(client: aws_sdk_eventbridge::Client, bus_name: impl Into<String>) -> EventBus {
+        EventBus {
+            client,
+            bus_name: bus_name.into(),
+        }
+    }
+}
+
+impl EventPublisher for EventBus {
+    /// `PutEvents` with source `rappel`. A failed entry is an error (so the caller's Lambda
+    /// retries), not a silent drop.
+    async fn put(&self, detail_type: &str, detail: serde_json::Value) -> Result<(), PortError> {
+        let entry = PutEventsRequestEntry::builder()
+            .event_bus_name(&self.bus_name)
+            .source(EVENT_SOURCE)
+            .detail_type(detail_type)
+            .detail(detail.to_string())
+            .build();
+        let out = self
+            .client
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|e| port_error("eventbridge", e))?;
+        if out.failed_entry_count() > 0 {
+            let code = out
+                .entries()
+                .iter()
+                .find_map(|e| e.error_code())
+                .unwrap_or("unknown");
+            return Err(PortError::new(
+                "eventbridge",
+                format!("PutEvents entry failed: {code}"),
+            ));
+        }
+        Ok(())
+    }
+}
