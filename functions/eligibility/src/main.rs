@@ -1,1 +1,18 @@
-fn main() {}
+use eligibility::handler::{Deps, handle};
+use lambda_runtime::{Error, run, service_fn};
+use rappel::aws::{self, Settings};
+use rappel::ports::SystemClock;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    aws::init_logging();
+    let settings = Settings::from_env()?;
+    let config = aws::sdk_config().await;
+    let deps = Deps {
+        table: aws::table(&config, &settings),
+        events: aws::event_bus(&config, &settings),
+        clock: SystemClock,
+        due_shards: settings.due_shards,
+    };
+    run(service_fn(|event| handle(&deps, event))).await
+}

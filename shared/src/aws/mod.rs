@@ -78,3 +78,36 @@ pub async fn sdk_config() -> SdkConfig {
 pub(crate) fn port_error<E: std::error::Error>(service: &'static str, err: E) -> PortError {
     PortError::new(service, DisplayErrorContext(&err).to_string())
 }
+
+/// Install the `tracing` subscriber once at cold start: JSON lines on Lambda (CloudWatch
+/// parses them), human-readable text elsewhere; level from `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let _ = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        builder.json().with_current_span(false).without_time().try_init()
+    } else {
+        builder.with_writer(std::io::stderr).try_init()
+    };
+}
+
+/// Clients for every adapter, from one SDK configuration.
+pub fn table(config: &SdkConfig, settings: &Settings) -> Table {
+    Table::new(aws_sdk_dynamodb::Client::new(config), &settings.table_name)
+}
+
+/// KMS adapter with the number and hash keys of `settings`.
+pub fn kms(config: &SdkConfig, settings: &Settings) -> Kms {
+    Kms::new(aws_sdk_kms::Client::new(config), &settings.number_key_id, &settings.hash_key_id)
+}
+
+/// SNS SMS adapter.
+pub fn sns(config: &SdkConfig) -> Sns {
+    Sns::new(aws_sdk_sns::Client::new(config))
+}
+
+/// EventBridge adapter for the Rappel bus.
+pub fn event_bus(config: &SdkConfig, settings: &Settings) -> EventBus {
+    EventBus::new(aws_sdk_eventbridge::Client::new(config), &settings.event_bus_name)
+}

@@ -32,10 +32,6 @@ fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
 fn to_item<T: Serialize>(value: &T) -> Result<Item, PortError> {
     serde_dynamo::to_item(value).map_err(|e| PortError::new(SERVICE, format!("serialize: {e}")))
 }
@@ -816,9 +812,4 @@ fn failed_conditions<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Ve
         .map(|(i, _)| i)
         .collect();
     (!failed.is_empty()).then_some(failed)
-}
-
-/// Epoch seconds of `at` (for the TTL attribute).
-pub fn epoch(at: DateTime<Utc>) -> AttributeValue {
-    n(at.timestamp())
 }

@@ -1,0 +1,1347 @@
+//! The booking page (DESIGN rule 8): `GET /r/{token}` shows the callback slots, `POST /r/{token}`
+//! books one (`CallbackRequested`), `POST /r/{token}/opt-out` stops the SMS (`OptedOut`).
+//!
+//! Everything is server-rendered HTML that works without JavaScript. The handler never fails:
+//! an AWS error becomes a 500 page and a log line that names the service, never the person.
+
+use askama::Template;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use lambda_http::http::header::{self, HeaderName, HeaderValue};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use rappel::account::{Account, TOKEN_LEN};
+use rappel::aws::Table;
+use rappel::items::{Booking, CALL_PREFIX, LinkItem, RETENTION_DAYS, ts};
+use rappel::ports::{Clock, EventPublisher, PortError, detail_type};
+use rappel::rules::Reason;
+use rappel::slots::{self, Slot};
+use serde_json::json;
+use std::convert::Infallible;
+use std::future::Future;
+
+/// Longest accepted name, in characters (Unicode scalar values) after trimming.
+pub const NAME_MAX: usize = 100;
+/// Longest accepted message, in characters after trimming (line breaks count one).
+pub const MESSAGE_MAX: usize = 500;
+/// Minimum notice before an offered slot, minutes.
+pub const LEAD_MINUTES: i64 = 60;
+/// Local days of slots shown on the page (today included).
+pub const DAYS_SHOWN: u32 = 7;
+/// Most slots shown on the page.
+pub const MAX_SLOTS: usize = 30;
+
+/// Content-Security-Policy of every page: no script, no external resource, inline styles
+/// only, forms post to this origin, never framed (the opt-out button must not be
+/// clickjacked).
+pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// What the booking function needs, built once per cold start by `main`.
+pub struct Deps<E: EventPublisher, C: Clock> {
+    pub table: Table,
+    pub events: E,
+    pub clock: C,
+    /// `PUBLIC_BASE_URL` without trailing slash: base of the page's form actions when the
+    /// account has no `booking_base_url`.
+    pub public_base_url: String,
+}
+
+/// Answer one API Gateway request. Never errors: failures become an HTML error page.
+pub async fn handle<E: EventPublisher, C: Clock>(
+    deps: &Deps<E, C>,
+    req: Request,
+) -> Result<Response<Body>, Infallible> {
+    Ok(respond(
+        &deps.table,
+        &deps.events,
+        &deps.clock,
+        &deps.public_base_url,
+        &req,
+    )
+    .await)
+}
+
+// ------------------------------------------------------------------------------- routing
+
+/// Where a request goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `GET` (or `HEAD`) `/r/{token}`.
+    Page(String),
+    /// `POST /r/{token}`.
+    Book(String),
+    /// `POST /r/{token}/opt-out`.
+    OptOut(String),
+    /// A known path with another method; the value is the `Allow` header.
+    MethodNotAllowed(&'static str),
+    NotFound,
+}
+
+/// Route on the trailing segments of `path`, so a stage or custom-domain base path in front
+/// of `/r/...` does not matter. A token that is not 22 base64url characters is
+/// [`Route::NotFound`] (no table read for garbage).
+pub fn route(method: &Method, path: &str) -> Route {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let (token, opt_out) = match segments.as_slice() {
+        [.., "r", token, "opt-out"] => (*token, true),
+        [.., "r", token] => (*token, false),
+        _ => return Route::NotFound,
+    };
+    if !is_token(token) {
+        return Route::NotFound;
+    }
+    let token = token.to_string();
+    let get = method == Method::GET || method == Method::HEAD;
+    let post = method == Method::POST;
+    match (opt_out, get, post) {
+        (false, true, _) => Route::Page(token),
+        (false, _, true) => Route::Book(token),
+        (true, _, true) => Route::OptOut(token),
+        (false, _, _) => Route::MethodNotAllowed("GET, HEAD, POST"),
+        (true, _, _) => Route::MethodNotAllowed("POST"),
+    }
+}
+
+/// Whether `token` has the shape of a booking token: [`TOKEN_LEN`] base64url characters.
+pub fn is_token(token: &str) -> bool {
+    token.len() == TOKEN_LEN
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+// ------------------------------------------------------------------------------- storage port
+
+/// The table operations this function uses (implemented by [`Table`]; faked in tests).
+pub trait BookingStore: Send + Sync {
+    /// The link `token`, `None` when unknown.
+    fn link(&self, token: &str)
+    -> impl Future<Output = Result<Option<LinkItem>, PortError>> + Send;
+    /// The validated account, `None` when unknown.
+    fn account(
+        &self,
+        account_id: &str,
+    ) -> impl Future<Output = Result<Option<Account>, PortError>> + Send;
+    /// The masked caller number of message `message_id` (`+33 6•• •• •• 01`), if known.
+    fn caller_masked(
+        &self,
+        account_id: &str,
+        message_id: &str,
+    ) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
+    /// Book unless already booked; returns the booking that holds.
+    fn book(
+        &self,
+        token: &str,
+        booking: &Booking,
+    ) -> impl Future<Output = Result<Booking, PortError>> + Send;
+    /// Record the opt-out of caller `hash` (source `link`; idempotent).
+    fn put_opt_out(
+        &self,
+        account_id: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Mark the link as used to opt out (first instant kept).
+    fn mark_link_opted_out(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Cancel the caller's scheduled messages (reason `opted_out`); returns how many.
+    fn cancel_pending(
+        &self,
+        account_id: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<usize, PortError>> + Send;
+}
+
+impl BookingStore for Table {
+    async fn link(&self, token: &str) -> Result<Option<LinkItem>, PortError> {
+        self.get_link(token).await
+    }
+    async fn account(&self, account_id: &str) -> Result<Option<Account>, PortError> {
+        self.get_account(account_id).await
+    }
+    async fn caller_masked(
+        &self,
+        account_id: &str,
+        message_id: &str,
+    ) -> Result<Option<String>, PortError> {
+        Ok(self
+            .get_message(account_id, message_id)
+            .await?
+            .and_then(|m| m.caller_masked))
+    }
+    async fn book(&self, token: &str, booking: &Booking) -> Result<Booking, PortError> {
+        Table::book(self, token, booking).await
+    }
+    async fn put_opt_out(
+        &self,
+        account_id: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        Table::put_opt_out(self, account_id, hash, "link", now).await
+    }
+    async fn mark_link_opted_out(&self, token: &str, now: DateTime<Utc>) -> Result<(), PortError> {
+        Table::mark_link_opted_out(self, token, now).await
+    }
+    async fn cancel_pending(
+        &self,
+        account_id: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize, PortError> {
+        Ok(Table::cancel_pending(self, account_id, hash, Reason::OptedOut, now)
+            .await?
+            .len())
+    }
+}
+
+// ------------------------------------------------------------------------------- handling
+
+/// [`handle`] over the narrow ports: routes, reads the link and account, and answers.
+pub async fn respond<S: BookingStore, E: EventPublisher, C: Clock>(
+    store: &S,
+    events: &E,
+    clock: &C,
+    public_base_url: &str,
+    req: &Request,
+) -> Response<Body> {
+    let route = route(req.method(), req.uri().path());
+    let now = clock.now();
+    let result = match route {
+        Route::NotFound => return not_found(),
+        Route::MethodNotAllowed(allow) => return method_not_allowed(allow),
+        Route::Page(token) => {
+            show(store, public_base_url, &token, now).await
+        }
+        Route::Book(token) => {
+            book(store, events, public_base_url, &token, now, req.body().as_ref()).await
+        }
+        Route::OptOut(token) => opt_out(store, events, public_base_url, &token, now).await,
+    };
+    result.unwrap_or_else(|e| {
+        tracing::error!(service = e.service, error = %e.message, "booking request failed");
+        server_error()
+    })
+}
+
+/// A link with its account, as the page needs them.
+struct Context {
+    token: String,
+    link: LinkItem,
+    account: Account,
+    /// Base URL of the page (the account's `booking_base_url`, else the deployment's).
+    base_url: String,
+    expired: bool,
+}
+
+impl Context {
+    fn book_action(&self) -> String {
+        format!("{}/r/{}", self.base_url, self.token)
+    }
+    fn opt_out_action(&self) -> String {
+        format!("{}/r/{}/opt-out", self.base_url, self.token)
+    }
+    fn tz(&self) -> Tz {
+        self.account.timezone
+    }
+}
+
+/// Load link and account; `Err(response)` inside `Ok` for an unknown link or account.
+async fn load<S: BookingStore>(
+    store: &S,
+    public_base_url: &str,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<Context, Response<Body>>, PortError> {
+    let Some(link) = store.link(token).await? else {
+        return Ok(Err(not_found()));
+    };
+    let Some(account) = store.account(&link.account_id).await? else {
+        tracing::warn!(account_id = %link.account_id, "link of an unknown account");
+        return Ok(Err(not_found()));
+    };
+    let expired = match parse_instant(&link.valid_until) {
+        Some(valid_until) => now > valid_until,
+        None => {
+            tracing::warn!(message_id = %link.message_id, "link valid_until unreadable: treated as expired");
+            true
+        }
+    };
+    let base_url = account
+        .booking_base_url
+        .as_deref()
+        .unwrap_or(public_base_url)
+        .trim_end_matches('/')
+        .to_string();
+    Ok(Ok(Context {
+        token: token.to_string(),
+        link,
+        account,
+        base_url,
+        expired,
+    }))
+}
+
+/// `GET /r/{token}`.
+async fn show<S: BookingStore>(
+    store: &S,
+    public_base_url: &str,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Response<Body>, PortError> {
+    let ctx = match load(store, public_base_url, token, now).await? {
+        Ok(ctx) => ctx,
+        Err(response) => return Ok(response),
+    };
+    if ctx.expired {
+        return Ok(expired(&ctx));
+    }
+    Ok(html(StatusCode::OK, link_page(&ctx, now, &FormState::default())))
+}
+
+/// `POST /r/{token}`: validate the form, book, and tell the business (once).
+async fn book<S: BookingStore, E: EventPublisher>(
+    store: &S,
+    events: &E,
+    public_base_url: &str,
+    token: &str,
+    now: DateTime<Utc>,
+    body: &[u8],
+) -> Result<Response<Body>, PortError> {
+    let ctx = match load(store, public_base_url, token, now).await? {
+        Ok(ctx) => ctx,
+        Err(response) => return Ok(response),
+    };
+    if ctx.expired {
+        return Ok(expired(&ctx));
+    }
+    // A resubmission (back button, double tap) shows the booking that holds.
+    if ctx.link.booking.is_some() {
+        return Ok(html(StatusCode::OK, link_page(&ctx, now, &FormState::default())));
+    }
+    // A stale form after an opt-out: nothing to book, show the opted-out state.
+    if ctx.link.opted_out_at.is_some() {
+        return Ok(html(StatusCode::CONFLICT, link_page(&ctx, now, &FormState::default())));
+    }
+    let raw = RawForm::parse(body);
+    let form = match validate(&raw, &ctx.account, now) {
+        Ok(form) => form,
+        Err(error) => {
+            tracing::info!(account_id = %ctx.account.account_id, error = %error, "booking form refused");
+            let state = FormState {
+                error: Some(error.french()),
+                name: raw.name.unwrap_or_default(),
+                message: raw.message.unwrap_or_default(),
+                chosen: (!matches!(error, FormError::Slot | FormError::SlotNotOffered))
+                    .then(|| raw.slot.as_deref().and_then(parse_instant))
+                    .flatten(),
+            };
+            return Ok(html(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                link_page(&ctx, now, &state),
+            ));
+        }
+    };
+    // Read what the event needs before booking: once booked, only the event is left to fail.
+    let caller = store
+        .caller_masked(&ctx.account.account_id, &ctx.link.message_id)
+        .await?;
+    let new = Booking {
+        booking_id: rappel::crypto::new_id("bkg"),
+        slot: ts(form.slot),
+        name: form.name,
+        message: form.message,
+        booked_at: ts(now),
+    };
+    let held = store.book(token, &new).await?;
+    if held.booking_id == new.booking_id {
+        let detail = callback_requested_detail(&ctx.account, &ctx.link, &held, caller);
+        if let Err(e) = events.put(detail_type::CALLBACK_REQUESTED, detail).await {
+            // The booking is stored but the business was not told: loud, with what a replay needs.
+            tracing::error!(
+                account_id = %ctx.account.account_id,
+                message_id = %ctx.link.message_id,
+                booking_id = %held.booking_id,
+                service = e.service,
+                error = %e.message,
+                "CallbackRequested not published"
+            );
+            return Err(e);
+        }
+        tracing::info!(
+            account_id = %ctx.account.account_id,
+            message_id = %ctx.link.message_id,
+            booking_id = %held.booking_id,
+            "callback booked"
+        );
+    }
+    let mut ctx = ctx;
+    ctx.link.booking = Some(held);
+    Ok(html(StatusCode::OK, link_page(&ctx, now, &FormState::default())))
+}
+
+/// `POST /r/{token}/opt-out`. Honoured even on an expired link: opposition has no deadline
+/// (RGPD art. 21). Idempotent: a link already used to opt out changes nothing.
+async fn opt_out<S: BookingStore, E: EventPublisher>(
+    store: &S,
+    events: &E,
+    public_base_url: &str,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Response<Body>, PortError> {
+    let mut ctx = match load(store, public_base_url, token, now).await? {
+        Ok(ctx) => ctx,
+        Err(response) => return Ok(response),
+    };
+    if ctx.link.opted_out_at.is_none() {
+        let account_id = ctx.account.account_id.clone();
+        let hash = ctx.link.caller_hash.clone();
+        store.put_opt_out(&account_id, &hash, now).await?;
+        let cancelled = store.cancel_pending(&account_id, &hash, now).await?;
+        events
+            .put(
+                detail_type::OPTED_OUT,
+                json!({
+                    "account_id": account_id,
+                    "message_id": ctx.link.message_id,
+                    "cancelled": cancelled,
+                    "at": ts(now),
+                }),
+            )
+            .await?;
+        // Last: a retry after any earlier failure runs every step again.
+        store.mark_link_opted_out(token, now).await?;
+        tracing::info!(%account_id, message_id = %ctx.link.message_id, cancelled, "opted out");
+        ctx.link.opted_out_at = Some(ts(now));
+    }
+    Ok(html(StatusCode::OK, link_page(&ctx, now, &FormState::default())))
+}
+
+/// The `CallbackRequested` detail: what the business needs to call back. `caller` is the
+/// masked number (the business finds the call by `provider` + `call_id` in its telephony
+/// platform); never a clear number.
+pub fn callback_requested_detail(
+    account: &Account,
+    link: &LinkItem,
+    booking: &Booking,
+    caller: Option<String>,
+) -> serde_json::Value {
+    let (provider, call_id) = split_call_sk(&link.call_sk).unzip();
+    let slot_local = parse_instant(&booking.slot).map(|at| local_label(at, account.timezone));
+    json!({
+        "booking_id": booking.booking_id,
+        "account_id": account.account_id,
+        "slot": booking.slot,
+        "slot_local": slot_local,
+        "timezone": account.timezone.name(),
+        "name": booking.name,
+        "message": booking.message,
+        "message_id": link.message_id,
+        "provider": provider,
+        "call_id": call_id,
+        "caller": caller,
+        "booked_at": booking.booked_at,
+    })
+}
+
+/// `CALL#{provider}#{call_id}` → `(provider, call_id)`; the call id may itself contain `#`.
+pub fn split_call_sk(call_sk: &str) -> Option<(&str, &str)> {
+    call_sk.strip_prefix(CALL_PREFIX)?.split_once('#')
+}
+
+fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// French label of instant `at` in zone `tz` ("vendredi 22 mai, 16:30").
+pub fn local_label(at: DateTime<Utc>, tz: Tz) -> String {
+    slots::french_label(at.with_timezone(&tz).naive_local())
+}
+
+// ------------------------------------------------------------------------------- the form
+
+/// The posted fields, as sent (first occurrence of each).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawForm {
+    pub slot: Option<String>,
+    pub name: Option<String>,
+    pub message: Option<String>,
+}
+
+impl RawForm {
+    /// Parse an `application/x-www-form-urlencoded` body. Unknown fields are ignored; a body
+    /// that does not parse yields an empty form (then refused for its missing slot).
+    pub fn parse(body: &[u8]) -> RawForm {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+        let field = |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        RawForm {
+            slot: field("slot"),
+            name: field("name"),
+            message: field("message"),
+        }
+    }
+}
+
+/// A valid booking request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookingForm {
+    /// Start of an offered slot (UTC).
+    pub slot: DateTime<Utc>,
+    pub name: Option<String>,
+    pub message: Option<String>,
+}
+
+/// Why a posted form is refused (answered 422 with the form again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FormError {
+    #[error("slot missing or not an RFC 3339 instant")]
+    Slot,
+    #[error("slot not offered")]
+    SlotNotOffered,
+    #[error("name longer than {NAME_MAX} characters")]
+    NameTooLong,
+    #[error("message longer than {MESSAGE_MAX} characters")]
+    MessageTooLong,
+}
+
+impl FormError {
+    /// The message shown above the form.
+    pub fn french(self) -> &'static str {
+        match self {
+            FormError::Slot => "Choisissez un créneau de rappel dans la liste.",
+            FormError::SlotNotOffered => {
+                "Ce créneau n'est plus disponible. Choisissez-en un autre dans la liste."
+            }
+            FormError::NameTooLong => "Votre nom ne doit pas dépasser 100 caractères.",
+            FormError::MessageTooLong => "Votre message ne doit pas dépasser 500 caractères.",
+        }
+    }
+}
+
+/// Check a posted form against the account's callback hours at `now`
+/// ([`slots::is_offered`]) and the length limits (after trimming; empty means absent).
+pub fn validate(raw: &RawForm, account: &Account, now: DateTime<Utc>) -> Result<BookingForm, FormError> {
+    let slot = raw
+        .slot
+        .as_deref()
+        .and_then(parse_instant)
+        .ok_or(FormError::Slot)?;
+    if !slots::is_offered(
+        &account.callback_hours,
+        account.timezone,
+        account.holiday_zone,
+        now,
+        slot,
+    ) {
+        return Err(FormError::SlotNotOffered);
+    }
+    let name = raw.name.as_deref().and_then(|n| clean(n, false));
+    if name.as_ref().is_some_and(|n| n.chars().count() > NAME_MAX) {
+        return Err(FormError::NameTooLong);
+    }
+    let message = raw.message.as_deref().and_then(|m| clean(m, true));
+    if message.as_ref().is_some_and(|m| m.chars().count() > MESSAGE_MAX) {
+        return Err(FormError::MessageTooLong);
+    }
+    Ok(BookingForm {
+        slot,
+        name,
+        message,
+    })
+}
+
+/// Normalize free text: line breaks to `\n` (kept only when `multiline`, else a space),
+/// other control characters dropped (tabs become spaces), trimmed; `None` when empty.
+fn clean(text: &str, multiline: bool) -> Option<String> {
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    let cleaned: String = text
+        .chars()
+        .filter_map(|c| match c {
+            '\n' if multiline => Some('\n'),
+            '\n' | '\t' => Some(' '),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect();
+    let trimmed = cleaned.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_string())
+}
+
+// ------------------------------------------------------------------------------- pages
+
+/// What the form shows besides the slots: an error and the values typed so far.
+#[derive(Debug, Clone, Default)]
+struct FormState {
+    error: Option<&'static str>,
+    name: String,
+    message: String,
+    /// The slot the prospect chose (re-checked only when it is still valid).
+    chosen: Option<DateTime<Utc>>,
+}
+
+/// One radio button.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotView {
+    pub id: String,
+    /// Slot start, RFC 3339 UTC (posted back as `slot`).
+    pub value: String,
+    /// Local time, `16:30`.
+    pub time: String,
+    pub checked: bool,
+}
+
+/// The slots of one local day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayView {
+    /// `vendredi 22 mai`.
+    pub label: String,
+    pub slots: Vec<SlotView>,
+}
+
+/// Group slots (sorted) by local day, splitting their labels `"{day}, {time}"`.
+pub fn day_views(slots: &[Slot], chosen: Option<DateTime<Utc>>) -> Vec<DayView> {
+    let mut days: Vec<DayView> = Vec::new();
+    for (i, slot) in slots.iter().enumerate() {
+        let (day, time) = slot
+            .label
+            .rsplit_once(", ")
+            .unwrap_or((slot.label.as_str(), slot.label.as_str()));
+        let view = SlotView {
+            id: format!("slot-{i}"),
+            value: ts(slot.start),
+            time: time.to_string(),
+            checked: chosen == Some(slot.start),
+        };
+        match days.last_mut() {
+            Some(last) if last.label == day => last.slots.push(view),
+            _ => days.push(DayView {
+                label: day.to_string(),
+                slots: vec![view],
+            }),
+        }
+    }
+    days
+}
+
+/// The link page: form, confirmation or opted-out state, opt-out button and privacy notice.
+#[derive(Template)]
+#[template(path = "link.html")]
+pub struct LinkPage<'a> {
+    pub company: &'a str,
+    pub book_action: String,
+    pub opt_out_action: String,
+    /// Label of the booked slot: the confirmation replaces the form.
+    pub booked_label: Option<String>,
+    pub opted_out: bool,
+    pub days: Vec<DayView>,
+    pub error: Option<&'a str>,
+    pub name: &'a str,
+    pub message: &'a str,
+    pub name_max: usize,
+    pub message_max: usize,
+    pub retention_days: i64,
+}
+
+/// A page with a heading and a sentence (404, 405, 410, 500); with `company` and
+/// `opt_out_action`, an opt-out button too.
+#[derive(Template)]
+#[template(path = "notice.html")]
+pub struct NoticePage<'a> {
+    pub company: Option<&'a str>,
+    pub heading: &'a str,
+    pub text: String,
+    pub opt_out_action: Option<String>,
+}
+
+fn link_page(ctx: &Context, now: DateTime<Utc>, form: &FormState) -> String {
+    let booked_label = ctx.link.booking.as_ref().map(|b| {
+        parse_instant(&b.slot).map_or_else(|| b.slot.clone(), |at| local_label(at, ctx.tz()))
+    });
+    let days = if booked_label.is_none() && ctx.link.opted_out_at.is_none() {
+        let offered = slots::upcoming_slots(
+            &ctx.account.callback_hours,
+            ctx.account.timezone,
+            ctx.account.holiday_zone,
+            now,
+            LEAD_MINUTES,
+            DAYS_SHOWN,
+            MAX_SLOTS,
+        );
+        day_views(&offered, form.chosen)
+    } else {
+        Vec::new()
+    };
+    render(&LinkPage {
+        company: &ctx.account.company_name,
+        book_action: ctx.book_action(),
+        opt_out_action: ctx.opt_out_action(),
+        booked_label,
+        opted_out: ctx.link.opted_out_at.is_some(),
+        days,
+        error: form.error,
+        name: &form.name,
+        message: &form.message,
+        name_max: NAME_MAX,
+        message_max: MESSAGE_MAX,
+        retention_days: RETENTION_DAYS,
+    })
+}
+
+fn render(template: &impl Template) -> String {
+    template.render().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "template rendering failed");
+        "<!doctype html><html lang=\"fr\"><title>Erreur</title><p>Un problème est survenu. Réessayez dans quelques instants.</p></html>".to_string()
+    })
+}
+
+fn expired(ctx: &Context) -> Response<Body> {
+    let page = NoticePage {
+        company: Some(&ctx.account.company_name),
+        heading: "Ce lien a expiré",
+        text: format!(
+            "Ce lien a expiré. Pour être rappelé, appelez à nouveau {}.",
+            ctx.account.company_name
+        ),
+        opt_out_action: ctx
+            .link
+            .opted_out_at
+            .is_none()
+            .then(|| ctx.opt_out_action()),
+    };
+    html(StatusCode::GONE, render(&page))
+}
+
+fn not_found() -> Response<Body> {
+    let page = NoticePage {
+        company: None,
+        heading: "Lien introuvable",
+        text: "Ce lien n'existe pas ou n'est plus valable. Vérifiez qu'il est complet, tel que reçu par SMS.".into(),
+        opt_out_action: None,
+    };
+    html(StatusCode::NOT_FOUND, render(&page))
+}
+
+fn method_not_allowed(allow: &'static str) -> Response<Body> {
+    let page = NoticePage {
+        company: None,
+        heading: "Action impossible",
+        text: "Cette adresse ne permet pas cette action.".into(),
+        opt_out_action: None,
+    };
+    let mut response = html(StatusCode::METHOD_NOT_ALLOWED, render(&page));
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+fn server_error() -> Response<Body> {
+    let page = NoticePage {
+        company: None,
+        heading: "Un problème est survenu",
+        text: "Votre demande n'a pas pu être traitée. Réessayez dans quelques instants.".into(),
+        opt_out_action: None,
+    };
+    html(StatusCode::INTERNAL_SERVER_ERROR, render(&page))
+}
+
+/// An HTML response with the headers every page carries.
+fn html(status: StatusCode, body: String) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        HeaderName::from_static("x-robots-tag"),
+        HeaderValue::from_static("noindex"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use lambda_http::RequestExt;
+    use std::sync::Mutex;
+
+    const TOKEN: &str = "k3Jd8fQ2xLmN7pRtV9wYbA";
+
+    /// Friday 27 November 2026, 19:30 in Paris (the time of the sample events).
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, 18, 30, 0).unwrap()
+    }
+
+    fn account() -> Account {
+        Account::from_json(r#"{"account_id":"plomberie-martin","company_name":"Plomberie Martin"}"#)
+            .unwrap()
+    }
+
+    fn link() -> LinkItem {
+        LinkItem {
+            pk: format!("LINK#{TOKEN}"),
+            sk: "LINK".into(),
+            account_id: "plomberie-martin".into(),
+            message_id: "msg_0123".into(),
+            call_sk: "CALL#twilio#CA42#dial".into(),
+            caller_hash: "h4sh".into(),
+            valid_until: "2026-12-04T18:30:00Z".into(),
+            booking: None,
+            opted_out_at: None,
+            expires_at: 0,
+        }
+    }
+
+    fn context(link: LinkItem) -> Context {
+        Context {
+            token: TOKEN.into(),
+            link,
+            account: account(),
+            base_url: "https://rappel.example.fr".into(),
+            expired: false,
+        }
+    }
+
+    // ---------------------------------------------------------------- fakes
+
+    #[derive(Default)]
+    struct FakeStore {
+        link: Mutex<Option<LinkItem>>,
+        account: Option<Account>,
+        fail: bool,
+        opt_outs: Mutex<Vec<(String, String)>>,
+        cancels: Mutex<usize>,
+    }
+
+    impl FakeStore {
+        fn with(link: LinkItem) -> FakeStore {
+            FakeStore {
+                link: Mutex::new(Some(link)),
+                account: Some(account()),
+                ..FakeStore::default()
+            }
+        }
+        fn check(&self) -> Result<(), PortError> {
+            if self.fail {
+                Err(PortError::new("dynamodb", "throttled"))
+            } else {
+                Ok(())
+            }
+        }
+        fn stored(&self) -> LinkItem {
+            self.link.lock().unwrap().clone().unwrap()
+        }
+    }
+
+    impl BookingStore for FakeStore {
+        async fn link(&self, token: &str) -> Result<Option<LinkItem>, PortError> {
+            self.check()?;
+            Ok(self.link.lock().unwrap().clone().filter(|_| token == TOKEN))
+        }
+        async fn account(&self, _: &str) -> Result<Option<Account>, PortError> {
+            Ok(self.account.clone())
+        }
+        async fn caller_masked(&self, _: &str, _: &str) -> Result<Option<String>, PortError> {
+            Ok(Some("+33 6•• •• •• 01".into()))
+        }
+        async fn book(&self, _: &str, booking: &Booking) -> Result<Booking, PortError> {
+            let mut link = self.link.lock().unwrap();
+            let link = link.as_mut().unwrap();
+            Ok(link.booking.get_or_insert_with(|| booking.clone()).clone())
+        }
+        async fn put_opt_out(&self, a: &str, h: &str, _: DateTime<Utc>) -> Result<(), PortError> {
+            self.opt_outs.lock().unwrap().push((a.into(), h.into()));
+            Ok(())
+        }
+        async fn mark_link_opted_out(&self, _: &str, now: DateTime<Utc>) -> Result<(), PortError> {
+            let mut link = self.link.lock().unwrap();
+            let link = link.as_mut().unwrap();
+            link.opted_out_at.get_or_insert_with(|| ts(now));
+            Ok(())
+        }
+        async fn cancel_pending(&self, _: &str, _: &str, _: DateTime<Utc>) -> Result<usize, PortError> {
+            let mut n = self.cancels.lock().unwrap();
+            *n += 1;
+            Ok(if *n == 1 { 1 } else { 0 })
+        }
+    }
+
+    #[derive(Default)]
+    struct FakeEvents(Mutex<Vec<(String, serde_json::Value)>>);
+
+    impl EventPublisher for FakeEvents {
+        async fn put(&self, detail_type: &str, detail: serde_json::Value) -> Result<(), PortError> {
+            self.0.lock().unwrap().push((detail_type.into(), detail));
+            Ok(())
+        }
+    }
+
+    struct FixedClock(DateTime<Utc>);
+    impl Clock for FixedClock {
+        fn now(&self) -> DateTime<Utc> {
+            self.0
+        }
+    }
+
+    fn request(method: &str, path: &str, body: &str) -> Request {
+        lambda_http::http::Request::builder()
+            .method(method)
+            .uri(format!("https://rappel.example.fr{path}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::Text(body.into()))
+            .unwrap()
+    }
+
+    async fn call(store: &FakeStore, events: &FakeEvents, req: Request) -> (u16, String) {
+        let response = respond(store, events, &FixedClock(now()), "https://rappel.example.fr", &req).await;
+        let text = match response.body() {
+            Body::Text(t) => t.clone(),
+            other => String::from_utf8_lossy(other.as_ref()).into_owned(),
+        };
+        (response.status().as_u16(), text)
+    }
+
+    // ---------------------------------------------------------------- routing
+
+    #[test]
+    fn routes_on_trailing_segments() {
+        let get = Method::GET;
+        let post = Method::POST;
+        assert_eq!(route(&get, &format!("/r/{TOKEN}")), Route::Page(TOKEN.into()));
+        assert_eq!(route(&Method::HEAD, &format!("/r/{TOKEN}")), Route::Page(TOKEN.into()));
+        assert_eq!(route(&post, &format!("/r/{TOKEN}")), Route::Book(TOKEN.into()));
+        assert_eq!(route(&post, &format!("/r/{TOKEN}/opt-out")), Route::OptOut(TOKEN.into()));
+        // Stage or custom-domain base path in front; trailing slash.
+        assert_eq!(route(&get, &format!("/prod/rappel/r/{TOKEN}/")), Route::Page(TOKEN.into()));
+        assert_eq!(route(&post, &format!("/prod/r/{TOKEN}/opt-out")), Route::OptOut(TOKEN.into()));
+        // Other methods.
+        assert_eq!(route(&Method::PUT, &format!("/r/{TOKEN}")), Route::MethodNotAllowed("GET, HEAD, POST"));
+        assert_eq!(route(&get, &format!("/r/{TOKEN}/opt-out")), Route::MethodNotAllowed("POST"));
+        assert_eq!(route(&Method::DELETE, &format!("/r/{TOKEN}/opt-out")), Route::MethodNotAllowed("POST"));
+        // Anything else.
+        for path in ["/", "", "/r", "/r/", &format!("/x/{TOKEN}"), &format!("/r/{TOKEN}/book"), &format!("/r/{TOKEN}/opt-out/x")] {
+            assert_eq!(route(&get, path), Route::NotFound, "{path}");
+            assert_eq!(route(&post, path), Route::NotFound, "{path}");
+        }
+    }
+
+    #[test]
+    fn token_format_is_checked_before_any_read() {
+        assert!(is_token(TOKEN));
+        assert!(is_token("AAAAAAAAAAAAAAAAAAAA-_"));
+        for bad in [
+            "k3Jd8fQ2xLmN7pRtV9wYb",   // 21
+            "k3Jd8fQ2xLmN7pRtV9wYbAA", // 23
+            "k3Jd8fQ2xLmN7pRtV9wYb=",  // padding
+            "k3Jd8fQ2xLmN7pRtV9wYb+",  // standard alphabet
+            "k3Jd8fQ2xLmN7pRtV9wYb%",
+            "k3Jd8fQ2xLmN7pRtV9wYbé",
+            "",
+        ] {
+            assert!(!is_token(bad), "{bad}");
+            assert_eq!(route(&Method::GET, &format!("/r/{bad}")), Route::NotFound);
+        }
+    }
+
+    #[tokio::test]
+    async fn malformed_token_is_404_without_a_table_read() {
+        // A failing store would answer 500 if it were read.
+        let store = FakeStore { fail: true, ..FakeStore::default() };
+        let (status, body) = call(&store, &FakeEvents::default(), request("GET", "/r/short", "")).await;
+        assert_eq!(status, 404);
+        assert!(body.contains("Lien introuvable"));
+    }
+
+    #[test]
+    fn sample_events_parse_and_route() {
+        let cases = [
+            (include_str!("../../../events/booking-get.json"), Route::Page(TOKEN.into())),
+            (include_str!("../../../events/booking-post.json"), Route::Book(TOKEN.into())),
+            (include_str!("../../../events/booking-opt-out.json"), Route::OptOut(TOKEN.into())),
+        ];
+        for (json, expected) in cases {
+            let req = lambda_http::request::from_str(json).expect("event parses");
+            assert_eq!(route(req.method(), req.uri().path()), expected);
+        }
+        // The POST body arrives base64-decoded and parses as the form.
+        let req = lambda_http::request::from_str(include_str!("../../../events/booking-post.json")).unwrap();
+        let form = RawForm::parse(req.body().as_ref());
+        assert_eq!(form.slot.as_deref(), Some("2026-11-30T09:00:00Z"));
+        assert_eq!(form.name.as_deref(), Some("Jean Dupont"));
+        assert_eq!(form.message.as_deref(), Some("Plutôt avant midi"));
+        assert!(req.raw_http_path().ends_with(TOKEN));
+    }
+
+    // ---------------------------------------------------------------- form
+
+    #[test]
+    fn form_parsing_takes_first_values_and_ignores_unknown_fields() {
+        let f = RawForm::parse(b"slot=a&slot=b&x=1&name=%C3%89lodie");
+        assert_eq!(f.slot.as_deref(), Some("a"));
+        assert_eq!(f.name.as_deref(), Some("Élodie"));
+        assert_eq!(f.message, None);
+        assert_eq!(RawForm::parse(b""), RawForm::default());
+        assert_eq!(RawForm::parse(b"\xff\xfe=%"), RawForm::default());
+    }
+
+    fn raw(slot: &str, name: &str, message: &str) -> RawForm {
+        RawForm {
+            slot: Some(slot.into()),
+            name: Some(name.into()),
+            message: Some(message.into()),
+        }
+    }
+
+    #[test]
+    fn validation_accepts_offered_slots_and_trims() {
+        let form = validate(&raw("2026-11-30T10:00:00+01:00", "  Jean\tDupont \r\n", "\r\n Ligne 1\r\nLigne 2\u{7}  "), &account(), now()).unwrap();
+        assert_eq!(form.slot, Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap());
+        assert_eq!(form.name.as_deref(), Some("Jean Dupont"));
+        assert_eq!(form.message.as_deref(), Some("Ligne 1\nLigne 2"));
+        let blank = validate(&raw("2026-11-30T09:00:00Z", "   ", "\n"), &account(), now()).unwrap();
+        assert_eq!((blank.name, blank.message), (None, None));
+        // Exactly at the limits (characters, not bytes).
+        let ok = validate(&raw("2026-11-30T09:00:00Z", &"é".repeat(100), &"à".repeat(500)), &account(), now());
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn validation_refusals() {
+        let a = account();
+        let cases = [
+            (RawForm::default(), FormError::Slot),
+            (raw("", "", ""), FormError::Slot),
+            (raw("lundi", "", ""), FormError::Slot),
+            (raw("2026-11-30 09:00", "", ""), FormError::Slot),
+            // Past, off grid, weekend, lunch, beyond the offer window.
+            (raw("2026-11-27T09:00:00Z", "", ""), FormError::SlotNotOffered),
+            (raw("2026-11-30T09:10:00Z", "", ""), FormError::SlotNotOffered),
+            (raw("2026-11-28T09:00:00Z", "", ""), FormError::SlotNotOffered),
+            (raw("2026-11-30T12:00:00Z", "", ""), FormError::SlotNotOffered),
+            (raw("2027-01-04T09:00:00Z", "", ""), FormError::SlotNotOffered),
+            (raw("2026-11-30T09:00:00Z", &"x".repeat(101), ""), FormError::NameTooLong),
+            (raw("2026-11-30T09:00:00Z", "", &"x".repeat(501)), FormError::MessageTooLong),
+        ];
+        for (form, expected) in cases {
+            assert_eq!(validate(&form, &a, now()), Err(expected), "{form:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn refused_forms_answer_422_with_the_form_and_values() {
+        let store = FakeStore::with(link());
+        let events = FakeEvents::default();
+        let path = format!("/r/{TOKEN}");
+        let (status, body) = call(&store, &events, request("POST", &path, "name=Jean")).await;
+        assert_eq!(status, 422);
+        assert!(body.contains("Choisissez un créneau de rappel dans la liste."));
+        assert!(body.contains(r#"value="Jean""#));
+        assert!(!body.contains(" checked"));
+        let (status, body) = call(&store, &events, request("POST", &path, "slot=2026-11-28T09%3A00%3A00Z")).await;
+        assert_eq!(status, 422);
+        assert!(body.contains("Ce créneau n&#x27;est plus disponible") || body.contains("Ce créneau n'est plus disponible"), "{body}");
+        let long = format!("slot=2026-11-30T09%3A00%3A00Z&message={}", "x".repeat(501));
+        let (status, body) = call(&store, &events, request("POST", &path, &long)).await;
+        assert_eq!(status, 422);
+        assert!(body.contains("500 caractères"));
+        // The valid slot the prospect chose stays chosen.
+        assert_eq!(body.matches(" checked").count(), 1);
+        assert!(body.contains(r#"value="2026-11-30T09:00:00Z" required checked"#));
+        assert!(store.stored().booking.is_none());
+        assert!(events.0.lock().unwrap().is_empty());
+    }
+
+    // ---------------------------------------------------------------- templates
+
+    fn page(link: LinkItem, state: &FormState) -> String {
+        link_page(&context(link), now(), state)
+    }
+
+    #[test]
+    fn page_shows_company_reason_slots_and_nothing_checked() {
+        let html = page(link(), &FormState::default());
+        assert!(html.starts_with("<!doctype html>\n<html lang=\"fr\">"));
+        assert!(html.contains(r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#));
+        assert!(html.contains("<p class=\"brand\">Plomberie Martin</p>"));
+        assert!(html.contains("Vous avez appelé Plomberie Martin et nous n'avons pas pu répondre"));
+        // Friday 19:30: next slots are Monday 30 November from 10:00, then Tuesday 1 December.
+        assert!(html.contains("<legend>lundi 30 novembre</legend>"));
+        assert!(html.contains("<legend>mardi 1er décembre</legend>"));
+        assert!(html.contains(r#"<label class="slot" for="slot-0"><input type="radio" id="slot-0" name="slot" value="2026-11-30T09:00:00Z" required><span>10:00</span></label>"#));
+        assert!(!html.contains("vendredi 27 novembre"));
+        assert_eq!(html.matches(r#"type="radio""#).count(), MAX_SLOTS);
+        assert!(!html.contains("checked"));
+        assert!(html.contains(r#"<form method="post" action="https://rappel.example.fr/r/k3Jd8fQ2xLmN7pRtV9wYbA">"#));
+        assert!(html.contains(r#"<label class="field" for="name">Votre nom"#));
+        assert!(html.contains(r#"<input type="text" id="name" name="name" maxlength="100""#));
+        assert!(html.contains(r#"<textarea id="message" name="message" maxlength="500""#));
+    }
+
+    #[test]
+    fn page_has_privacy_notice_and_opt_out() {
+        let html = page(link(), &FormState::default());
+        assert!(html.contains(r#"<form method="post" action="https://rappel.example.fr/r/k3Jd8fQ2xLmN7pRtV9wYbA/opt-out">"#));
+        assert!(html.contains("Ne plus recevoir de SMS de Plomberie Martin"));
+        assert!(html.contains("Plomberie Martin traite ces données, avec le service Rappel."));
+        assert!(html.contains("vous rappeler après votre appel manqué"));
+        assert!(html.contains("30 jours, puis suppression automatique"));
+        assert!(html.contains("accès, rectification, effacement, limitation, portabilité et opposition (articles 15 à 21 du RGPD)"));
+        assert!(html.contains("réclamation à la CNIL"));
+    }
+
+    #[test]
+    fn booked_link_shows_the_confirmation_instead_of_the_form() {
+        let mut l = link();
+        l.booking = Some(Booking {
+            booking_id: "bkg_1".into(),
+            slot: "2026-12-01T13:30:00Z".into(),
+            name: None,
+            message: None,
+            booked_at: "2026-11-27T18:00:00Z".into(),
+        });
+        let html = page(l, &FormState::default());
+        assert!(html.contains("Plomberie Martin vous rappellera le mardi 1er décembre, 14:30."));
+        assert!(!html.contains(r#"type="radio""#));
+        assert!(html.contains("/opt-out\">"));
+        assert!(html.contains("CNIL"));
+    }
+
+    #[test]
+    fn opted_out_link_shows_the_opted_out_state() {
+        let mut l = link();
+        l.opted_out_at = Some("2026-11-27T18:00:00Z".into());
+        let html = page(l, &FormState::default());
+        assert!(html.contains("Vous ne recevrez plus de SMS de Plomberie Martin."));
+        assert!(!html.contains(r#"type="radio""#));
+        assert!(!html.contains("/opt-out\">"));
+        assert!(html.contains("CNIL"));
+    }
+
+    #[test]
+    fn company_name_and_typed_values_are_escaped() {
+        let mut ctx = context(link());
+        ctx.account.company_name = "Dupont & <Fils>".into();
+        let state = FormState {
+            error: Some(FormError::Slot.french()),
+            name: "\"><script>alert(1)</script>".into(),
+            message: "</textarea><b>".into(),
+            chosen: None,
+        };
+        let html = link_page(&ctx, now(), &state);
+        assert!(html.contains("Dupont &amp; &lt;Fils&gt;"));
+        assert!(!html.contains("<script>"));
+        assert!(!html.contains("</textarea><b>"));
+        assert!(!html.contains("<Fils>"));
+    }
+
+    #[test]
+    fn no_slots_means_no_form() {
+        let mut ctx = context(link());
+        ctx.account.callback_hours.ranges.clear();
+        let html = link_page(&ctx, now(), &FormState::default());
+        assert!(html.contains("Aucun créneau de rappel"));
+        assert!(!html.contains(r#"name="slot""#));
+        assert!(html.contains("Ne plus recevoir de SMS de Plomberie Martin"));
+    }
+
+    #[test]
+    fn day_views_group_by_local_day() {
+        let slots = slots::upcoming_slots(&account().callback_hours, account().timezone, account().holiday_zone, now(), 60, 7, 30);
+        let days = day_views(&slots, Some(slots[19].start));
+        assert_eq!(days[0].label, "lundi 30 novembre");
+        assert_eq!(days[0].slots.len(), 18);
+        assert_eq!(days[0].slots[6].time, "14:00");
+        assert_eq!(days[1].label, "mardi 1er décembre");
+        assert!(days[1].slots[1].checked);
+        assert_eq!(days.iter().flat_map(|d| &d.slots).filter(|s| s.checked).count(), 1);
+    }
+
+    // ---------------------------------------------------------------- flows
+
+    #[tokio::test]
+    async fn every_page_carries_the_security_headers() {
+        let store = FakeStore::with(link());
+        let req = request("GET", &format!("/r/{TOKEN}"), "");
+        let response = respond(&store, &FakeEvents::default(), &FixedClock(now()), "https://rappel.example.fr", &req).await;
+        assert_eq!(response.status(), 200);
+        let h = response.headers();
+        assert_eq!(h["content-type"], "text/html; charset=utf-8");
+        assert_eq!(h["cache-control"], "no-store");
+        assert_eq!(h["x-robots-tag"], "noindex");
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert!(h["content-security-policy"].to_str().unwrap().starts_with("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"));
+        for response in [not_found(), server_error(), method_not_allowed("POST")] {
+            assert_eq!(response.headers()["cache-control"], "no-store");
+            assert_eq!(response.headers()["content-security-policy"], CSP);
+        }
+        assert_eq!(method_not_allowed("POST").headers()["allow"], "POST");
+    }
+
+    #[tokio::test]
+    async fn unknown_expired_and_failing_links() {
+        let events = FakeEvents::default();
+        let other = "AAAAAAAAAAAAAAAAAAAAAA";
+        let (status, _) = call(&FakeStore::with(link()), &events, request("GET", &format!("/r/{other}"), "")).await;
+        assert_eq!(status, 404);
+        let mut old = link();
+        old.valid_until = "2026-11-27T18:29:59Z".into();
+        let (status, body) = call(&FakeStore::with(old.clone()), &events, request("GET", &format!("/r/{TOKEN}"), "")).await;
+        assert_eq!(status, 410);
+        assert!(body.contains("Ce lien a expiré"));
+        assert!(body.contains("Ne plus recevoir de SMS de Plomberie Martin"));
+        let (status, _) = call(&FakeStore::with(old), &events, request("POST", &format!("/r/{TOKEN}"), "slot=2026-11-30T09%3A00%3A00Z")).await;
+        assert_eq!(status, 410);
+        let mut edge = link();
+        edge.valid_until = ts(now());
+        let (status, _) = call(&FakeStore::with(edge), &events, request("GET", &format!("/r/{TOKEN}"), "")).await;
+        assert_eq!(status, 200, "valid until the instant itself");
+        let failing = FakeStore { fail: true, ..FakeStore::with(link()) };
+        let (status, body) = call(&failing, &events, request("GET", &format!("/r/{TOKEN}"), "")).await;
+        assert_eq!(status, 500);
+        assert!(body.contains("Un problème est survenu"));
+        let (status, _) = call(&FakeStore::with(link()), &events, request("PATCH", &format!("/r/{TOKEN}"), "")).await;
+        assert_eq!(status, 405);
+        assert!(events.0.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn booking_emits_callback_requested_once() {
+        let store = FakeStore::with(link());
+        let events = FakeEvents::default();
+        let body = "slot=2026-11-30T09%3A00%3A00Z&name=+Jean+Dupont+&message=Plut%C3%B4t+avant+midi";
+        let (status, page) = call(&store, &events, request("POST", &format!("/r/{TOKEN}"), body)).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("Plomberie Martin vous rappellera le lundi 30 novembre, 10:00."));
+        let booking = store.stored().booking.unwrap();
+        assert!(booking.booking_id.starts_with("bkg_"));
+        assert_eq!(booking.slot, "2026-11-30T09:00:00Z");
+        assert_eq!(booking.name.as_deref(), Some("Jean Dupont"));
+        assert_eq!(booking.booked_at, "2026-11-27T18:30:00Z");
+        {
+            let sent = events.0.lock().unwrap();
+            assert_eq!(sent.len(), 1);
+            assert_eq!(sent[0].0, "CallbackRequested");
+            assert_eq!(
+                sent[0].1,
+                json!({
+                    "booking_id": booking.booking_id,
+                    "account_id": "plomberie-martin",
+                    "slot": "2026-11-30T09:00:00Z",
+                    "slot_local": "lundi 30 novembre, 10:00",
+                    "timezone": "Europe/Paris",
+                    "name": "Jean Dupont",
+                    "message": "Plutôt avant midi",
+                    "message_id": "msg_0123",
+                    "provider": "twilio",
+                    "call_id": "CA42#dial",
+                    "caller": "+33 6•• •• •• 01",
+                    "booked_at": "2026-11-27T18:30:00Z",
+                })
+            );
+        }
+        // Resubmission, even of another slot: same booking, no second event.
+        let again = "slot=2026-11-30T10%3A00%3A00Z";
+        let (status, page) = call(&store, &events, request("POST", &format!("/r/{TOKEN}"), again)).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("vous rappellera le lundi 30 novembre, 10:00."));
+        assert_eq!(store.stored().booking.unwrap(), booking);
+        assert_eq!(events.0.lock().unwrap().len(), 1);
+        // The page now shows the confirmation.
+        let (_, page) = call(&store, &events, request("GET", &format!("/r/{TOKEN}"), "")).await;
+        assert!(page.contains("vous rappellera le lundi 30 novembre, 10:00."));
+    }
+
+    #[tokio::test]
+    async fn concurrent_earlier_booking_is_shown_without_an_event() {
+        // The link read shows no booking, but the conditional write finds one.
+        struct Racing(FakeStore);
+        impl BookingStore for Racing {
+            async fn link(&self, t: &str) -> Result<Option<LinkItem>, PortError> { self.0.link(t).await }
+            async fn account(&self, a: &str) -> Result<Option<Account>, PortError> { self.0.account(a).await }
+            async fn caller_masked(&self, a: &str, m: &str) -> Result<Option<String>, PortError> { self.0.caller_masked(a, m).await }
+            async fn book(&self, _: &str, b: &Booking) -> Result<Booking, PortError> {
+                Ok(Booking { booking_id: "bkg_earlier".into(), ..b.clone() })
+            }
+            async fn put_opt_out(&self, a: &str, h: &str, n: DateTime<Utc>) -> Result<(), PortError> { self.0.put_opt_out(a, h, n).await }
+            async fn mark_link_opted_out(&self, t: &str, n: DateTime<Utc>) -> Result<(), PortError> { self.0.mark_link_opted_out(t, n).await }
+            async fn cancel_pending(&self, a: &str, h: &str, n: DateTime<Utc>) -> Result<usize, PortError> { self.0.cancel_pending(a, h, n).await }
+        }
+        let store = Racing(FakeStore::with(link()));
+        let events = FakeEvents::default();
+        let req = request("POST", &format!("/r/{TOKEN}"), "slot=2026-11-30T09%3A00%3A00Z");
+        let response = respond(&store, &events, &FixedClock(now()), "https://rappel.example.fr", &req).await;
+        assert_eq!(response.status(), 200);
+        assert!(events.0.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn opt_out_is_recorded_once_and_idempotent() {
+        let store = FakeStore::with(link());
+        let events = FakeEvents::default();
+        let path = format!("/r/{TOKEN}/opt-out");
+        for _ in 0..2 {
+            let (status, page) = call(&store, &events, request("POST", &path, "")).await;
+            assert_eq!(status, 200);
+            assert!(page.contains("Vous ne recevrez plus de SMS de Plomberie Martin."));
+            assert!(!page.contains(r#"type="radio""#));
+        }
+        assert_eq!(*store.opt_outs.lock().unwrap(), [("plomberie-martin".to_string(), "h4sh".to_string())]);
+        assert_eq!(store.stored().opted_out_at.as_deref(), Some("2026-11-27T18:30:00Z"));
+        let sent = events.0.lock().unwrap();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].0, "OptedOut");
+        assert_eq!(sent[0].1, json!({"account_id": "plomberie-martin", "message_id": "msg_0123", "cancelled": 1, "at": "2026-11-27T18:30:00Z"}));
+        drop(sent);
+        // A stale booking form afterwards books nothing.
+        let (status, _) = call(&store, &events, request("POST", &format!("/r/{TOKEN}"), "slot=2026-11-30T09%3A00%3A00Z")).await;
+        assert_eq!(status, 409);
+        assert!(store.stored().booking.is_none());
+    }
+
+    #[tokio::test]
+    async fn opt_out_works_on_an_expired_link() {
+        let mut old = link();
+        old.valid_until = "2026-11-01T00:00:00Z".into();
+        let store = FakeStore::with(old);
+        let events = FakeEvents::default();
+        let (status, page) = call(&store, &events, request("POST", &format!("/r/{TOKEN}/opt-out"), "")).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("Vous ne recevrez plus de SMS de Plomberie Martin."));
+        assert_eq!(events.0.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn call_sk_split() {
+        assert_eq!(split_call_sk("CALL#twilio#CA1#dial"), Some(("twilio", "CA1#dial")));
+        assert_eq!(split_call_sk("CALL#generic#42"), Some(("generic", "42")));
+        assert_eq!(split_call_sk("MSG#x"), None);
+        assert_eq!(split_call_sk("CALL#nohash"), None);
+    }
+}

@@ -1,0 +1,2 @@
+//! Eligibility: the rules applied to each stored call, from the table's stream.
+pub mod handler;

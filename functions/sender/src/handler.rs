@@ -1,0 +1,212 @@
+//! Sender: the only function that opens numbers and publishes SMS.
+//!
+//! Triggered by a `MessageDue` event (a message due now) and by the one-minute schedule
+//! (`{"sweep": true}`: deferred messages that became due, and in-flight messages a crashed
+//! sender left behind). Each message is claimed with a conditional update (exactly one sender
+//! wins), re-checked (account enabled, deferral deadline, opt-out in the table and at the
+//! carrier), opened, published once, and recorded with its call in one transaction.
+//! A crash between claim and record is reported as `failed`/`send_interrupted` by the next
+//! sweep, never retried blindly: the SMS may have left.
+
+use chrono::{DateTime, Duration, Utc};
+use lambda_runtime::LambdaEvent;
+use rappel::aws::{Finish, Table};
+use rappel::items::{CALL_PREFIX, MessageItem, ts};
+use rappel::ports::{Clock, EventPublisher, NumberOpener, PortError, SmsGateway, detail_type};
+use rappel::rules::Reason;
+use rappel::sms;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// A message still `sending` this long after its claim is reported as interrupted.
+pub const IN_FLIGHT_TIMEOUT: Duration = Duration::minutes(5);
+
+/// Most messages one sweep takes per shard.
+pub const SWEEP_BATCH: i32 = 100;
+
+/// What the handler needs, built once per cold start.
+pub struct Deps<K: NumberOpener, S: SmsGateway, E: EventPublisher, C: Clock> {
+    pub table: Table,
+    pub keys: K,
+    pub sms: S,
+    pub events: E,
+    pub clock: C,
+    pub due_shards: u32,
+    /// Base of booking links when the account has no `booking_base_url`.
+    pub public_base_url: String,
+}
+
+/// How one message ended, for logs, the handler's answer and tests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    pub message_id: String,
+    /// `sent`, `cancelled`, `expired` or `failed`.
+    pub outcome: &'static str,
+    pub reason: &'static str,
+}
+
+/// The handler's answer: what this invocation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub deliveries: Vec<Delivery>,
+    /// Messages found in flight past [`IN_FLIGHT_TIMEOUT`] and marked `send_interrupted`.
+    pub interrupted: Vec<String>,
+}
+
+/// Handle a `MessageDue` EventBridge event or a scheduled sweep. Returns `Err` on
+/// infrastructure failure so Lambda retries (a retried claim is harmless).
+pub async fn handle<K, S, E, C>(deps: &Deps<K, S, E, C>, event: LambdaEvent<Value>) -> Result<Report, lambda_runtime::Error>
+where
+    K: NumberOpener,
+    S: SmsGateway,
+    E: EventPublisher,
+    C: Clock,
+{
+    let payload = event.payload;
+    if payload.get("detail-type").and_then(Value::as_str) == Some(detail_type::MESSAGE_DUE) {
+        let detail = &payload["detail"];
+        let (Some(account_id), Some(message_id)) = (detail["account_id"].as_str(), detail["message_id"].as_str()) else {
+            return Err("MessageDue event without account_id/message_id".into());
+        };
+        let mut report = Report::default();
+        report.deliveries.extend(send_one(deps, account_id, message_id).await?);
+        return Ok(report);
+    }
+    if payload.get("sweep").and_then(Value::as_bool) == Some(true) {
+        return Ok(sweep(deps).await?);
+    }
+    Err("unrecognised event: expected a MessageDue event or {\"sweep\": true}".into())
+}
+
+/// Claim and deliver one message if it is scheduled and due; `None` if another sender has it,
+/// or it was cancelled, or it is not due yet.
+pub async fn send_one<K, S, E, C>(deps: &Deps<K, S, E, C>, account_id: &str, message_id: &str) -> Result<Option<Delivery>, PortError>
+where
+    K: NumberOpener,
+    S: SmsGateway,
+    E: EventPublisher,
+    C: Clock,
+{
+    let now = deps.clock.now();
+    match deps.table.claim(account_id, message_id, deps.due_shards, now).await? {
+        Some(msg) => deliver(deps, &msg, now).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// One pass over every shard: report stale in-flight messages, then deliver due ones.
+pub async fn sweep<K, S, E, C>(deps: &Deps<K, S, E, C>) -> Result<Report, PortError>
+where
+    K: NumberOpener,
+    S: SmsGateway,
+    E: EventPublisher,
+    C: Clock,
+{
+    let now = deps.clock.now();
+    let mut report = Report::default();
+    for shard in 0..deps.due_shards {
+        for (account_id, message_id) in deps.table.stale_sending(shard, now - IN_FLIGHT_TIMEOUT).await? {
+            if let Some(msg) = deps.table.get_message(&account_id, &message_id).await? {
+                tracing::error!(%account_id, %message_id, "message was claimed but never recorded: the SMS may or may not have left; not retried");
+                deps.table.finish(&msg, Finish::Failed(Reason::SendInterrupted), now, false).await?;
+                report.interrupted.push(message_id);
+            }
+        }
+        for (account_id, message_id) in deps.table.due(shard, now, SWEEP_BATCH).await? {
+            report.deliveries.extend(send_one(deps, &account_id, &message_id).await?);
+        }
+    }
+    Ok(report)
+}
+
+/// Re-check, open, publish and record a claimed message.
+async fn deliver<K, S, E, C>(deps: &Deps<K, S, E, C>, msg: &MessageItem, now: DateTime<Utc>) -> Result<Delivery, PortError>
+where
+    K: NumberOpener,
+    S: SmsGateway,
+    E: EventPublisher,
+    C: Clock,
+{
+    let finish = |end: Finish<'static>| async move {
+        deps.table.finish(msg, end, now, false).await?;
+        let (outcome, reason) = match end {
+            Finish::Cancelled(r) => ("cancelled", r),
+            Finish::Expired(r) => ("expired", r),
+            Finish::Failed(r) => ("failed", r),
+            Finish::Sent { reason, .. } => ("sent", reason),
+        };
+        tracing::info!(account_id = %msg.account_id, message_id = %msg.message_id, outcome, reason = reason.as_str(), "message not sent");
+        Ok::<_, PortError>(Delivery { message_id: msg.message_id.clone(), outcome, reason: reason.as_str() })
+    };
+
+    let account = match deps.table.get_account(&msg.account_id).await? {
+        Some(account) if account.enabled => account,
+        _ => return finish(Finish::Cancelled(Reason::AccountDisabled)).await,
+    };
+    let send_before = DateTime::parse_from_rfc3339(&msg.send_before).map(|t| t.with_timezone(&Utc)).unwrap_or(now);
+    if now > send_before {
+        return finish(Finish::Expired(Reason::DeferralLimit)).await;
+    }
+    if deps.table.is_opted_out(&msg.account_id, &msg.caller_hash).await? {
+        return finish(Finish::Cancelled(Reason::OptedOut)).await;
+    }
+    let Some(sealed) = &msg.number else {
+        return finish(Finish::Failed(Reason::NumberUnavailable)).await;
+    };
+    let number = match deps.keys.open(&msg.account_id, sealed).await {
+        Ok(number) => number,
+        Err(err) => {
+            tracing::error!(message_id = %msg.message_id, error = %err, "cannot open the sealed number");
+            return finish(Finish::Failed(Reason::NumberUnavailable)).await;
+        }
+    };
+    if deps.sms.is_opted_out(&number).await? {
+        // A STOP reply reached the carrier: remember it for this account.
+        deps.table.put_opt_out(&msg.account_id, &msg.caller_hash, "carrier", now).await?;
+        return finish(Finish::Cancelled(Reason::OptedOut)).await;
+    }
+
+    let base = account.booking_base_url.as_deref().unwrap_or(&deps.public_base_url).trim_end_matches('/');
+    let link = format!("{base}/r/{}", msg.token);
+    let body = sms::render(&account.message_template, &account.company_name, &link);
+    let sender_id = account.sender_id();
+    let segments = sms::segments(&body);
+    let sns_message_id = match deps.sms.publish(&number, &sender_id, &body).await {
+        Ok(id) => id,
+        Err(err) => {
+            // SNS answered with an error: nothing left, the day is not used up by a send.
+            tracing::error!(message_id = %msg.message_id, error = %err, "SMS publish refused");
+            return finish(Finish::Failed(Reason::ProviderError)).await;
+        }
+    };
+    let reason = msg.reason.unwrap_or(Reason::InHours);
+    deps.table
+        .finish(msg, Finish::Sent { sns_message_id: &sns_message_id, reason }, now, account.shred_number_after_send)
+        .await?;
+    let call_id = msg.call_sk.strip_prefix(CALL_PREFIX).and_then(|rest| rest.split_once('#')).map(|(_, id)| id).unwrap_or_default();
+    deps.events
+        .put(
+            detail_type::SMS_SENT,
+            json!({
+                "account_id": msg.account_id,
+                "message_id": msg.message_id,
+                "call_id": call_id,
+                "caller": msg.caller_masked,
+                "sender_id": sender_id,
+                "sns_message_id": sns_message_id,
+                "segments": segments.count,
+                "encoding": segments.encoding,
+                "due_at": msg.due_at,
+                "sent_at": ts(now),
+            }),
+        )
+        .await?;
+    tracing::info!(
+        account_id = %msg.account_id,
+        message_id = %msg.message_id,
+        to = %number,
+        segments = segments.count,
+        "SMS sent"
+    );
+    Ok(Delivery { message_id: msg.message_id.clone(), outcome: "sent", reason: reason.as_str() })
+}

@@ -1,0 +1,2 @@
+//! Sender: claims due messages, re-checks them, publishes the SMS and records it.
+pub mod handler;

@@ -1,0 +1,244 @@
+//! `POST /webhooks/{provider}/{account_id}`: authenticate, parse, classify, protect and store
+//! one call, idempotently. Decides nothing about SMS (that is eligibility's job, from the
+//! table's stream).
+//!
+//! Answers: 200 with the provider's expected body (also for a redelivery, which changes
+//! nothing); 400 malformed, 401 bad signature, 404 unknown provider or account, 405 not POST,
+//! 413 body over 64 KiB, 500 storage/KMS failure (the provider retries). Errors are
+//! `application/problem+json` (RFC 9457). A call is stored before the 2xx, never after.
+
+use chrono::{DateTime, Duration, Utc};
+use lambda_http::http::{Method, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use rappel::aws::Table;
+use rappel::call::CallEvent;
+use rappel::items::{CallItem, RETENTION_DAYS, account_pk, call_sk, ts};
+use rappel::phone::{self, Caller};
+use rappel::ports::{Clock, NumberProtector, PortError};
+use rappel::problem::{self, Problem};
+use rappel::providers::{self, Ack, WebhookError, WebhookRequest};
+use std::convert::Infallible;
+
+/// Largest accepted body, bytes (64 KiB).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Region used to read national-format numbers (`06…`).
+pub const DEFAULT_REGION: &str = "FR";
+
+/// What the handler needs, built once per cold start.
+pub struct Deps<K: NumberProtector, C: Clock> {
+    pub table: Table,
+    pub keys: K,
+    pub clock: C,
+    /// Public base URL providers call (custom domain + base path), no trailing slash. URL-signed
+    /// providers (Twilio) sign `{public_base_url}/webhooks/{provider}/{account_id}?{raw query}`.
+    pub public_base_url: String,
+}
+
+/// Handle one webhook request. Never returns `Err`: every failure is an HTTP answer.
+pub async fn handle<K: NumberProtector, C: Clock>(deps: &Deps<K, C>, req: Request) -> Result<Response<Body>, Infallible> {
+    Ok(match intake(deps, &req).await {
+        Ok(ack) => Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, ack.content_type)
+            .body(Body::from(ack.body))
+            .expect("static response"),
+        Err(problem) => problem_response(&problem),
+    })
+}
+
+/// The route's two parameters, from the last three path segments (so a stage or custom-domain
+/// base path in front does not matter).
+pub fn route(path: &str) -> Option<(&str, &str)> {
+    let mut segments = path.trim_end_matches('/').rsplit('/');
+    let account_id = segments.next()?;
+    let provider = segments.next()?;
+    (segments.next()? == "webhooks" && !account_id.is_empty() && !provider.is_empty()).then_some((provider, account_id))
+}
+
+async fn intake<K: NumberProtector, C: Clock>(deps: &Deps<K, C>, req: &Request) -> Result<Ack, Problem> {
+    let now = deps.clock.now();
+    let Some((provider_name, account_id)) = route(req.uri().path()) else {
+        return Err(Problem::new(404, "not-found", "Not Found", "expected /webhooks/{provider}/{account_id}"));
+    };
+    if req.method() != Method::POST {
+        return Err(Problem::new(405, "method-not-allowed", "Method Not Allowed", "webhooks are POST requests"));
+    }
+    let body: &[u8] = req.body().as_ref();
+    if body.len() > MAX_BODY_BYTES {
+        return Err(Problem::new(
+            413,
+            "payload-too-large",
+            "Payload Too Large",
+            format!("body is {} bytes; the limit is {MAX_BODY_BYTES}", body.len()),
+        ));
+    }
+    let Some(provider) = providers::by_name(provider_name) else {
+        return Err(Problem::new(404, "not-found", "Not Found", format!("unknown provider {provider_name:?}")));
+    };
+    let account = deps.table.get_account(account_id).await.map_err(internal)?;
+    let Some(account) = account else {
+        return Err(Problem::new(404, "not-found", "Not Found", "unknown account"));
+    };
+
+    let mut public_url = format!("{}/webhooks/{provider_name}/{account_id}", deps.public_base_url);
+    if let Some(query) = req.uri().query() {
+        public_url.push('?');
+        public_url.push_str(query);
+    }
+    let webhook = WebhookRequest { public_url: &public_url, headers: req.headers(), body, now };
+    provider.verify(&webhook, &account.secrets_for(provider_name)).map_err(webhook_problem)?;
+    let Some(event) = provider.parse(&webhook).map_err(webhook_problem)? else {
+        tracing::info!(provider = provider_name, account_id, "progress callback acknowledged, not stored");
+        return Ok(provider.ack());
+    };
+
+    let call = protect(&deps.keys, account_id, &event, now).await.map_err(internal)?;
+    let stored = deps.table.put_call(&call).await.map_err(internal)?;
+    tracing::info!(
+        provider = provider_name,
+        account_id,
+        call_id = %event.call_id,
+        status = ?event.status,
+        direction = ?event.direction,
+        caller = %call.caller_masked.as_deref().unwrap_or(&call.caller),
+        redelivery = !stored,
+        "call stored"
+    );
+    Ok(provider.ack())
+}
+
+/// Classify the prospect's number and turn the event into a call item: sealed number and
+/// keyed hash (two KMS calls, in parallel) for a valid number; facts only otherwise.
+pub async fn protect<K: NumberProtector>(keys: &K, account_id: &str, event: &CallEvent, now: DateTime<Utc>) -> Result<CallItem, PortError> {
+    let classified = phone::classify(event.counterpart(), DEFAULT_REGION);
+    let happened_at = event.ended_at.or(event.started_at).unwrap_or(now);
+    let mut item = CallItem {
+        pk: account_pk(account_id),
+        sk: call_sk(event.provider, &event.call_id),
+        account_id: account_id.to_string(),
+        provider: event.provider.to_string(),
+        call_id: event.call_id.clone(),
+        direction: event.direction,
+        status: event.status,
+        provider_status: event.provider_status.clone(),
+        caller: String::new(),
+        line_type: None,
+        region: None,
+        caller_hash: None,
+        caller_masked: None,
+        number: None,
+        started_at: event.started_at.map(ts),
+        ended_at: event.ended_at.map(ts),
+        ring_seconds: event.ring_seconds,
+        received_at: ts(now),
+        happened_at: ts(happened_at),
+        outcome: None,
+        reason: None,
+        message_id: None,
+        due_at: None,
+        sent_at: None,
+        decided_at: None,
+        expires_at: (now + Duration::days(RETENTION_DAYS)).timestamp(),
+    };
+    match classified {
+        Caller::Withheld => item.caller = "withheld".into(),
+        Caller::Invalid => item.caller = "invalid".into(),
+        Caller::Number { e164, line_type, region } => {
+            let (sealed, hash) = tokio::try_join!(keys.seal(account_id, &e164), keys.hash(account_id, &e164))?;
+            item.caller = "number".into();
+            item.line_type = Some(line_type);
+            item.region = region;
+            item.caller_masked = Some(e164.masked());
+            item.number = Some(sealed);
+            item.caller_hash = Some(hash);
+        }
+    }
+    Ok(item)
+}
+
+fn webhook_problem(err: WebhookError) -> Problem {
+    match err {
+        WebhookError::Unauthorized(why) => Problem::new(401, "unauthorized", "Unauthorized", why),
+        WebhookError::Malformed(why) => Problem::new(400, "malformed-webhook", "Bad Request", why),
+    }
+}
+
+fn internal(err: PortError) -> Problem {
+    tracing::error!(error = %err, "webhook intake failed");
+    Problem::new(500, "internal", "Internal Server Error", format!("{} unavailable; retry later", err.service))
+}
+
+/// An RFC 9457 problem as an HTTP response.
+pub fn problem_response(problem: &Problem) -> Response<Body> {
+    Response::builder()
+        .status(problem.status)
+        .header(header::CONTENT_TYPE, problem::CONTENT_TYPE)
+        .body(Body::from(problem.to_json()))
+        .expect("valid problem response")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rappel::call::{CallStatus, Direction};
+    use rappel::phone::E164;
+
+    #[test]
+    fn route_takes_the_last_segments() {
+        assert_eq!(route("/webhooks/twilio/acme"), Some(("twilio", "acme")));
+        assert_eq!(route("/prod/webhooks/generic/acme/"), Some(("generic", "acme")));
+        assert_eq!(route("/r/abc"), None);
+        assert_eq!(route("/webhooks//acme"), None);
+        assert_eq!(route("/"), None);
+    }
+
+    /// Keys that record what they were asked, deterministic output.
+    struct FakeKeys;
+    impl NumberProtector for FakeKeys {
+        async fn seal(&self, account_id: &str, number: &E164) -> Result<String, PortError> {
+            Ok(format!("sealed:{account_id}:{}", number.expose().len()))
+        }
+        async fn hash(&self, account_id: &str, number: &E164) -> Result<String, PortError> {
+            Ok(format!("hash:{account_id}:{}", &number.expose()[number.expose().len() - 2..]))
+        }
+    }
+
+    fn event(from: &str, to: &str, direction: Direction) -> CallEvent {
+        CallEvent {
+            provider: "generic",
+            call_id: "c-1".into(),
+            direction,
+            status: CallStatus::NoAnswer,
+            provider_status: "no_answer".into(),
+            from: from.into(),
+            to: to.into(),
+            started_at: None,
+            ended_at: None,
+            ring_seconds: Some(20),
+        }
+    }
+
+    #[tokio::test]
+    async fn protect_seals_and_hashes_the_counterpart_and_keeps_no_clear_number() {
+        let now = "2026-11-27T17:00:00Z".parse().unwrap();
+        let item = protect(&FakeKeys, "acme", &event("+33600000001", "+33144000000", Direction::Inbound), now).await.unwrap();
+        assert_eq!(item.sk, "CALL#generic#c-1");
+        assert_eq!(item.caller, "number");
+        assert_eq!(item.region.as_deref(), Some("FR"));
+        assert_eq!(item.line_type, Some(rappel::phone::LineType::Mobile));
+        assert_eq!(item.caller_hash.as_deref(), Some("hash:acme:01"));
+        assert_eq!(item.number.as_deref(), Some("sealed:acme:12"));
+        assert_eq!(item.caller_masked.as_deref(), Some("+33 6•• •• •• 01"));
+        assert_eq!(item.happened_at, "2026-11-27T17:00:00Z");
+        let json = serde_json::to_string(&item).unwrap();
+        assert!(!json.contains("600000001") && !json.contains("144000000"), "{json}");
+
+        // Outbound: the prospect is the callee.
+        let out = protect(&FakeKeys, "acme", &event("+33144000000", "+33600000002", Direction::Outbound), now).await.unwrap();
+        assert_eq!(out.caller_hash.as_deref(), Some("hash:acme:02"));
+
+        let withheld = protect(&FakeKeys, "acme", &event("anonymous", "+33144000000", Direction::Inbound), now).await.unwrap();
+        assert_eq!((withheld.caller.as_str(), withheld.caller_hash, withheld.number), ("withheld", None, None));
+    }
+}

@@ -1,0 +1,217 @@
+//! Command line: what `rappel-admin --help` shows. Parsing only; the work is in `commands`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Exit code: the command did what was asked.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the account asked for does not exist.
+pub const EXIT_NOT_FOUND: u8 = 1;
+/// Exit code: invalid input (an account file that does not validate, a bad caller number,
+/// an unreadable file).
+pub const EXIT_INVALID: u8 = 2;
+/// Exit code: AWS (DynamoDB, KMS) failed or could not be reached.
+pub const EXIT_AWS: u8 = 3;
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  ok
+  1  not found (unknown account)
+  2  invalid input (account file refused, bad caller number, unreadable file)
+  3  AWS error (DynamoDB or KMS failed, no credentials, table or key missing)
+
+Examples:
+  rappel-admin validate --file plomberie-martin.json
+  rappel-admin put-account --file plomberie-martin.json
+  rappel-admin --local list-accounts
+  rappel-admin get-account plomberie-martin
+  rappel-admin calls --account plomberie-martin --caller '+33 6 00 00 00 01'
+
+Against AWS, credentials and region come from the standard chain (AWS_PROFILE,
+AWS_REGION, ...). With --local, the local stack (moto on 127.0.0.1:$MOTO_PORT, default
+5055) is used with region eu-west-3 and dummy credentials unless they are set.
+Logs go to stderr; set RUST_LOG=debug to see them.";
+
+/// Administer Rappel accounts: save and check their settings, and see what Rappel decided
+/// for their calls (why a caller did or did not get an SMS).
+#[derive(Debug, Parser)]
+#[command(name = "rappel-admin", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub connection: Connection,
+
+    /// Print JSON for machines instead of human-readable text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the Rappel data lives.
+#[derive(Debug, Clone, Args)]
+pub struct Connection {
+    /// DynamoDB table of the deployment.
+    #[arg(long, env = "TABLE_NAME", default_value = "rappel", global = true)]
+    pub table: String,
+
+    /// KMS HMAC key that hashes caller numbers (used by `calls --caller`).
+    #[arg(
+        long,
+        env = "HASH_KEY_ID",
+        default_value = "alias/rappel-caller-hash",
+        global = true
+    )]
+    pub hash_key_id: String,
+
+    /// KMS key that encrypts caller numbers (never used to decrypt here).
+    #[arg(
+        long,
+        env = "NUMBER_KEY_ID",
+        default_value = "alias/rappel-number",
+        global = true
+    )]
+    pub number_key_id: String,
+
+    /// Use the local stack (moto on http://127.0.0.1:$MOTO_PORT, default 5055) instead of AWS.
+    #[arg(long, global = true)]
+    pub local: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate an account's settings and save them (create or replace).
+    ///
+    /// The file is the account JSON described in DESIGN "Account settings". It is refused,
+    /// with a message naming the field, when anything is wrong: time zone, sender ID, SMS
+    /// template (company named, STOP offered, at most 2 segments), sending hours, countries...
+    /// Nothing is saved then.
+    #[command(after_help = "Example:\n  rappel-admin put-account --file plomberie-martin.json")]
+    PutAccount(FileArg),
+
+    /// Check an account file without saving it (works offline, no AWS call).
+    #[command(after_help = "Example:\n  rappel-admin validate --file plomberie-martin.json")]
+    Validate(FileArg),
+
+    /// Print an account's settings as JSON. Webhook secrets are shown as "<redacted>":
+    /// they are never returned (do not save this output back as is).
+    #[command(after_help = "Example:\n  rappel-admin get-account plomberie-martin")]
+    GetAccount {
+        /// The account id (e.g. `plomberie-martin`).
+        account_id: String,
+    },
+
+    /// List every account: id, company, sender ID, enabled, providers with a webhook secret.
+    ListAccounts,
+
+    /// Show an account's calls and what Rappel decided for each, oldest first.
+    ///
+    /// Columns: when the webhook was received (UTC), provider, provider's call id, direction,
+    /// call status, caller (masked), outcome (sent, scheduled, skipped, cancelled, expired,
+    /// failed, ignored), reason code, message id, when the SMS is/was due and when it was sent.
+    /// With --caller, only the calls of that number are shown: it is hashed with the
+    /// deployment's KMS key, the way intake stored it; the clear number is never printed.
+    #[command(
+        after_help = "Examples:\n  rappel-admin calls --account plomberie-martin\n  rappel-admin calls --account plomberie-martin --caller 0600000001 --json"
+    )]
+    Calls {
+        /// The account id.
+        #[arg(long)]
+        account: String,
+
+        /// Only the calls of this number, in any usual form (`+33600000001`, `06 00 00 00 01`);
+        /// national numbers are read as French.
+        #[arg(long, value_name = "NUMBER")]
+        caller: Option<String>,
+    },
+}
+
+/// The account file argument.
+#[derive(Debug, Clone, Args)]
+pub struct FileArg {
+    /// Account JSON file, or `-` to read standard input.
+    #[arg(long, short = 'f', value_name = "PATH")]
+    pub file: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_put_account_with_file_or_stdin() {
+        let cli = Cli::try_parse_from(["rappel-admin", "put-account", "--file", "a.json"]).unwrap();
+        match cli.command {
+            Command::PutAccount(FileArg { file }) => assert_eq!(file, PathBuf::from("a.json")),
+            other => panic!("{other:?}"),
+        }
+        let cli = Cli::try_parse_from(["rappel-admin", "validate", "-f", "-"]).unwrap();
+        assert!(matches!(cli.command, Command::Validate(FileArg { file }) if file == PathBuf::from("-")));
+        assert!(Cli::try_parse_from(["rappel-admin", "put-account"]).is_err());
+    }
+
+    #[test]
+    fn global_flags_go_before_or_after_the_command() {
+        let cli = Cli::try_parse_from([
+            "rappel-admin",
+            "--local",
+            "calls",
+            "--account",
+            "acme",
+            "--caller",
+            "+33600000001",
+            "--json",
+            "--table",
+            "rappel-test",
+        ])
+        .unwrap();
+        assert!(cli.connection.local && cli.json);
+        assert_eq!(cli.connection.table, "rappel-test");
+        match cli.command {
+            Command::Calls { account, caller } => {
+                assert_eq!(account, "acme");
+                assert_eq!(caller.as_deref(), Some("+33600000001"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_follow_the_deployment() {
+        let cli = Cli::try_parse_from(["rappel-admin", "list-accounts"]).unwrap();
+        assert!(!cli.connection.local && !cli.json);
+        let env_or = |name: &str, default: &str| std::env::var(name).unwrap_or(default.into());
+        assert_eq!(cli.connection.table, env_or("TABLE_NAME", "rappel"));
+        assert_eq!(
+            cli.connection.hash_key_id,
+            env_or("HASH_KEY_ID", "alias/rappel-caller-hash")
+        );
+        assert_eq!(
+            cli.connection.number_key_id,
+            env_or("NUMBER_KEY_ID", "alias/rappel-number")
+        );
+    }
+
+    #[test]
+    fn get_account_needs_an_id_and_calls_an_account() {
+        let cli = Cli::try_parse_from(["rappel-admin", "get-account", "acme"]).unwrap();
+        assert!(matches!(cli.command, Command::GetAccount { account_id } if account_id == "acme"));
+        assert!(Cli::try_parse_from(["rappel-admin", "get-account"]).is_err());
+        assert!(Cli::try_parse_from(["rappel-admin", "calls"]).is_err());
+        assert!(Cli::try_parse_from(["rappel-admin", "frobnicate"]).is_err());
+    }
+
+    #[test]
+    fn help_documents_exit_codes() {
+        let help = Cli::command().render_long_help().to_string();
+        for needle in ["Exit codes", "not found", "invalid input", "AWS error", "--local"] {
+            assert!(help.contains(needle), "{needle} missing from:\n{help}");
+        }
+    }
+}

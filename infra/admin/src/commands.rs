@@ -1,0 +1,197 @@
+//! The commands: read input, call the library's adapters, print. Formatting is in `render`.
+
+use crate::cli::{Cli, Command, Connection};
+use crate::connect;
+use crate::error::AdminError;
+use crate::render::{self, AccountRow, CallRow, Summary};
+use chrono::Utc;
+use rappel::account::Account;
+use rappel::aws::{Kms, Table};
+use rappel::phone::{self, Caller};
+use rappel::ports::NumberProtector;
+use serde::Serialize;
+use std::io::Read;
+use std::path::Path;
+
+/// National numbers given to `calls --caller` are read in this region.
+const CALLER_REGION: &str = "FR";
+
+/// Run the parsed command line.
+pub async fn run(cli: Cli) -> Result<(), AdminError> {
+    let json = cli.json;
+    match cli.command {
+        Command::Validate(file) => {
+            let account = read_account(&file.file)?;
+            print_summary(&Summary::new(&account, false), json);
+            Ok(())
+        }
+        Command::PutAccount(file) => {
+            let account = read_account(&file.file)?;
+            let table = table(&cli.connection).await;
+            table.put_account(&account, Utc::now()).await?;
+            print_summary(&Summary::new(&account, true), json);
+            Ok(())
+        }
+        Command::GetAccount { account_id } => {
+            let table = table(&cli.connection).await;
+            let account = find_account(&table, &account_id).await?;
+            println!("{}", render::account_json(&account));
+            Ok(())
+        }
+        Command::ListAccounts => {
+            let table = table(&cli.connection).await;
+            let rows: Vec<AccountRow> = table
+                .list_accounts()
+                .await?
+                .iter()
+                .map(AccountRow::new)
+                .collect();
+            if json {
+                print_json(&rows);
+            } else if rows.is_empty() {
+                println!("no accounts in table {}", table.name());
+            } else {
+                print!("{}", render::accounts_table(&rows));
+            }
+            Ok(())
+        }
+        Command::Calls { account, caller } => {
+            calls(&cli.connection, &account, caller.as_deref(), json).await
+        }
+    }
+}
+
+/// `calls`: every call of the account, or with `caller` only that number's, by keyed hash.
+async fn calls(
+    connection: &Connection,
+    account_id: &str,
+    caller: Option<&str>,
+    json: bool,
+) -> Result<(), AdminError> {
+    // Classify before any AWS call: a bad number is an input error, even offline.
+    let wanted = caller.map(classify_caller).transpose()?;
+    let config = connect::sdk_config(connection.local).await;
+    let table = Table::new(aws_sdk_dynamodb::Client::new(&config), &connection.table).without_cache();
+    find_account(&table, account_id).await?;
+
+    let mut calls = table.calls(account_id).await?;
+    let header = match &wanted {
+        None => format!("account {account_id}"),
+        Some(who) => {
+            let kms = Kms::new(
+                aws_sdk_kms::Client::new(&config),
+                &connection.number_key_id,
+                &connection.hash_key_id,
+            );
+            let hash = kms.hash(account_id, &who.e164).await?;
+            calls.retain(|c| c.caller_hash.as_deref() == Some(hash.as_str()));
+            format!("account {account_id}, caller {}", who.describe())
+        }
+    };
+
+    let rows: Vec<CallRow> = calls.iter().map(CallRow::new).collect();
+    if json {
+        print_json(&rows);
+    } else if rows.is_empty() {
+        println!(
+            "{header}: no calls (calls are kept {} days)",
+            rappel::items::RETENTION_DAYS
+        );
+    } else {
+        let plural = if rows.len() == 1 { "" } else { "s" };
+        println!("{header}: {} call{plural}", rows.len());
+        print!("{}", render::calls_table(&rows));
+    }
+    Ok(())
+}
+
+/// A caller number given on the command line, classified.
+struct WantedCaller {
+    e164: phone::E164,
+    line_type: phone::LineType,
+    region: Option<String>,
+}
+
+impl WantedCaller {
+    /// `+33 6•• •• •• 01 (mobile, FR)`: masked, never clear.
+    fn describe(&self) -> String {
+        render::caller_description(
+            &self.e164.masked(),
+            self.line_type,
+            self.region.as_deref(),
+        )
+    }
+}
+
+/// Classify `raw` like intake does (national numbers read as French). The error never
+/// repeats the number.
+fn classify_caller(raw: &str) -> Result<WantedCaller, AdminError> {
+    match phone::classify(raw, CALLER_REGION) {
+        Caller::Number {
+            e164,
+            line_type,
+            region,
+        } => Ok(WantedCaller {
+            e164,
+            line_type,
+            region,
+        }),
+        Caller::Withheld => Err(AdminError::Invalid(
+            "--caller is a withheld (anonymous) caller id: such calls have no number to match; \
+             run `calls` without --caller and look for caller `withheld`"
+                .into(),
+        )),
+        Caller::Invalid => Err(AdminError::Invalid(
+            "--caller is not a valid phone number (give it as +33600000001 or 06 00 00 00 01)"
+                .into(),
+        )),
+    }
+}
+
+/// The table, without the account cache (accounts change under an admin tool).
+async fn table(connection: &Connection) -> Table {
+    let config = connect::sdk_config(connection.local).await;
+    Table::new(aws_sdk_dynamodb::Client::new(&config), &connection.table).without_cache()
+}
+
+/// The account, or exit 1 when unknown.
+async fn find_account(table: &Table, account_id: &str) -> Result<Account, AdminError> {
+    table.get_account(account_id).await?.ok_or_else(|| {
+        AdminError::NotFound(format!(
+            "account {account_id} not found in table {}",
+            table.name()
+        ))
+    })
+}
+
+/// Read and validate an account file (`-`: standard input).
+fn read_account(path: &Path) -> Result<Account, AdminError> {
+    let (source, text) = if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| AdminError::Invalid(format!("cannot read standard input: {e}")))?;
+        ("standard input".to_string(), text)
+    } else {
+        let source = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| AdminError::Invalid(format!("cannot read {source}: {e}")))?;
+        (source, text)
+    };
+    render::parse_account(&text, &source).map_err(AdminError::Invalid)
+}
+
+fn print_summary(summary: &Summary, json: bool) {
+    if json {
+        print_json(summary);
+    } else {
+        println!("{}", summary.line());
+    }
+}
+
+fn print_json<T: Serialize + ?Sized>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("output serializes")
+    );
+}
