@@ -13,8 +13,8 @@ use rappel::account::Account;
 use rappel::aws::{ScheduleError, Table};
 use rappel::crypto;
 use rappel::items::{
-    CALL_PREFIX, CallItem, LINK_SK, LINK_VALID_DAYS, LinkItem, MessageItem, MessageStatus, RETENTION_DAYS, account_pk, day_sk, due_pk,
-    due_sk, link_pk, msg_sk, shard_of, ts,
+    CALL_PREFIX, CallItem, LINK_SK, LINK_VALID_DAYS, LinkItem, MessageItem, MessageStatus,
+    RETENTION_DAYS, account_pk, day_sk, due_pk, due_sk, link_pk, msg_sk, shard_of, ts,
 };
 use rappel::ports::{Clock, EventPublisher, PortError, detail_type};
 use rappel::rules::{self, Decision, Outcome, Reason};
@@ -41,7 +41,10 @@ pub struct Decided {
 /// Process a stream batch. Records that fail are reported as batch item failures (their
 /// sequence numbers), so Lambda retries exactly those (`ReportBatchItemFailures`); the
 /// writes are conditional, so a retried record never decides twice.
-pub async fn handle<E: EventPublisher, C: Clock>(deps: &Deps<E, C>, event: LambdaEvent<Event>) -> Result<DynamoDbEventResponse, lambda_runtime::Error> {
+pub async fn handle<E: EventPublisher, C: Clock>(
+    deps: &Deps<E, C>,
+    event: LambdaEvent<Event>,
+) -> Result<DynamoDbEventResponse, lambda_runtime::Error> {
     let mut response = DynamoDbEventResponse::default();
     for record in &event.payload.records {
         if let Err(err) = process_record(deps, record).await {
@@ -56,11 +59,16 @@ pub async fn handle<E: EventPublisher, C: Clock>(deps: &Deps<E, C>, event: Lambd
 
 /// Decide one stream record. Records that are not inserted calls are skipped (the template's
 /// filter normally keeps them out).
-pub async fn process_record<E: EventPublisher, C: Clock>(deps: &Deps<E, C>, record: &EventRecord) -> Result<Option<Decided>, PortError> {
+pub async fn process_record<E: EventPublisher, C: Clock>(
+    deps: &Deps<E, C>,
+    record: &EventRecord,
+) -> Result<Option<Decided>, PortError> {
     if record.event_name != "INSERT" {
         return Ok(None);
     }
-    let is_call = record.change.keys.get("SK").is_some_and(|sk| matches!(sk, serde_dynamo::AttributeValue::S(s) if s.starts_with(CALL_PREFIX)));
+    let is_call = record.change.keys.get("SK").is_some_and(
+        |sk| matches!(sk, serde_dynamo::AttributeValue::S(s) if s.starts_with(CALL_PREFIX)),
+    );
     if !is_call {
         return Ok(None);
     }
@@ -70,7 +78,10 @@ pub async fn process_record<E: EventPublisher, C: Clock>(deps: &Deps<E, C>, reco
 }
 
 /// Decide one stored call and act on the decision.
-pub async fn process_call<E: EventPublisher, C: Clock>(deps: &Deps<E, C>, call: &CallItem) -> Result<Decided, PortError> {
+pub async fn process_call<E: EventPublisher, C: Clock>(
+    deps: &Deps<E, C>,
+    call: &CallItem,
+) -> Result<Decided, PortError> {
     let now = deps.clock.now();
     let Some(account) = deps.table.get_account(&call.account_id).await? else {
         return record(deps, call, Outcome::Skipped, Reason::AccountDisabled, now).await;
@@ -78,8 +89,15 @@ pub async fn process_call<E: EventPublisher, C: Clock>(deps: &Deps<E, C>, call: 
     let decision = rules::decide(&call.facts(), &account, now);
     let decided = match decision {
         Decision::Skip { outcome, reason } => record(deps, call, outcome, reason, now).await?,
-        Decision::CancelPending { hash, reason, own_reason } => {
-            let cancelled = deps.table.cancel_pending(&call.account_id, &hash, reason, now).await?;
+        Decision::CancelPending {
+            hash,
+            reason,
+            own_reason,
+        } => {
+            let cancelled = deps
+                .table
+                .cancel_pending(&call.account_id, &hash, reason, now)
+                .await?;
             for c in &cancelled {
                 deps.events
                     .put(
@@ -90,7 +108,12 @@ pub async fn process_call<E: EventPublisher, C: Clock>(deps: &Deps<E, C>, call: 
             }
             record(deps, call, Outcome::Ignored, own_reason, now).await?
         }
-        Decision::Send { due_at, day, reason, send_before } => schedule(deps, call, &account, due_at, day, reason, send_before, now).await?,
+        Decision::Send {
+            due_at,
+            day,
+            reason,
+            send_before,
+        } => schedule(deps, call, &account, due_at, day, reason, send_before, now).await?,
     };
     tracing::info!(
         account_id = %call.account_id,
@@ -105,9 +128,22 @@ pub async fn process_call<E: EventPublisher, C: Clock>(deps: &Deps<E, C>, call: 
     Ok(decided)
 }
 
-async fn record<E: EventPublisher, C: Clock>(deps: &Deps<E, C>, call: &CallItem, outcome: Outcome, reason: Reason, now: DateTime<Utc>) -> Result<Decided, PortError> {
-    deps.table.record_decision(call, outcome, reason, now).await?;
-    Ok(Decided { outcome, reason, message_id: None, due_at: None })
+async fn record<E: EventPublisher, C: Clock>(
+    deps: &Deps<E, C>,
+    call: &CallItem,
+    outcome: Outcome,
+    reason: Reason,
+    now: DateTime<Utc>,
+) -> Result<Decided, PortError> {
+    deps.table
+        .record_decision(call, outcome, reason, now)
+        .await?;
+    Ok(Decided {
+        outcome,
+        reason,
+        message_id: None,
+        due_at: None,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -165,11 +201,27 @@ async fn schedule<E: EventPublisher, C: Clock>(
     };
     match deps.table.schedule(call, &msg, &link, reason, now).await {
         Ok(()) => {}
-        Err(ScheduleError::AlreadyTextedToday) => return record(deps, call, Outcome::Skipped, Reason::AlreadyTextedToday, now).await,
-        Err(ScheduleError::OptedOut) => return record(deps, call, Outcome::Skipped, Reason::OptedOut, now).await,
+        Err(ScheduleError::AlreadyTextedToday) => {
+            return record(
+                deps,
+                call,
+                Outcome::Skipped,
+                Reason::AlreadyTextedToday,
+                now,
+            )
+            .await;
+        }
+        Err(ScheduleError::OptedOut) => {
+            return record(deps, call, Outcome::Skipped, Reason::OptedOut, now).await;
+        }
         Err(ScheduleError::AlreadyDecided) => {
             tracing::info!(call_id = %call.call_id, "call already decided (stream redelivery)");
-            return Ok(Decided { outcome: Outcome::Ignored, reason: Reason::NotFinal, message_id: None, due_at: None });
+            return Ok(Decided {
+                outcome: Outcome::Ignored,
+                reason: Reason::NotFinal,
+                message_id: None,
+                due_at: None,
+            });
         }
         Err(ScheduleError::Port(e)) => return Err(e),
     }
@@ -178,5 +230,10 @@ async fn schedule<E: EventPublisher, C: Clock>(
             .put(detail_type::MESSAGE_DUE, json!({"account_id": account.account_id, "message_id": message_id, "due_at": ts(due_at)}))
             .await?;
     }
-    Ok(Decided { outcome: Outcome::Scheduled, reason, message_id: Some(message_id), due_at: Some(due_at) })
+    Ok(Decided {
+        outcome: Outcome::Scheduled,
+        reason,
+        message_id: Some(message_id),
+        due_at: Some(due_at),
+    })
 }

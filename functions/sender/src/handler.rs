@@ -55,7 +55,10 @@ pub struct Report {
 
 /// Handle a `MessageDue` EventBridge event or a scheduled sweep. Returns `Err` on
 /// infrastructure failure so Lambda retries (a retried claim is harmless).
-pub async fn handle<K, S, E, C>(deps: &Deps<K, S, E, C>, event: LambdaEvent<Value>) -> Result<Report, lambda_runtime::Error>
+pub async fn handle<K, S, E, C>(
+    deps: &Deps<K, S, E, C>,
+    event: LambdaEvent<Value>,
+) -> Result<Report, lambda_runtime::Error>
 where
     K: NumberOpener,
     S: SmsGateway,
@@ -65,11 +68,15 @@ where
     let payload = event.payload;
     if payload.get("detail-type").and_then(Value::as_str) == Some(detail_type::MESSAGE_DUE) {
         let detail = &payload["detail"];
-        let (Some(account_id), Some(message_id)) = (detail["account_id"].as_str(), detail["message_id"].as_str()) else {
+        let (Some(account_id), Some(message_id)) =
+            (detail["account_id"].as_str(), detail["message_id"].as_str())
+        else {
             return Err("MessageDue event without account_id/message_id".into());
         };
         let mut report = Report::default();
-        report.deliveries.extend(send_one(deps, account_id, message_id).await?);
+        report
+            .deliveries
+            .extend(send_one(deps, account_id, message_id).await?);
         return Ok(report);
     }
     if payload.get("sweep").and_then(Value::as_bool) == Some(true) {
@@ -80,7 +87,11 @@ where
 
 /// Claim and deliver one message if it is scheduled and due; `None` if another sender has it,
 /// or it was cancelled, or it is not due yet.
-pub async fn send_one<K, S, E, C>(deps: &Deps<K, S, E, C>, account_id: &str, message_id: &str) -> Result<Option<Delivery>, PortError>
+pub async fn send_one<K, S, E, C>(
+    deps: &Deps<K, S, E, C>,
+    account_id: &str,
+    message_id: &str,
+) -> Result<Option<Delivery>, PortError>
 where
     K: NumberOpener,
     S: SmsGateway,
@@ -88,7 +99,11 @@ where
     C: Clock,
 {
     let now = deps.clock.now();
-    match deps.table.claim(account_id, message_id, deps.due_shards, now).await? {
+    match deps
+        .table
+        .claim(account_id, message_id, deps.due_shards, now)
+        .await?
+    {
         Some(msg) => deliver(deps, &msg, now).await.map(Some),
         None => Ok(None),
     }
@@ -105,22 +120,34 @@ where
     let now = deps.clock.now();
     let mut report = Report::default();
     for shard in 0..deps.due_shards {
-        for (account_id, message_id) in deps.table.stale_sending(shard, now - IN_FLIGHT_TIMEOUT).await? {
+        for (account_id, message_id) in deps
+            .table
+            .stale_sending(shard, now - IN_FLIGHT_TIMEOUT)
+            .await?
+        {
             if let Some(msg) = deps.table.get_message(&account_id, &message_id).await? {
                 tracing::error!(%account_id, %message_id, "message was claimed but never recorded: the SMS may or may not have left; not retried");
-                deps.table.finish(&msg, Finish::Failed(Reason::SendInterrupted), now, false).await?;
+                deps.table
+                    .finish(&msg, Finish::Failed(Reason::SendInterrupted), now, false)
+                    .await?;
                 report.interrupted.push(message_id);
             }
         }
         for (account_id, message_id) in deps.table.due(shard, now, SWEEP_BATCH).await? {
-            report.deliveries.extend(send_one(deps, &account_id, &message_id).await?);
+            report
+                .deliveries
+                .extend(send_one(deps, &account_id, &message_id).await?);
         }
     }
     Ok(report)
 }
 
 /// Re-check, open, publish and record a claimed message.
-async fn deliver<K, S, E, C>(deps: &Deps<K, S, E, C>, msg: &MessageItem, now: DateTime<Utc>) -> Result<Delivery, PortError>
+async fn deliver<K, S, E, C>(
+    deps: &Deps<K, S, E, C>,
+    msg: &MessageItem,
+    now: DateTime<Utc>,
+) -> Result<Delivery, PortError>
 where
     K: NumberOpener,
     S: SmsGateway,
@@ -136,18 +163,28 @@ where
             Finish::Sent { reason, .. } => ("sent", reason),
         };
         tracing::info!(account_id = %msg.account_id, message_id = %msg.message_id, outcome, reason = reason.as_str(), "message not sent");
-        Ok::<_, PortError>(Delivery { message_id: msg.message_id.clone(), outcome, reason: reason.as_str() })
+        Ok::<_, PortError>(Delivery {
+            message_id: msg.message_id.clone(),
+            outcome,
+            reason: reason.as_str(),
+        })
     };
 
     let account = match deps.table.get_account(&msg.account_id).await? {
         Some(account) if account.enabled => account,
         _ => return finish(Finish::Cancelled(Reason::AccountDisabled)).await,
     };
-    let send_before = DateTime::parse_from_rfc3339(&msg.send_before).map(|t| t.with_timezone(&Utc)).unwrap_or(now);
+    let send_before = DateTime::parse_from_rfc3339(&msg.send_before)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(now);
     if now > send_before {
         return finish(Finish::Expired(Reason::DeferralLimit)).await;
     }
-    if deps.table.is_opted_out(&msg.account_id, &msg.caller_hash).await? {
+    if deps
+        .table
+        .is_opted_out(&msg.account_id, &msg.caller_hash)
+        .await?
+    {
         return finish(Finish::Cancelled(Reason::OptedOut)).await;
     }
     let Some(sealed) = &msg.number else {
@@ -162,11 +199,17 @@ where
     };
     if deps.sms.is_opted_out(&number).await? {
         // A STOP reply reached the carrier: remember it for this account.
-        deps.table.put_opt_out(&msg.account_id, &msg.caller_hash, "carrier", now).await?;
+        deps.table
+            .put_opt_out(&msg.account_id, &msg.caller_hash, "carrier", now)
+            .await?;
         return finish(Finish::Cancelled(Reason::OptedOut)).await;
     }
 
-    let base = account.booking_base_url.as_deref().unwrap_or(&deps.public_base_url).trim_end_matches('/');
+    let base = account
+        .booking_base_url
+        .as_deref()
+        .unwrap_or(&deps.public_base_url)
+        .trim_end_matches('/');
     let link = format!("{base}/r/{}", msg.token);
     let body = sms::render(&account.message_template, &account.company_name, &link);
     let sender_id = account.sender_id();
@@ -181,9 +224,22 @@ where
     };
     let reason = msg.reason.unwrap_or(Reason::InHours);
     deps.table
-        .finish(msg, Finish::Sent { sns_message_id: &sns_message_id, reason }, now, account.shred_number_after_send)
+        .finish(
+            msg,
+            Finish::Sent {
+                sns_message_id: &sns_message_id,
+                reason,
+            },
+            now,
+            account.shred_number_after_send,
+        )
         .await?;
-    let call_id = msg.call_sk.strip_prefix(CALL_PREFIX).and_then(|rest| rest.split_once('#')).map(|(_, id)| id).unwrap_or_default();
+    let call_id = msg
+        .call_sk
+        .strip_prefix(CALL_PREFIX)
+        .and_then(|rest| rest.split_once('#'))
+        .map(|(_, id)| id)
+        .unwrap_or_default();
     deps.events
         .put(
             detail_type::SMS_SENT,
@@ -208,5 +264,9 @@ where
         segments = segments.count,
         "SMS sent"
     );
-    Ok(Delivery { message_id: msg.message_id.clone(), outcome: "sent", reason: reason.as_str() })
+    Ok(Delivery {
+        message_id: msg.message_id.clone(),
+        outcome: "sent",
+        reason: reason.as_str(),
+    })
 }

@@ -36,7 +36,10 @@ pub struct Deps<K: NumberProtector, C: Clock> {
 }
 
 /// Handle one webhook request. Never returns `Err`: every failure is an HTTP answer.
-pub async fn handle<K: NumberProtector, C: Clock>(deps: &Deps<K, C>, req: Request) -> Result<Response<Body>, Infallible> {
+pub async fn handle<K: NumberProtector, C: Clock>(
+    deps: &Deps<K, C>,
+    req: Request,
+) -> Result<Response<Body>, Infallible> {
     Ok(match intake(deps, &req).await {
         Ok(ack) => Response::builder()
             .status(StatusCode::OK)
@@ -53,16 +56,30 @@ pub fn route(path: &str) -> Option<(&str, &str)> {
     let mut segments = path.trim_end_matches('/').rsplit('/');
     let account_id = segments.next()?;
     let provider = segments.next()?;
-    (segments.next()? == "webhooks" && !account_id.is_empty() && !provider.is_empty()).then_some((provider, account_id))
+    (segments.next()? == "webhooks" && !account_id.is_empty() && !provider.is_empty())
+        .then_some((provider, account_id))
 }
 
-async fn intake<K: NumberProtector, C: Clock>(deps: &Deps<K, C>, req: &Request) -> Result<Ack, Problem> {
+async fn intake<K: NumberProtector, C: Clock>(
+    deps: &Deps<K, C>,
+    req: &Request,
+) -> Result<Ack, Problem> {
     let now = deps.clock.now();
     let Some((provider_name, account_id)) = route(req.uri().path()) else {
-        return Err(Problem::new(404, "not-found", "Not Found", "expected /webhooks/{provider}/{account_id}"));
+        return Err(Problem::new(
+            404,
+            "not-found",
+            "Not Found",
+            "expected /webhooks/{provider}/{account_id}",
+        ));
     };
     if req.method() != Method::POST {
-        return Err(Problem::new(405, "method-not-allowed", "Method Not Allowed", "webhooks are POST requests"));
+        return Err(Problem::new(
+            405,
+            "method-not-allowed",
+            "Method Not Allowed",
+            "webhooks are POST requests",
+        ));
     }
     let body: &[u8] = req.body().as_ref();
     if body.len() > MAX_BODY_BYTES {
@@ -70,30 +87,59 @@ async fn intake<K: NumberProtector, C: Clock>(deps: &Deps<K, C>, req: &Request) 
             413,
             "payload-too-large",
             "Payload Too Large",
-            format!("body is {} bytes; the limit is {MAX_BODY_BYTES}", body.len()),
+            format!(
+                "body is {} bytes; the limit is {MAX_BODY_BYTES}",
+                body.len()
+            ),
         ));
     }
     let Some(provider) = providers::by_name(provider_name) else {
-        return Err(Problem::new(404, "not-found", "Not Found", format!("unknown provider {provider_name:?}")));
+        return Err(Problem::new(
+            404,
+            "not-found",
+            "Not Found",
+            format!("unknown provider {provider_name:?}"),
+        ));
     };
     let account = deps.table.get_account(account_id).await.map_err(internal)?;
     let Some(account) = account else {
-        return Err(Problem::new(404, "not-found", "Not Found", "unknown account"));
+        return Err(Problem::new(
+            404,
+            "not-found",
+            "Not Found",
+            "unknown account",
+        ));
     };
 
-    let mut public_url = format!("{}/webhooks/{provider_name}/{account_id}", deps.public_base_url);
+    let mut public_url = format!(
+        "{}/webhooks/{provider_name}/{account_id}",
+        deps.public_base_url
+    );
     if let Some(query) = req.uri().query() {
         public_url.push('?');
         public_url.push_str(query);
     }
-    let webhook = WebhookRequest { public_url: &public_url, headers: req.headers(), body, now };
-    provider.verify(&webhook, &account.secrets_for(provider_name)).map_err(webhook_problem)?;
+    let webhook = WebhookRequest {
+        public_url: &public_url,
+        headers: req.headers(),
+        body,
+        now,
+    };
+    provider
+        .verify(&webhook, &account.secrets_for(provider_name))
+        .map_err(webhook_problem)?;
     let Some(event) = provider.parse(&webhook).map_err(webhook_problem)? else {
-        tracing::info!(provider = provider_name, account_id, "progress callback acknowledged, not stored");
+        tracing::info!(
+            provider = provider_name,
+            account_id,
+            "progress callback acknowledged, not stored"
+        );
         return Ok(provider.ack());
     };
 
-    let call = protect(&deps.keys, account_id, &event, now).await.map_err(internal)?;
+    let call = protect(&deps.keys, account_id, &event, now)
+        .await
+        .map_err(internal)?;
     let stored = deps.table.put_call(&call).await.map_err(internal)?;
     tracing::info!(
         provider = provider_name,
@@ -110,7 +156,12 @@ async fn intake<K: NumberProtector, C: Clock>(deps: &Deps<K, C>, req: &Request) 
 
 /// Classify the prospect's number and turn the event into a call item: sealed number and
 /// keyed hash (two KMS calls, in parallel) for a valid number; facts only otherwise.
-pub async fn protect<K: NumberProtector>(keys: &K, account_id: &str, event: &CallEvent, now: DateTime<Utc>) -> Result<CallItem, PortError> {
+pub async fn protect<K: NumberProtector>(
+    keys: &K,
+    account_id: &str,
+    event: &CallEvent,
+    now: DateTime<Utc>,
+) -> Result<CallItem, PortError> {
     let classified = phone::classify(event.counterpart(), DEFAULT_REGION);
     let happened_at = event.ended_at.or(event.started_at).unwrap_or(now);
     let mut item = CallItem {
@@ -144,8 +195,13 @@ pub async fn protect<K: NumberProtector>(keys: &K, account_id: &str, event: &Cal
     match classified {
         Caller::Withheld => item.caller = "withheld".into(),
         Caller::Invalid => item.caller = "invalid".into(),
-        Caller::Number { e164, line_type, region } => {
-            let (sealed, hash) = tokio::try_join!(keys.seal(account_id, &e164), keys.hash(account_id, &e164))?;
+        Caller::Number {
+            e164,
+            line_type,
+            region,
+        } => {
+            let (sealed, hash) =
+                tokio::try_join!(keys.seal(account_id, &e164), keys.hash(account_id, &e164))?;
             item.caller = "number".into();
             item.line_type = Some(line_type);
             item.region = region;
@@ -166,7 +222,12 @@ fn webhook_problem(err: WebhookError) -> Problem {
 
 fn internal(err: PortError) -> Problem {
     tracing::error!(error = %err, "webhook intake failed");
-    Problem::new(500, "internal", "Internal Server Error", format!("{} unavailable; retry later", err.service))
+    Problem::new(
+        500,
+        "internal",
+        "Internal Server Error",
+        format!("{} unavailable; retry later", err.service),
+    )
 }
 
 /// An RFC 9457 problem as an HTTP response.
@@ -187,7 +248,10 @@ mod tests {
     #[test]
     fn route_takes_the_last_segments() {
         assert_eq!(route("/webhooks/twilio/acme"), Some(("twilio", "acme")));
-        assert_eq!(route("/prod/webhooks/generic/acme/"), Some(("generic", "acme")));
+        assert_eq!(
+            route("/prod/webhooks/generic/acme/"),
+            Some(("generic", "acme"))
+        );
         assert_eq!(route("/r/abc"), None);
         assert_eq!(route("/webhooks//acme"), None);
         assert_eq!(route("/"), None);
@@ -200,7 +264,10 @@ mod tests {
             Ok(format!("sealed:{account_id}:{}", number.expose().len()))
         }
         async fn hash(&self, account_id: &str, number: &E164) -> Result<String, PortError> {
-            Ok(format!("hash:{account_id}:{}", &number.expose()[number.expose().len() - 2..]))
+            Ok(format!(
+                "hash:{account_id}:{}",
+                &number.expose()[number.expose().len() - 2..]
+            ))
         }
     }
 
@@ -222,7 +289,14 @@ mod tests {
     #[tokio::test]
     async fn protect_seals_and_hashes_the_counterpart_and_keeps_no_clear_number() {
         let now = "2026-11-27T17:00:00Z".parse().unwrap();
-        let item = protect(&FakeKeys, "acme", &event("+33600000001", "+33144000000", Direction::Inbound), now).await.unwrap();
+        let item = protect(
+            &FakeKeys,
+            "acme",
+            &event("+33600000001", "+33144000000", Direction::Inbound),
+            now,
+        )
+        .await
+        .unwrap();
         assert_eq!(item.sk, "CALL#generic#c-1");
         assert_eq!(item.caller, "number");
         assert_eq!(item.region.as_deref(), Some("FR"));
@@ -232,13 +306,37 @@ mod tests {
         assert_eq!(item.caller_masked.as_deref(), Some("+33 6•• •• •• 01"));
         assert_eq!(item.happened_at, "2026-11-27T17:00:00Z");
         let json = serde_json::to_string(&item).unwrap();
-        assert!(!json.contains("600000001") && !json.contains("144000000"), "{json}");
+        assert!(
+            !json.contains("600000001") && !json.contains("144000000"),
+            "{json}"
+        );
 
         // Outbound: the prospect is the callee.
-        let out = protect(&FakeKeys, "acme", &event("+33144000000", "+33600000002", Direction::Outbound), now).await.unwrap();
+        let out = protect(
+            &FakeKeys,
+            "acme",
+            &event("+33144000000", "+33600000002", Direction::Outbound),
+            now,
+        )
+        .await
+        .unwrap();
         assert_eq!(out.caller_hash.as_deref(), Some("hash:acme:02"));
 
-        let withheld = protect(&FakeKeys, "acme", &event("anonymous", "+33144000000", Direction::Inbound), now).await.unwrap();
-        assert_eq!((withheld.caller.as_str(), withheld.caller_hash, withheld.number), ("withheld", None, None));
+        let withheld = protect(
+            &FakeKeys,
+            "acme",
+            &event("anonymous", "+33144000000", Direction::Inbound),
+            now,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (
+                withheld.caller.as_str(),
+                withheld.caller_hash,
+                withheld.number
+            ),
+            ("withheld", None, None)
+        );
     }
 }

@@ -84,9 +84,15 @@ pub(crate) fn port_error<E: std::error::Error>(service: &'static str, err: E) ->
 pub fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     let _ = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
-        builder.json().with_current_span(false).without_time().try_init()
+        builder
+            .json()
+            .with_current_span(false)
+            .without_time()
+            .try_init()
     } else {
         builder.with_writer(std::io::stderr).try_init()
     };
@@ -99,7 +105,11 @@ pub fn table(config: &SdkConfig, settings: &Settings) -> Table {
 
 /// KMS adapter with the number and hash keys of `settings`.
 pub fn kms(config: &SdkConfig, settings: &Settings) -> Kms {
-    Kms::new(aws_sdk_kms::Client::new(config), &settings.number_key_id, &settings.hash_key_id)
+    Kms::new(
+        aws_sdk_kms::Client::new(config),
+        &settings.number_key_id,
+        &settings.hash_key_id,
+    )
 }
 
 /// SNS SMS adapter.
@@ -109,5 +119,8 @@ pub fn sns(config: &SdkConfig) -> Sns {
 
 /// EventBridge adapter for the Rappel bus.
 pub fn event_bus(config: &SdkConfig, settings: &Settings) -> EventBus {
-    EventBus::new(aws_sdk_eventbridge::Client::new(config), &settings.event_bus_name)
+    EventBus::new(
+        aws_sdk_eventbridge::Client::new(config),
+        &settings.event_bus_name,
+    )
 }

@@ -1,0 +1,167 @@
+//! HTTP routes of the local stack: the API Gateway routes, served by the Lambdas' own handler
+//! functions, and the local-only `/_local/` control routes.
+
+use crate::pipeline::App;
+use axum::Json;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use chrono::{DateTime, Utc};
+use rappel::items::ts;
+use rappel::ports::Clock;
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Bodies above this are cut by the runner (API Gateway's own limit is 10 MB; intake refuses
+/// anything over 64 KiB itself).
+const MAX_RUNNER_BODY: usize = 1024 * 1024;
+
+pub fn router(app: Arc<App>) -> axum::Router {
+    axum::Router::new()
+        .route("/webhooks/{provider}/{account_id}", any(webhook))
+        .route("/r/{token}", any(booking))
+        .route("/r/{token}/opt-out", any(booking))
+        .route(
+            "/_local/health",
+            get(|| async { Json(json!({"status": "ok"})) }),
+        )
+        .route("/_local/clock", get(get_clock).post(set_clock))
+        .route("/_local/drain", post(drain))
+        .route("/_local/outbox", get(outbox))
+        .route("/_local/calls", get(calls))
+        .route("/_local/events", get(events))
+        .with_state(app)
+}
+
+/// Turn the HTTP request into the `lambda_http::Request` API Gateway would hand the Lambda.
+async fn to_lambda(req: Request) -> Result<lambda_http::Request, Response> {
+    let (parts, body) = req.into_parts();
+    let bytes = to_bytes(body, MAX_RUNNER_BODY)
+        .await
+        .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "body too large").into_response())?;
+    let body = if bytes.is_empty() {
+        lambda_http::Body::Empty
+    } else {
+        lambda_http::Body::Binary(bytes.to_vec())
+    };
+    Ok(lambda_http::Request::from_parts(parts, body))
+}
+
+fn from_lambda(res: lambda_http::Response<lambda_http::Body>) -> Response {
+    let (parts, body) = res.into_parts();
+    let bytes: Vec<u8> = match body {
+        lambda_http::Body::Empty => Vec::new(),
+        lambda_http::Body::Text(t) => t.into_bytes(),
+        lambda_http::Body::Binary(b) => b,
+        _ => Vec::new(),
+    };
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+async fn webhook(State(app): State<Arc<App>>, req: Request) -> Response {
+    let req = match to_lambda(req).await {
+        Ok(req) => req,
+        Err(res) => return res,
+    };
+    let Ok(res) = webhook_intake::handler::handle(&app.intake, req).await;
+    from_lambda(res)
+}
+
+async fn booking(State(app): State<Arc<App>>, req: Request) -> Response {
+    let req = match to_lambda(req).await {
+        Ok(req) => req,
+        Err(res) => return res,
+    };
+    let Ok(res) = booking::handler::handle(&app.booking, req).await;
+    from_lambda(res)
+}
+
+fn error(status: StatusCode, detail: impl std::fmt::Display) -> Response {
+    (status, Json(json!({"error": detail.to_string()}))).into_response()
+}
+
+async fn get_clock(State(app): State<Arc<App>>) -> Response {
+    Json(json!({"now": ts(app.clock.now()), "simulated": app.clock.is_simulated()})).into_response()
+}
+
+#[derive(Deserialize)]
+struct SetClock {
+    now: String,
+}
+
+async fn set_clock(State(app): State<Arc<App>>, Json(body): Json<SetClock>) -> Response {
+    let target = match DateTime::parse_from_rfc3339(&body.now) {
+        Ok(t) => t.with_timezone(&Utc),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("now must be RFC 3339: {e}"),
+            );
+        }
+    };
+    if target < app.clock.now() {
+        return error(
+            StatusCode::CONFLICT,
+            format!(
+                "the clock never goes backwards (now {})",
+                ts(app.clock.now())
+            ),
+        );
+    }
+    match app.advance(target).await {
+        Ok(report) => Json(json!({"now": ts(app.clock.now()), "drained": report})).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+async fn drain(State(app): State<Arc<App>>) -> Response {
+    match app.drain().await {
+        Ok(report) => Json(report).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+async fn outbox(State(app): State<Arc<App>>) -> Response {
+    Json(app.records.outbox()).into_response()
+}
+
+async fn events(State(app): State<Arc<App>>) -> Response {
+    Json(app.records.events()).into_response()
+}
+
+async fn calls(
+    State(app): State<Arc<App>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(account_id) = query.get("account_id") else {
+        return error(StatusCode::BAD_REQUEST, "account_id is required");
+    };
+    match app.table.calls(account_id).await {
+        Ok(calls) => Json(
+            calls
+                .into_iter()
+                .map(|c| {
+                    json!({
+                        "provider": c.provider,
+                        "call_id": c.call_id,
+                        "direction": c.direction,
+                        "status": c.status,
+                        "caller": c.caller_masked.unwrap_or(c.caller),
+                        "received_at": c.received_at,
+                        "outcome": c.outcome,
+                        "reason": c.reason,
+                        "message_id": c.message_id,
+                        "due_at": c.due_at,
+                        "sent_at": c.sent_at,
+                    })
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
