@@ -93,8 +93,10 @@ pub enum Command {
     #[command(after_help = "Example:\n  rappel-admin validate --file plomberie-martin.json")]
     Validate(FileArg),
 
-    /// Print an account's settings as JSON. Webhook secrets are shown as "<redacted>":
-    /// they are never returned (do not save this output back as is).
+    /// Print an account's settings as JSON, webhook secrets redacted.
+    ///
+    /// Each webhook secret is shown as "<redacted>": secrets are never returned. This output
+    /// cannot be saved back as is (put-account refuses "<redacted>" secrets).
     #[command(after_help = "Example:\n  rappel-admin get-account plomberie-martin")]
     GetAccount {
         /// The account id (e.g. `plomberie-martin`).
@@ -152,7 +154,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let cli = Cli::try_parse_from(["rappel-admin", "validate", "-f", "-"]).unwrap();
-        assert!(matches!(cli.command, Command::Validate(FileArg { file }) if file == PathBuf::from("-")));
+        assert!(
+            matches!(cli.command, Command::Validate(FileArg { file }) if file.as_os_str() == "-")
+        );
         assert!(Cli::try_parse_from(["rappel-admin", "put-account"]).is_err());
     }
 
@@ -210,7 +214,13 @@ mod tests {
     #[test]
     fn help_documents_exit_codes() {
         let help = Cli::command().render_long_help().to_string();
-        for needle in ["Exit codes", "not found", "invalid input", "AWS error", "--local"] {
+        for needle in [
+            "Exit codes",
+            "not found",
+            "invalid input",
+            "AWS error",
+            "--local",
+        ] {
             assert!(help.contains(needle), "{needle} missing from:\n{help}");
         }
     }

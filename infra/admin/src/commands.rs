@@ -71,7 +71,8 @@ async fn calls(
     // Classify before any AWS call: a bad number is an input error, even offline.
     let wanted = caller.map(classify_caller).transpose()?;
     let config = connect::sdk_config(connection.local).await;
-    let table = Table::new(aws_sdk_dynamodb::Client::new(&config), &connection.table).without_cache();
+    let table =
+        Table::new(aws_sdk_dynamodb::Client::new(&config), &connection.table).without_cache();
     find_account(&table, account_id).await?;
 
     let mut calls = table.calls(account_id).await?;
@@ -115,11 +116,7 @@ struct WantedCaller {
 impl WantedCaller {
     /// `+33 6•• •• •• 01 (mobile, FR)`: masked, never clear.
     fn describe(&self) -> String {
-        render::caller_description(
-            &self.e164.masked(),
-            self.line_type,
-            self.region.as_deref(),
-        )
+        render::caller_description(&self.e164.masked(), self.line_type, self.region.as_deref())
     }
 }
 

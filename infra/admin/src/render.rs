@@ -203,7 +203,11 @@ fn word<T: Serialize>(value: &T) -> String {
 /// The header of `calls --caller`: `+33 6•• •• •• 01 (mobile, FR)`, from the masked number,
 /// its line type and region (which explain `not_mobile` and `country_not_allowed`).
 pub fn caller_description(masked: &str, line_type: LineType, region: Option<&str>) -> String {
-    format!("{masked} ({}, {})", word(&line_type), region.unwrap_or("unknown region"))
+    format!(
+        "{masked} ({}, {})",
+        word(&line_type),
+        region.unwrap_or("unknown region")
+    )
 }
 
 /// `calls` as a text table. A call without an outcome yet shows `undecided`.
@@ -333,7 +337,10 @@ mod tests {
         let no_stop =
             r#"{"account_id":"a","company_name":"Acme","message_template":"{company}: {link}"}"#;
         let err = parse_account(no_stop, "acme.json").unwrap_err();
-        assert!(err.contains("message_template") && err.contains("STOP"), "{err}");
+        assert!(
+            err.contains("message_template") && err.contains("STOP"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -341,7 +348,17 @@ mod tests {
         let summary = Summary::new(&account(), true);
         assert_eq!(
             summary.line(),
-            "account plomberie-martin saved (sender ID PlomberieMa, template: 2 segments UCS-2)"
+            "account plomberie-martin saved (sender ID PlomberieMa, template: 2 segments GSM-7)"
+        );
+        let ucs2 = parse_account(
+            r#"{"account_id":"acme","company_name":"Acme","message_template":"{company} vous rappelle’ {link} STOP"}"#,
+            "acme.json",
+        )
+        .unwrap();
+        assert!(
+            Summary::new(&ucs2, false)
+                .line()
+                .ends_with("(sender ID Acme, template: 2 segments UCS-2)")
         );
         let gsm = parse_account(
             r#"{"account_id":"acme","company_name":"Acme","sender_id":"ACME","message_template":"{company}: rappel {link} STOP 36173"}"#,

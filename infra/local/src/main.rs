@@ -158,11 +158,19 @@ async fn run() -> Result<(), BoxError> {
         .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
     print_banner(&public_base_url, &app, &loaded);
     axum::serve(listener, routes::router(app))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM: stop serving, then moto (our child) is killed as `main` returns.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
 }
 
 /// Load and validate every `*.json` account of `dir` (a bad file stops start-up, naming it).

@@ -182,7 +182,7 @@ pub struct App {
     pub records: Recorder,
     pub streams: aws_sdk_dynamodbstreams::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
-    /// Shard id → next iterator.
+    /// Shard id → last stream sequence number delivered.
     pub iterators: tokio::sync::Mutex<BTreeMap<String, Option<String>>>,
     /// Serialises drains (AWS would run them concurrently; one at a time keeps the local
     /// stack deterministic).
@@ -348,21 +348,24 @@ impl App {
                     .collect()
             })
             .unwrap_or_default();
-        let mut iterators = self.iterators.lock().await;
+        // A fresh iterator after the last sequence number seen, every time: moto replaces a
+        // table's stream shard object when it rolls back a cancelled transaction, which
+        // strands long-lived iterators (a real consumer checkpoints sequence numbers too).
+        let mut checkpoints = self.iterators.lock().await;
         let mut delivered = 0;
         for shard in shards {
-            if !iterators.contains_key(&shard) {
-                let it = self
-                    .streams
-                    .get_shard_iterator()
-                    .stream_arn(&arn)
-                    .shard_id(&shard)
-                    .shard_iterator_type(ShardIteratorType::TrimHorizon)
-                    .send()
-                    .await?;
-                iterators.insert(shard.clone(), it.shard_iterator().map(str::to_string));
-            }
-            let Some(Some(iterator)) = iterators.get(&shard).cloned() else {
+            let request = self
+                .streams
+                .get_shard_iterator()
+                .stream_arn(&arn)
+                .shard_id(&shard);
+            let request = match checkpoints.get(&shard).cloned().flatten() {
+                Some(seq) => request
+                    .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                    .sequence_number(seq),
+                None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+            };
+            let Some(iterator) = request.send().await?.shard_iterator().map(str::to_string) else {
                 continue;
             };
             let out = self
@@ -371,7 +374,14 @@ impl App {
                 .shard_iterator(iterator)
                 .send()
                 .await?;
-            iterators.insert(shard.clone(), out.next_shard_iterator().map(str::to_string));
+            if let Some(last) = out
+                .records()
+                .iter()
+                .filter_map(|r| r.dynamodb().and_then(|d| d.sequence_number()))
+                .max_by_key(|s| s.parse::<u128>().unwrap_or(0))
+            {
+                checkpoints.insert(shard.clone(), Some(last.to_string()));
+            }
             let mut records = Vec::new();
             for record in out.records() {
                 let name = record

@@ -24,7 +24,12 @@ pub const EVENT_BUS_NAME: &str = "rappel";
 pub async fn start_moto(port: u16) -> Result<Option<Child>, BoxError> {
     let url = format!("http://127.0.0.1:{port}/moto-api/");
     if reachable(port).await {
-        tracing::info!(port, "reusing the moto server already listening");
+        // A local stack starts empty, as a fresh deployment would.
+        tracing::info!(
+            port,
+            "reusing the moto server already listening (reset to empty)"
+        );
+        reset_moto(port).await?;
         return Ok(None);
     }
     let program = std::env::var_os("MOTO_SERVER")
@@ -51,6 +56,22 @@ pub async fn start_moto(port: u16) -> Result<Option<Child>, BoxError> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Err(format!("moto did not answer on {url} within 15 s").into())
+}
+
+/// `POST /moto-api/reset`: drop every resource of a moto server we did not start.
+async fn reset_moto(port: u16) -> Result<(), BoxError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    let request = format!(
+        "POST /moto-api/reset HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await?;
+    if !answer.starts_with(b"HTTP/1.1 200") && !answer.starts_with(b"HTTP/1.0 200") {
+        return Err(format!("the server on port {port} is not moto (reset refused)").into());
+    }
+    Ok(())
 }
 
 async fn reachable(port: u16) -> bool {
