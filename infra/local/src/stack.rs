@@ -80,129 +80,13 @@ async fn reachable(port: u16) -> bool {
         .is_ok()
 }
 
-/// Create the table, the two KMS keys and the bus (skipping what exists already).
+/// Create the table, the two KMS keys and the bus of the local stack (what exists is kept).
 pub async fn provision(config: &SdkConfig) -> Result<(), BoxError> {
-    let dynamodb = aws_sdk_dynamodb::Client::new(config);
-    let exists = dynamodb
-        .describe_table()
-        .table_name(TABLE_NAME)
-        .send()
-        .await
-        .is_ok();
-    if !exists {
-        let attr = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute definition")
-        };
-        let key = |name: &str, kind: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(kind)
-                .build()
-                .expect("key schema")
-        };
-        dynamodb
-            .create_table()
-            .table_name(TABLE_NAME)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attr(PK))
-            .attribute_definitions(attr(SK))
-            .attribute_definitions(attr(GSI1PK))
-            .attribute_definitions(attr(GSI1SK))
-            .key_schema(key(PK, KeyType::Hash))
-            .key_schema(key(SK, KeyType::Range))
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(GSI1)
-                    .key_schema(key(GSI1PK, KeyType::Hash))
-                    .key_schema(key(GSI1SK, KeyType::Range))
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
-                    .build()?,
-            )
-            .stream_specification(
-                StreamSpecification::builder()
-                    .stream_enabled(true)
-                    .stream_view_type(StreamViewType::NewImage)
-                    .build()?,
-            )
-            .send()
-            .await?;
-        dynamodb
-            .update_time_to_live()
-            .table_name(TABLE_NAME)
-            .time_to_live_specification(
-                TimeToLiveSpecification::builder()
-                    .enabled(true)
-                    .attribute_name(EXPIRES_AT)
-                    .build()?,
-            )
-            .send()
-            .await?;
-    }
-
-    let kms = aws_sdk_kms::Client::new(config);
-    let aliases = kms.list_aliases().send().await?;
-    let has = |name: &str| {
-        aliases
-            .aliases()
-            .iter()
-            .any(|a| a.alias_name() == Some(name))
+    let names = rappel::aws::provision::Names {
+        table: TABLE_NAME.into(),
+        number_key_alias: NUMBER_KEY_ALIAS.into(),
+        hash_key_alias: HASH_KEY_ALIAS.into(),
+        event_bus: EVENT_BUS_NAME.into(),
     };
-    if !has(NUMBER_KEY_ALIAS) {
-        let key = kms
-            .create_key()
-            .description("Rappel local: number envelope key")
-            .send()
-            .await?;
-        let id = key
-            .key_metadata()
-            .map(|m| m.key_id().to_string())
-            .ok_or("CreateKey returned no key")?;
-        kms.create_alias()
-            .alias_name(NUMBER_KEY_ALIAS)
-            .target_key_id(id)
-            .send()
-            .await?;
-    }
-    if !has(HASH_KEY_ALIAS) {
-        let key = kms
-            .create_key()
-            .description("Rappel local: caller hash key")
-            .key_spec(KeySpec::Hmac256)
-            .key_usage(KeyUsageType::GenerateVerifyMac)
-            .send()
-            .await?;
-        let id = key
-            .key_metadata()
-            .map(|m| m.key_id().to_string())
-            .ok_or("CreateKey returned no key")?;
-        kms.create_alias()
-            .alias_name(HASH_KEY_ALIAS)
-            .target_key_id(id)
-            .send()
-            .await?;
-    }
-
-    let events = aws_sdk_eventbridge::Client::new(config);
-    if events
-        .describe_event_bus()
-        .name(EVENT_BUS_NAME)
-        .send()
-        .await
-        .is_err()
-    {
-        events
-            .create_event_bus()
-            .name(EVENT_BUS_NAME)
-            .send()
-            .await?;
-    }
-    Ok(())
+    rappel::aws::provision::provision(config, &names).await
 }

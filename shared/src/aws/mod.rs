@@ -5,6 +5,7 @@
 
 mod kms;
 mod messaging;
+pub mod provision;
 mod table;
 
 pub use kms::Kms;

@@ -1,0 +1,535 @@
+//! The AWS adapters against moto: the same SDK code as on Lambda, through `AWS_ENDPOINT_URL`.
+//!
+//! Run by `make adapters`, which starts moto and sets `RAPPEL_TEST_MOTO`. Each test creates
+//! its own table and keys, so tests run in parallel without sharing state.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use rappel::account::Account;
+use rappel::aws::provision::{Names, provision};
+use rappel::aws::{EventBus, Finish, Kms, ScheduleError, Sns, Table};
+use rappel::call::{CallStatus, Direction};
+use rappel::items::*;
+use rappel::phone::{E164, LineType};
+use rappel::ports::{EventPublisher, NumberOpener, NumberProtector, SmsGateway};
+use rappel::rules::{Outcome, Reason};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+struct Env {
+    config: aws_config::SdkConfig,
+    names: Names,
+}
+
+async fn env() -> Env {
+    let endpoint = std::env::var("RAPPEL_TEST_MOTO")
+        .expect("RAPPEL_TEST_MOTO must point at a moto server: run `make adapters`");
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("eu-west-3"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .load()
+        .await;
+    let n = NEXT.fetch_add(1, Ordering::SeqCst);
+    let run = std::process::id();
+    let names = Names {
+        table: format!("rappel-test-{run}-{n}"),
+        number_key_alias: format!("alias/rappel-number-{run}-{n}"),
+        hash_key_alias: format!("alias/rappel-hash-{run}-{n}"),
+        event_bus: format!("rappel-test-{run}-{n}"),
+    };
+    provision(&config, &names).await.expect("provision on moto");
+    Env { config, names }
+}
+
+impl Env {
+    fn table(&self) -> Table {
+        Table::new(
+            aws_sdk_dynamodb::Client::new(&self.config),
+            &self.names.table,
+        )
+        .without_cache()
+    }
+    fn kms(&self) -> Kms {
+        Kms::new(
+            aws_sdk_kms::Client::new(&self.config),
+            &self.names.number_key_alias,
+            &self.names.hash_key_alias,
+        )
+    }
+    /// Every attribute value of every item, as text (to look for clear numbers).
+    async fn dump(&self) -> String {
+        let out = aws_sdk_dynamodb::Client::new(&self.config)
+            .scan()
+            .table_name(&self.names.table)
+            .send()
+            .await
+            .unwrap();
+        format!("{:?}", out.items())
+    }
+}
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn account() -> Account {
+    Account::from_json(r#"{"account_id":"acme","company_name":"Acme Plomberie","webhook_secrets":{"generic":"s3cret"}}"#).unwrap()
+}
+
+fn call(sk_id: &str, hash: &str, received: DateTime<Utc>) -> CallItem {
+    CallItem {
+        pk: account_pk("acme"),
+        sk: call_sk("generic", sk_id),
+        account_id: "acme".into(),
+        provider: "generic".into(),
+        call_id: sk_id.into(),
+        direction: Direction::Inbound,
+        status: CallStatus::NoAnswer,
+        provider_status: "no_answer".into(),
+        caller: "number".into(),
+        line_type: Some(LineType::Mobile),
+        region: Some("FR".into()),
+        caller_hash: Some(hash.into()),
+        caller_masked: Some("+33 6•• •• •• 01".into()),
+        number: Some("v1.sealed".into()),
+        started_at: None,
+        ended_at: None,
+        ring_seconds: None,
+        received_at: ts(received),
+        happened_at: ts(received),
+        outcome: None,
+        reason: None,
+        message_id: None,
+        due_at: None,
+        sent_at: None,
+        decided_at: None,
+        expires_at: (received + Duration::days(30)).timestamp(),
+    }
+}
+
+fn message(
+    id: &str,
+    call: &CallItem,
+    due: DateTime<Utc>,
+    day: NaiveDate,
+) -> (MessageItem, LinkItem) {
+    let hash = call.caller_hash.clone().unwrap();
+    let token = format!("tok-{id}");
+    let msg = MessageItem {
+        pk: account_pk("acme"),
+        sk: msg_sk(id),
+        account_id: "acme".into(),
+        message_id: id.into(),
+        status: MessageStatus::Scheduled,
+        call_sk: call.sk.clone(),
+        caller_hash: hash.clone(),
+        caller_masked: call.caller_masked.clone(),
+        number: call.number.clone(),
+        day_sk: day_sk(&hash, day),
+        token: token.clone(),
+        due_at: ts(due),
+        send_before: ts(due + Duration::hours(72)),
+        created_at: ts(due),
+        sent_at: None,
+        sns_message_id: None,
+        reason: Some(Reason::InHours),
+        gsi1pk: Some(due_pk(shard_of(id, 4))),
+        gsi1sk: Some(due_sk(due, id)),
+        expires_at: (due + Duration::days(30)).timestamp(),
+    };
+    let link = LinkItem {
+        pk: link_pk(&token),
+        sk: LINK_SK.into(),
+        account_id: "acme".into(),
+        message_id: id.into(),
+        call_sk: call.sk.clone(),
+        caller_hash: hash,
+        valid_until: ts(due + Duration::days(7)),
+        booking: None,
+        opted_out_at: None,
+        expires_at: (due + Duration::days(8)).timestamp(),
+    };
+    (msg, link)
+}
+
+#[tokio::test]
+async fn accounts_round_trip_and_unknown_is_none() {
+    let env = env().await;
+    let table = env.table();
+    let now = t("2026-11-27T10:00:00Z");
+    assert_eq!(table.get_account("acme").await.unwrap(), None);
+    table.put_account(&account(), now).await.unwrap();
+    let back = table.get_account("acme").await.unwrap().unwrap();
+    assert_eq!(back, account());
+    assert_eq!(back.secrets_for("generic"), vec!["s3cret"]);
+    assert_eq!(table.list_accounts().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_call_is_stored_once_and_decided_once() {
+    let env = env().await;
+    let table = env.table();
+    let now = t("2026-11-27T10:00:00Z");
+    let c = call("c1", "h1", now);
+    assert!(
+        table.put_call(&c).await.unwrap(),
+        "first delivery is stored"
+    );
+    let mut changed = c.clone();
+    changed.status = CallStatus::Answered;
+    assert!(
+        !table.put_call(&changed).await.unwrap(),
+        "a redelivery changes nothing"
+    );
+    assert_eq!(table.calls("acme").await.unwrap(), vec![c.clone()]);
+
+    assert!(
+        table
+            .record_decision(&c, Outcome::Skipped, Reason::NotMobile, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !table
+            .record_decision(&c, Outcome::Skipped, Reason::Anonymous, now)
+            .await
+            .unwrap()
+    );
+    let stored = &table.calls("acme").await.unwrap()[0];
+    assert_eq!(
+        (stored.outcome, stored.reason),
+        (Some(Outcome::Skipped), Some(Reason::NotMobile))
+    );
+}
+
+#[tokio::test]
+async fn schedule_reserves_the_day_atomically_and_refuses_a_second_message() {
+    let env = env().await;
+    let table = env.table();
+    let now = t("2026-11-27T10:00:00Z");
+    let day = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+    let (c1, c2) = (call("c1", "h1", now), call("c2", "h1", now));
+    table.put_call(&c1).await.unwrap();
+    table.put_call(&c2).await.unwrap();
+    let (m1, l1) = message("m1", &c1, now, day);
+    let (m2, l2) = message("m2", &c2, now, day);
+    table
+        .schedule(&c1, &m1, &l1, Reason::InHours, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        table.schedule(&c2, &m2, &l2, Reason::InHours, now).await,
+        Err(ScheduleError::AlreadyTextedToday)
+    );
+    // Nothing of the refused transaction was written.
+    assert_eq!(table.get_message("acme", "m2").await.unwrap(), None);
+    assert_eq!(table.get_link("tok-m2").await.unwrap(), None);
+    // Scheduling the same call twice is refused as already decided.
+    let (m3, l3) = message("m3", &c1, now, day.succ_opt().unwrap());
+    assert_eq!(
+        table.schedule(&c1, &m3, &l3, Reason::InHours, now).await,
+        Err(ScheduleError::AlreadyDecided)
+    );
+    // The next day is free.
+    let c4 = call("c4", "h1", now);
+    table.put_call(&c4).await.unwrap();
+    let (m4, l4) = message("m4", &c4, now + Duration::days(1), day.succ_opt().unwrap());
+    table
+        .schedule(&c4, &m4, &l4, Reason::InHours, now)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn opted_out_callers_are_refused_in_the_same_transaction() {
+    let env = env().await;
+    let table = env.table();
+    let now = t("2026-11-27T10:00:00Z");
+    table.put_opt_out("acme", "h9", "link", now).await.unwrap();
+    table
+        .put_opt_out("acme", "h9", "carrier", now)
+        .await
+        .unwrap(); // idempotent
+    assert!(table.is_opted_out("acme", "h9").await.unwrap());
+    assert!(!table.is_opted_out("acme", "h8").await.unwrap());
+    let c = call("c1", "h9", now);
+    table.put_call(&c).await.unwrap();
+    let (m, l) = message(
+        "m1",
+        &c,
+        now,
+        NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
+    );
+    assert_eq!(
+        table.schedule(&c, &m, &l, Reason::InHours, now).await,
+        Err(ScheduleError::OptedOut)
+    );
+}
+
+#[tokio::test]
+async fn cancel_frees_the_day_and_claim_wins_once() {
+    let env = env().await;
+    let table = env.table();
+    let now = t("2026-11-27T20:30:00Z");
+    let due = t("2026-11-28T07:00:00Z");
+    let day = NaiveDate::from_ymd_opt(2026, 11, 28).unwrap();
+    let c1 = call("c1", "h1", now);
+    table.put_call(&c1).await.unwrap();
+    let (m1, l1) = message("m1", &c1, due, day);
+    table
+        .schedule(&c1, &m1, &l1, Reason::QuietHours, now)
+        .await
+        .unwrap();
+
+    // Not due yet: nobody can claim it, the due query does not return it.
+    assert_eq!(table.claim("acme", "m1", 4, now).await.unwrap(), None);
+    assert!(
+        table
+            .due(shard_of("m1", 4), now, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        table.due(shard_of("m1", 4), due, 10).await.unwrap(),
+        vec![("acme".to_string(), "m1".to_string())]
+    );
+
+    let cancelled = table
+        .cancel_pending("acme", "h1", Reason::AnsweredLater, now)
+        .await
+        .unwrap();
+    assert_eq!(cancelled.len(), 1);
+    assert_eq!(
+        table
+            .get_message("acme", "m1")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        MessageStatus::Cancelled
+    );
+    assert_eq!(
+        table.calls("acme").await.unwrap()[0].reason,
+        Some(Reason::AnsweredLater)
+    );
+    assert!(
+        table
+            .due(shard_of("m1", 4), due, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "cancelled messages leave the due queue"
+    );
+    assert_eq!(table.claim("acme", "m1", 4, due).await.unwrap(), None);
+
+    // The day is free again: a new message for that day can be scheduled and claimed once.
+    let c2 = call("c2", "h1", now);
+    table.put_call(&c2).await.unwrap();
+    let (m2, l2) = message("m2", &c2, due, day);
+    table
+        .schedule(&c2, &m2, &l2, Reason::QuietHours, now)
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        table.claim("acme", "m2", 4, due),
+        table.claim("acme", "m2", 4, due)
+    );
+    let claims = [a.unwrap(), b.unwrap()];
+    assert_eq!(
+        claims.iter().filter(|c| c.is_some()).count(),
+        1,
+        "exactly one claimer wins"
+    );
+    let claimed = claims.into_iter().flatten().next().unwrap();
+    assert_eq!(claimed.status, MessageStatus::Sending);
+
+    // A crash now leaves it in flight: visible to the stale query after the timeout.
+    assert_eq!(
+        table
+            .stale_sending(shard_of("m2", 4), due + Duration::minutes(6))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    table
+        .finish(
+            &claimed,
+            Finish::Sent {
+                sns_message_id: "sns-1",
+                reason: Reason::QuietHours,
+            },
+            due,
+            true,
+        )
+        .await
+        .unwrap();
+    let sent = table.get_message("acme", "m2").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            sent.status,
+            sent.sns_message_id.as_deref(),
+            sent.number.as_deref()
+        ),
+        (MessageStatus::Sent, Some("sns-1"), None)
+    );
+    let c2_after = table
+        .calls("acme")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.call_id == "c2")
+        .unwrap();
+    assert_eq!(
+        (
+            c2_after.outcome,
+            c2_after.sent_at.as_deref(),
+            c2_after.number
+        ),
+        (Some(Outcome::Sent), Some("2026-11-28T07:00:00Z"), None)
+    );
+    assert!(
+        table
+            .stale_sending(shard_of("m2", 4), due + Duration::minutes(6))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A sent message cannot be finished again.
+    assert!(
+        table
+            .finish(
+                &claimed,
+                Finish::Failed(Reason::SendInterrupted),
+                due,
+                false
+            )
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn bookings_are_idempotent() {
+    let env = env().await;
+    let table = env.table();
+    let now = t("2026-11-27T10:00:00Z");
+    let c = call("c1", "h1", now);
+    table.put_call(&c).await.unwrap();
+    let (m, l) = message(
+        "m1",
+        &c,
+        now,
+        NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
+    );
+    table
+        .schedule(&c, &m, &l, Reason::InHours, now)
+        .await
+        .unwrap();
+    let first = Booking {
+        booking_id: "b1".into(),
+        slot: "2026-11-30T09:00:00Z".into(),
+        name: Some("Camille".into()),
+        message: None,
+        booked_at: ts(now),
+    };
+    let second = Booking {
+        booking_id: "b2".into(),
+        ..first.clone()
+    };
+    assert_eq!(table.book("tok-m1", &first).await.unwrap(), first);
+    assert_eq!(
+        table.book("tok-m1", &second).await.unwrap(),
+        first,
+        "a resubmission gives the same booking"
+    );
+    table.mark_link_opted_out("tok-m1", now).await.unwrap();
+    assert!(
+        table
+            .get_link("tok-m1")
+            .await
+            .unwrap()
+            .unwrap()
+            .opted_out_at
+            .is_some()
+    );
+    assert!(table.book("tok-unknown", &first).await.is_err());
+}
+
+#[tokio::test]
+async fn kms_envelope_and_hash() {
+    let env = env().await;
+    let kms = env.kms();
+    let number = E164::from_e164_unchecked("+33600000001");
+    let sealed = kms.seal("acme", &number).await.unwrap();
+    assert!(sealed.starts_with("v1.") && !sealed.contains("600000001"));
+    assert_eq!(
+        kms.open("acme", &sealed).await.unwrap().expose(),
+        "+33600000001"
+    );
+    assert!(
+        kms.open("other", &sealed).await.is_err(),
+        "the encryption context binds the number to its account"
+    );
+    let h1 = kms.hash("acme", &number).await.unwrap();
+    assert_eq!(h1, kms.hash("acme", &number).await.unwrap());
+    assert_eq!(h1.len(), 64);
+    assert_ne!(h1, kms.hash("other", &number).await.unwrap());
+    assert_ne!(
+        h1,
+        kms.hash("acme", &E164::from_e164_unchecked("+33600000002"))
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn sns_and_eventbridge() {
+    let env = env().await;
+    let sns = Sns::new(aws_sdk_sns::Client::new(&env.config));
+    let to = E164::from_e164_unchecked("+33600000001");
+    assert!(!sns.is_opted_out(&to).await.unwrap());
+    assert!(
+        sns.is_opted_out(&E164::from_e164_unchecked("+33600000099"))
+            .await
+            .unwrap(),
+        "moto: numbers ending in 99 are opted out"
+    );
+    let id = sns
+        .publish(&to, "AcmePlomb", "Acme : rappel https://x/r/abc STOP 36173")
+        .await
+        .unwrap();
+    assert!(!id.is_empty());
+    let bus = EventBus::new(
+        aws_sdk_eventbridge::Client::new(&env.config),
+        &env.names.event_bus,
+    );
+    bus.put(
+        "MessageDue",
+        serde_json::json!({"account_id": "acme", "message_id": "m1"}),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn no_clear_number_in_the_table() {
+    let env = env().await;
+    let table = env.table();
+    let kms = env.kms();
+    let now = t("2026-11-27T10:00:00Z");
+    let number = E164::from_e164_unchecked("+33600000042");
+    let mut c = call("c1", &kms.hash("acme", &number).await.unwrap(), now);
+    c.number = Some(kms.seal("acme", &number).await.unwrap());
+    table.put_call(&c).await.unwrap();
+    let dump = env.dump().await;
+    assert!(
+        !dump.contains("600000042") && !dump.contains("06 00 00 00 42"),
+        "{dump}"
+    );
+}
