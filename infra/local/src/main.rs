@@ -13,6 +13,7 @@
 //! | `MOTO_PORT` | 5055 | moto's port |
 //! | `MOTO_SERVER` | `.venv/bin/moto_server` | moto executable |
 
+mod metrics;
 mod pipeline;
 mod routes;
 mod stack;
@@ -20,7 +21,7 @@ mod stack;
 use chrono::{DateTime, Utc};
 use pipeline::{App, Recorder, RecordingBus, RecordingSms, SharedClock};
 use rappel::account::Account;
-use rappel::aws::{self, Settings};
+use rappel::aws::{self, EventBus, Kms, Settings, Sns, Table};
 use stack::BoxError;
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,19 +93,47 @@ async fn run() -> Result<(), BoxError> {
     };
     let clock = SharedClock::new(start);
     let records = Recorder::default();
-    let table = || aws::table(&config, &settings).without_cache();
+    // The handlers' clients count their calls (GET /_local/aws-calls); the runner's own are not.
+    let calls = metrics::AwsCalls::default();
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&config)
+            .interceptor(calls.clone())
+            .build(),
+    );
+    let kms = aws_sdk_kms::Client::from_conf(
+        aws_sdk_kms::config::Builder::from(&config)
+            .interceptor(calls.clone())
+            .build(),
+    );
+    let sns = aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::config::Builder::from(&config)
+            .interceptor(calls.clone())
+            .build(),
+    );
+    let eventbridge = aws_sdk_eventbridge::Client::from_conf(
+        aws_sdk_eventbridge::config::Builder::from(&config)
+            .interceptor(calls.clone())
+            .build(),
+    );
+    let table = || Table::new(dynamodb.clone(), &settings.table_name).without_cache();
+    let keys = || Kms::new(kms.clone(), &settings.number_key_id, &settings.hash_key_id);
     let bus = || RecordingBus {
-        bus: aws::event_bus(&config, &settings),
+        bus: EventBus::new(eventbridge.clone(), &settings.event_bus_name),
         records: records.clone(),
         clock: clock.clone(),
     };
 
-    let loaded = load_accounts(&table(), &accounts_dir, rappel::ports::Clock::now(&clock)).await?;
+    let loaded = load_accounts(
+        &aws::table(&config, &settings),
+        &accounts_dir,
+        rappel::ports::Clock::now(&clock),
+    )
+    .await?;
 
     let app = Arc::new(App {
         intake: webhook_intake::handler::Deps {
             table: table(),
-            keys: aws::kms(&config, &settings),
+            keys: keys(),
             clock: clock.clone(),
             public_base_url: public_base_url.clone(),
         },
@@ -116,9 +145,9 @@ async fn run() -> Result<(), BoxError> {
         },
         sender: sender::handler::Deps {
             table: table(),
-            keys: aws::kms(&config, &settings),
+            keys: keys(),
             sms: RecordingSms {
-                sns: aws::sns(&config),
+                sns: Sns::new(sns.clone()),
                 records: records.clone(),
             },
             events: bus(),
@@ -135,6 +164,7 @@ async fn run() -> Result<(), BoxError> {
         table: table(),
         clock: clock.clone(),
         records,
+        calls,
         streams: aws_sdk_dynamodbstreams::Client::new(&config),
         dynamodb: aws_sdk_dynamodb::Client::new(&config),
         iterators: Default::default(),
@@ -238,6 +268,6 @@ fn print_banner(base: &str, app: &App, accounts: &[Account]) {
         println!("  curl -X POST {base}/_local/drain && curl {base}/_local/outbox");
     }
     println!(
-        "\nControl routes: /_local/health /_local/clock /_local/drain /_local/outbox /_local/calls?account_id= /_local/events"
+        "\nControl routes: /_local/health /_local/clock /_local/drain /_local/outbox /_local/calls?account_id= /_local/events /_local/aws-calls"
     );
 }

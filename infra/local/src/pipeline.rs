@@ -2,6 +2,7 @@
 //! the EventBridge rule (`MessageDue` → sender), the one-minute schedule → sender, and the
 //! records behind `/_local/outbox` and `/_local/events`.
 
+use crate::metrics::PHASE;
 use crate::stack::{BoxError, TABLE_NAME};
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
@@ -180,6 +181,8 @@ pub struct App {
     pub table: Table,
     pub clock: SharedClock,
     pub records: Recorder,
+    /// AWS calls made by the handlers, per function.
+    pub calls: crate::metrics::AwsCalls,
     pub streams: aws_sdk_dynamodbstreams::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// Shard id → last stream sequence number delivered.
@@ -216,11 +219,15 @@ impl App {
             report.stream_records += records;
             work += records;
             while let Some(event) = self.records.pop_due() {
-                let out = sender::handler::handle(
-                    &self.sender,
-                    LambdaEvent::new(event, Context::default()),
-                )
-                .await?;
+                let out = PHASE
+                    .scope(
+                        "sender:MessageDue",
+                        sender::handler::handle(
+                            &self.sender,
+                            LambdaEvent::new(event, Context::default()),
+                        ),
+                    )
+                    .await?;
                 report.events_delivered += 1;
                 report.sms_sent += out
                     .deliveries
@@ -229,11 +236,15 @@ impl App {
                     .count();
                 work += 1;
             }
-            let sweep = sender::handler::handle(
-                &self.sender,
-                LambdaEvent::new(json!({"sweep": true}), Context::default()),
-            )
-            .await?;
+            let sweep = PHASE
+                .scope(
+                    "sender:sweep",
+                    sender::handler::handle(
+                        &self.sender,
+                        LambdaEvent::new(json!({"sweep": true}), Context::default()),
+                    ),
+                )
+                .await?;
             report.sms_sent += sweep
                 .deliveries
                 .iter()
@@ -424,11 +435,15 @@ impl App {
             }
             delivered += records.len();
             let event: StreamEvent = serde_json::from_value(json!({ "Records": records }))?;
-            let response = eligibility::handler::handle(
-                &self.eligibility,
-                LambdaEvent::new(event, Context::default()),
-            )
-            .await?;
+            let response = PHASE
+                .scope(
+                    "eligibility",
+                    eligibility::handler::handle(
+                        &self.eligibility,
+                        LambdaEvent::new(event, Context::default()),
+                    ),
+                )
+                .await?;
             if !response.batch_item_failures.is_empty() {
                 return Err(format!(
                     "eligibility failed on {} record(s); see the log",

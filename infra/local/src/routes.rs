@@ -1,6 +1,7 @@
 //! HTTP routes of the local stack: the API Gateway routes, served by the Lambdas' own handler
 //! functions, and the local-only `/_local/` control routes.
 
+use crate::metrics::PHASE;
 use crate::pipeline::App;
 use axum::Json;
 use axum::body::{Body, to_bytes};
@@ -34,6 +35,7 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .route("/_local/outbox", get(outbox))
         .route("/_local/calls", get(calls))
         .route("/_local/events", get(events))
+        .route("/_local/aws-calls", get(aws_calls))
         .with_state(app)
 }
 
@@ -67,7 +69,12 @@ async fn webhook(State(app): State<Arc<App>>, req: Request) -> Response {
         Ok(req) => req,
         Err(res) => return res,
     };
-    let Ok(res) = webhook_intake::handler::handle(&app.intake, req).await;
+    let Ok(res) = PHASE
+        .scope(
+            "webhook-intake",
+            webhook_intake::handler::handle(&app.intake, req),
+        )
+        .await;
     from_lambda(res)
 }
 
@@ -76,7 +83,9 @@ async fn booking(State(app): State<Arc<App>>, req: Request) -> Response {
         Ok(req) => req,
         Err(res) => return res,
     };
-    let Ok(res) = booking::handler::handle(&app.booking, req).await;
+    let Ok(res) = PHASE
+        .scope("booking", booking::handler::handle(&app.booking, req))
+        .await;
     from_lambda(res)
 }
 
@@ -164,4 +173,9 @@ async fn calls(
         .into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
+}
+
+/// AWS calls the handlers made since start, per function, service and operation.
+async fn aws_calls(State(app): State<Arc<App>>) -> Response {
+    Json(app.calls.snapshot()).into_response()
 }

@@ -1,13 +1,6 @@
 //! moto (the AWS emulator) and the resources `template.yaml` would create, made locally.
 
 use aws_config::SdkConfig;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
-    TimeToLiveSpecification,
-};
-use aws_sdk_kms::types::{KeySpec, KeyUsageType};
-use rappel::items::{EXPIRES_AT, GSI1, GSI1PK, GSI1SK, PK, SK};
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::process::{Child, Command};
