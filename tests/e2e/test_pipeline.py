@@ -282,3 +282,39 @@ def test_shred_number_after_send(stack):
 def test_the_clock_never_goes_backwards(stack):
     reply = stack.post_json("/_local/clock", {"now": "2020-01-01T00:00:00Z"})
     assert reply.status == 409
+
+
+def admin(*args: str, moto_port: int = 5312) -> "subprocess.CompletedProcess[str]":
+    import os
+    import subprocess
+    env = dict(os.environ, MOTO_PORT=str(moto_port))
+    return subprocess.run([str(ROOT / "target" / "debug" / "rappel-admin"), "--local", *args],
+                          capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_rappel_admin_answers_why_a_caller_did_not_get_an_sms(stack, tmp_path):
+    body = generic_call("admin-1", "+33600000037", "no_answer", rfc3339(stack.now()))
+    assert stack.webhook("generic", "demo", body, JSON, SECRETS["generic"]).status == 200
+    body = generic_call("admin-2", "+33600000037", "busy", rfc3339(stack.now()))
+    assert stack.webhook("generic", "demo", body, JSON, SECRETS["generic"]).status == 200
+    stack.drain()
+
+    out = admin("calls", "--account", "demo", "--caller", "06 00 00 00 37", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    rows = rows["calls"] if isinstance(rows, dict) else rows
+    decided = sorted((r["call_id"], r["outcome"], r["reason"]) for r in rows)
+    assert decided == [("admin-1", "sent", "in_hours"), ("admin-2", "skipped", "already_texted_today")]
+    text = admin("calls", "--account", "demo", "--caller", "+33600000037")
+    assert text.returncode == 0 and "+33 6•• •• •• 37" in text.stdout
+    assert_no_clear_number(text.stdout + text.stderr, "rappel-admin output")
+
+    account = admin("get-account", "demo")
+    assert account.returncode == 0
+    assert "demo-generic-secret" not in account.stdout and "<redacted>" in account.stdout
+    assert admin("get-account", "nobody").returncode == 1
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"account_id": "bad", "company_name": "Acme", "message_template": "{company} {link}"}))
+    refused = admin("validate", "--file", str(bad))
+    assert refused.returncode == 2 and "STOP" in refused.stderr
