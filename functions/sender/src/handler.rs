@@ -65,7 +65,38 @@ where
     E: EventPublisher,
     C: Clock,
 {
-    let payload = event.payload;
+    match trigger(&event.payload)? {
+        Trigger::MessageDue {
+            account_id,
+            message_id,
+        } => {
+            let mut report = Report::default();
+            report
+                .deliveries
+                .extend(send_one(deps, &account_id, &message_id).await?);
+            Ok(report)
+        }
+        Trigger::Sweep => Ok(sweep(deps).await?),
+    }
+}
+
+/// Why the sender was invoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// A `MessageDue` event (EventBridge rule on Rappel's bus): deliver this one message.
+    MessageDue {
+        account_id: String,
+        message_id: String,
+    },
+    /// The one-minute schedule (EventBridge Scheduler input `{"sweep": true}`).
+    Sweep,
+}
+
+/// Read the invocation payload: an EventBridge event whose `detail-type` is `MessageDue`
+/// (its `detail` must carry string `account_id` and `message_id`), or `{"sweep": true}`.
+///
+/// Errors: a message naming what is missing or unrecognised (never a value from the payload).
+pub fn trigger(payload: &Value) -> Result<Trigger, String> {
     if payload.get("detail-type").and_then(Value::as_str) == Some(detail_type::MESSAGE_DUE) {
         let detail = &payload["detail"];
         let (Some(account_id), Some(message_id)) =
@@ -73,14 +104,13 @@ where
         else {
             return Err("MessageDue event without account_id/message_id".into());
         };
-        let mut report = Report::default();
-        report
-            .deliveries
-            .extend(send_one(deps, account_id, message_id).await?);
-        return Ok(report);
+        return Ok(Trigger::MessageDue {
+            account_id: account_id.to_owned(),
+            message_id: message_id.to_owned(),
+        });
     }
     if payload.get("sweep").and_then(Value::as_bool) == Some(true) {
-        return Ok(sweep(deps).await?);
+        return Ok(Trigger::Sweep);
     }
     Err("unrecognised event: expected a MessageDue event or {\"sweep\": true}".into())
 }
@@ -269,4 +299,67 @@ where
         outcome: "sent",
         reason: reason.as_str(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+    use lambda_runtime::Context;
+
+    fn sample(json: &str) -> LambdaEvent<Value> {
+        LambdaEvent::new(
+            serde_json::from_str(json).expect("sample is JSON"),
+            Context::default(),
+        )
+    }
+
+    #[test]
+    fn message_due_sample_is_an_eventbridge_event_for_one_message() {
+        let json = include_str!("../../../events/sender-message-due.json");
+        let event: EventBridgeEvent<Value> = serde_json::from_str(json).unwrap();
+        assert_eq!(event.detail_type, detail_type::MESSAGE_DUE);
+        assert_eq!(event.source, rappel::ports::EVENT_SOURCE);
+        assert_eq!(event.detail["due_at"], "2026-11-27T17:29:43Z");
+
+        assert_eq!(
+            trigger(&sample(json).payload),
+            Ok(Trigger::MessageDue {
+                account_id: "demo".into(),
+                message_id: "msg_5e0c9a7b3d1f2e4a6c8b0d92".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn sweep_sample_is_the_scheduler_input() {
+        let event = sample(include_str!("../../../events/sender-sweep.json"));
+        assert_eq!(event.payload, json!({"sweep": true}));
+        assert_eq!(trigger(&event.payload), Ok(Trigger::Sweep));
+    }
+
+    #[test]
+    fn malformed_events_are_refused_with_a_reason() {
+        let mut due: Value =
+            serde_json::from_str(include_str!("../../../events/sender-message-due.json")).unwrap();
+        due["detail"].as_object_mut().unwrap().remove("message_id");
+        let missing = "MessageDue event without account_id/message_id";
+        assert_eq!(trigger(&due), Err(missing.into()));
+        due["detail"] = json!({"account_id": "demo", "message_id": 42});
+        assert_eq!(trigger(&due), Err(missing.into()));
+        due["detail"] = Value::Null;
+        assert_eq!(trigger(&due), Err(missing.into()));
+
+        let unrecognised = r#"unrecognised event: expected a MessageDue event or {"sweep": true}"#;
+        for payload in [
+            json!({}),
+            json!(null),
+            json!([]),
+            json!({"sweep": false}),
+            json!({"sweep": "true"}),
+            json!({"detail-type": "SmsSent", "detail": {"account_id": "demo", "message_id": "msg_1"}}),
+        ] {
+            assert_eq!(trigger(&payload), Err(unrecognised.into()), "{payload}");
+        }
+    }
 }

@@ -60,12 +60,50 @@ pub fn route(path: &str) -> Option<(&str, &str)> {
         .then_some((provider, account_id))
 }
 
+/// What names and authenticates a webhook request, read from the request alone (no I/O).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookParts<'r> {
+    /// Provider route name (`twilio`, `generic`...), not yet checked against the supported ones.
+    pub provider: &'r str,
+    pub account_id: &'r str,
+    /// The URL the provider called, as it sees it:
+    /// `{public_base_url}/webhooks/{provider}/{account_id}`, plus `?` and the raw query string
+    /// when there is one. URL-signed providers (Twilio) sign this exact string, so it is built
+    /// from the public base URL, never from the `Host` header or the stage in the event's path.
+    pub public_url: String,
+}
+
+/// The route parameters of `req` (see [`route`]) and the public URL the provider called, given
+/// the deployment's `public_base_url` (no trailing slash). `None` when the path is not
+/// `…/webhooks/{provider}/{account_id}`.
+pub fn webhook_request_parts<'r>(
+    req: &'r Request,
+    public_base_url: &str,
+) -> Option<WebhookParts<'r>> {
+    let (provider, account_id) = route(req.uri().path())?;
+    let mut public_url = format!("{public_base_url}/webhooks/{provider}/{account_id}");
+    if let Some(query) = req.uri().query() {
+        public_url.push('?');
+        public_url.push_str(query);
+    }
+    Some(WebhookParts {
+        provider,
+        account_id,
+        public_url,
+    })
+}
+
 async fn intake<K: NumberProtector, C: Clock>(
     deps: &Deps<K, C>,
     req: &Request,
 ) -> Result<Ack, Problem> {
     let now = deps.clock.now();
-    let Some((provider_name, account_id)) = route(req.uri().path()) else {
+    let Some(WebhookParts {
+        provider: provider_name,
+        account_id,
+        public_url,
+    }) = webhook_request_parts(req, &deps.public_base_url)
+    else {
         return Err(Problem::new(
             404,
             "not-found",
@@ -111,14 +149,6 @@ async fn intake<K: NumberProtector, C: Clock>(
         ));
     };
 
-    let mut public_url = format!(
-        "{}/webhooks/{provider_name}/{account_id}",
-        deps.public_base_url
-    );
-    if let Some(query) = req.uri().query() {
-        public_url.push('?');
-        public_url.push_str(query);
-    }
     let webhook = WebhookRequest {
         public_url: &public_url,
         headers: req.headers(),
@@ -338,5 +368,269 @@ mod tests {
             ),
             ("withheld", None, None)
         );
+    }
+
+    // ---- sample events (events/webhook-intake-*.json) ------------------------------------
+
+    /// The public base URL the samples' signatures were made for (see events/README.md).
+    const SAMPLE_BASE_URL: &str = "https://rappel.example.fr";
+    /// Demo account's secrets (infra/local/accounts/demo.json).
+    const TWILIO_TOKEN: &str = "demo-twilio-auth-token";
+    const GENERIC_SECRET: &str = "demo-generic-secret";
+    /// `x-rappel-timestamp` of the generic sample: 2026-11-27T17:29:42Z.
+    const GENERIC_SIGNED_AT: i64 = 1_795_800_582;
+
+    /// Route parts (provider, account id, public URL), result of `verify` with `secrets` and
+    /// result of `parse` for a sample event read the way Lambda hands it to the function,
+    /// received at `now`.
+    type Checked = (
+        (String, String, String),
+        Result<(), WebhookError>,
+        Result<Option<CallEvent>, WebhookError>,
+    );
+
+    fn verify_and_parse(
+        event_json: &str,
+        secrets: &[&str],
+        public_base_url: &str,
+        now: DateTime<Utc>,
+    ) -> Checked {
+        let req = lambda_http::request::from_str(event_json).expect("sample parses");
+        assert_eq!(req.method(), Method::POST);
+        let parts = webhook_request_parts(&req, public_base_url).expect("a webhook route");
+        let provider = providers::by_name(parts.provider).expect("a supported provider");
+        let webhook = WebhookRequest {
+            public_url: &parts.public_url,
+            headers: req.headers(),
+            body: req.body().as_ref(),
+            now,
+        };
+        (
+            (
+                parts.provider.to_owned(),
+                parts.account_id.to_owned(),
+                parts.public_url.clone(),
+            ),
+            provider.verify(&webhook, secrets),
+            provider.parse(&webhook),
+        )
+    }
+
+    /// The counterpart, masked, if it is a valid mobile number (never the number in clear).
+    fn masked_counterpart(event: &CallEvent) -> Option<String> {
+        match phone::classify(event.counterpart(), DEFAULT_REGION) {
+            Caller::Number {
+                e164,
+                line_type: rappel::phone::LineType::Mobile,
+                ..
+            } => Some(e164.masked()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn twilio_samples_verify_and_parse_in_both_payload_versions() {
+        use lambda_http::RequestExt;
+        use lambda_http::request::RequestContext;
+
+        let v2 = include_str!("../../../events/webhook-intake-twilio.json");
+        let v1 = include_str!("../../../events/webhook-intake-twilio-v1.json");
+        assert!(matches!(
+            lambda_http::request::from_str(v2)
+                .unwrap()
+                .request_context(),
+            RequestContext::ApiGatewayV2(_)
+        ));
+        let rest = lambda_http::request::from_str(v1).unwrap();
+        assert!(matches!(
+            rest.request_context(),
+            RequestContext::ApiGatewayV1(_)
+        ));
+        // lambda_http puts the REST stage in front of the path; the route ignores it.
+        assert!(rest.uri().path().ends_with("/webhooks/twilio/demo"));
+
+        let now = "2026-11-27T17:30:00Z".parse().unwrap();
+        let mut events = Vec::new();
+        for sample in [v2, v1] {
+            let (parts, verified, parsed) =
+                verify_and_parse(sample, &["old-token", TWILIO_TOKEN], SAMPLE_BASE_URL, now);
+            assert_eq!(
+                parts,
+                (
+                    "twilio".into(),
+                    "demo".into(),
+                    "https://rappel.example.fr/webhooks/twilio/demo".into()
+                )
+            );
+            assert_eq!(verified, Ok(()));
+            let event = parsed.unwrap().expect("a Dial action is a call outcome");
+            assert_eq!(event.provider, "twilio");
+            assert_eq!(event.call_id, "CA9b2e4c6a8d0f1e3a5c7b9d2f4a6c8e01#dial");
+            assert_eq!(event.status, CallStatus::NoAnswer);
+            assert_eq!(event.direction, Direction::Inbound);
+            assert_eq!(event.provider_status, "no-answer");
+            assert_eq!((event.started_at, event.ended_at), (None, None));
+            assert_eq!(
+                masked_counterpart(&event).as_deref(),
+                Some("+33 6•• •• •• 01")
+            );
+            events.push(event);
+
+            // The signature is bound to the token and to the public URL.
+            let (_, wrong_token, _) = verify_and_parse(sample, &["other"], SAMPLE_BASE_URL, now);
+            assert_eq!(
+                wrong_token,
+                Err(WebhookError::Unauthorized(
+                    "X-Twilio-Signature does not match"
+                ))
+            );
+            let (_, wrong_url, _) =
+                verify_and_parse(sample, &[TWILIO_TOKEN], "http://127.0.0.1:3000", now);
+            assert_eq!(
+                wrong_url,
+                Err(WebhookError::Unauthorized(
+                    "X-Twilio-Signature does not match"
+                ))
+            );
+        }
+        // Same webhook, same event, whichever API Gateway flavour delivered it.
+        assert_eq!(events[0], events[1]);
+    }
+
+    #[test]
+    fn twilio_sample_signature_is_what_twilio_would_send() {
+        let req = lambda_http::request::from_str(include_str!(
+            "../../../events/webhook-intake-twilio.json"
+        ))
+        .unwrap();
+        // API Gateway base64-encoded the form; lambda_http decoded it.
+        let body = req.body().as_ref();
+        assert!(body.starts_with(b"AccountSid=AC"));
+        assert_eq!(
+            req.headers()[header::CONTENT_LENGTH].to_str().unwrap(),
+            body.len().to_string()
+        );
+        let signature = rappel::providers::twilio::sign(
+            TWILIO_TOKEN,
+            "https://rappel.example.fr/webhooks/twilio/demo",
+            body,
+        );
+        assert_eq!(signature, "3WK+gusmmjpPzWLCwx97wust0H8=");
+        assert_eq!(
+            req.headers()[rappel::providers::twilio::SIGNATURE_HEADER],
+            signature.as_str()
+        );
+    }
+
+    #[test]
+    fn generic_sample_verifies_only_around_its_timestamp_and_parses() {
+        let json = include_str!("../../../events/webhook-intake-generic.json");
+        let signed_at = DateTime::from_timestamp(GENERIC_SIGNED_AT, 0).unwrap();
+        let (parts, verified, parsed) =
+            verify_and_parse(json, &[GENERIC_SECRET], SAMPLE_BASE_URL, signed_at);
+        assert_eq!(
+            parts,
+            (
+                "generic".into(),
+                "demo".into(),
+                "https://rappel.example.fr/webhooks/generic/demo".into()
+            )
+        );
+        assert_eq!(verified, Ok(()));
+        let event = parsed.unwrap().expect("a final status");
+        assert_eq!(event.provider, "generic");
+        assert_eq!(event.call_id, "ct-20261127-000101");
+        assert_eq!(event.status, CallStatus::NoAnswer);
+        assert_eq!(event.direction, Direction::Inbound);
+        assert_eq!(event.provider_status, "no_answer");
+        assert_eq!(
+            event.started_at,
+            Some("2026-11-27T17:29:12Z".parse().unwrap())
+        );
+        assert_eq!(
+            event.ended_at,
+            Some("2026-11-27T17:29:40Z".parse().unwrap())
+        );
+        assert_eq!(event.ring_seconds, Some(28));
+        assert_eq!(
+            masked_counterpart(&event).as_deref(),
+            Some("+33 6•• •• •• 01")
+        );
+
+        // The URL is not signed; the tolerance is 300 s either way.
+        let edge = signed_at + Duration::seconds(300);
+        let (_, verified, _) = verify_and_parse(json, &[GENERIC_SECRET], "http://x", edge);
+        assert_eq!(verified, Ok(()));
+        for late in [
+            signed_at + Duration::seconds(301),
+            signed_at - Duration::seconds(301),
+        ] {
+            let (_, verified, _) = verify_and_parse(json, &[GENERIC_SECRET], SAMPLE_BASE_URL, late);
+            assert_eq!(
+                verified,
+                Err(WebhookError::Unauthorized(
+                    "X-Rappel-Timestamp outside the tolerance"
+                ))
+            );
+        }
+        let (_, verified, _) = verify_and_parse(json, &["other"], SAMPLE_BASE_URL, signed_at);
+        assert_eq!(
+            verified,
+            Err(WebhookError::Unauthorized(
+                "X-Rappel-Signature does not match"
+            ))
+        );
+
+        let req = lambda_http::request::from_str(json).unwrap();
+        assert_eq!(
+            req.headers()[rappel::providers::generic::SIGNATURE_HEADER],
+            rappel::providers::generic::sign(
+                GENERIC_SECRET,
+                GENERIC_SIGNED_AT,
+                req.body().as_ref()
+            )
+            .as_str()
+        );
+    }
+
+    /// The eligibility sample (events/eligibility-stream-insert.json) is the item intake stores
+    /// for the generic sample, but for the KMS outputs (sealed number, keyed hash).
+    #[tokio::test]
+    async fn generic_sample_is_stored_as_the_eligibility_stream_sample() {
+        let json = include_str!("../../../events/webhook-intake-generic.json");
+        let now = DateTime::from_timestamp(GENERIC_SIGNED_AT, 0).unwrap();
+        let (_, _, parsed) = verify_and_parse(json, &[GENERIC_SECRET], SAMPLE_BASE_URL, now);
+        let event = parsed.unwrap().unwrap();
+        let item = protect(&FakeKeys, "demo", &event, now).await.unwrap();
+        let stored = serde_json::to_value(&item).unwrap();
+        let stored = stored.as_object().unwrap();
+
+        let stream: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../events/eligibility-stream-insert.json"
+        ))
+        .unwrap();
+        let image = stream["Records"][0]["dynamodb"]["NewImage"]
+            .as_object()
+            .unwrap();
+        let mut names: Vec<&String> = image.keys().collect();
+        names.sort();
+        let mut stored_names: Vec<&String> = stored.keys().collect();
+        stored_names.sort();
+        assert_eq!(names, stored_names);
+        for (name, attribute) in image {
+            if name == "number" || name == "caller_hash" {
+                continue; // KMS outputs; FakeKeys makes its own.
+            }
+            let (want, got) = match (attribute.get("S"), attribute.get("N"), &stored[name]) {
+                (Some(s), None, serde_json::Value::String(got)) => {
+                    (s.as_str().unwrap(), got.clone())
+                }
+                (None, Some(n), serde_json::Value::Number(got)) => {
+                    (n.as_str().unwrap(), got.to_string())
+                }
+                _ => panic!("{name}: DynamoDB type differs"),
+            };
+            assert_eq!(got, want, "{name}");
+        }
     }
 }
