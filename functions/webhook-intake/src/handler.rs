@@ -465,7 +465,7 @@ mod tests {
             assert_eq!(verified, Ok(()));
             let event = parsed.unwrap().expect("a Dial action is a call outcome");
             assert_eq!(event.provider, "twilio");
-            assert_eq!(event.call_id, "CA9b2e4c6a8d0f1e3a5c7b9d2f4a6c8e01#dial");
+            assert_eq!(event.call_id, "CA9b2e4c6a8d0f1e3a5c7b9d2f4a6c8e01");
             assert_eq!(event.status, CallStatus::NoAnswer);
             assert_eq!(event.direction, Direction::Inbound);
             assert_eq!(event.provider_status, "no-answer");

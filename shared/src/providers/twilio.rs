@@ -16,23 +16,25 @@
 //!
 //! Status mapping (the table the README reproduces):
 //!
-//! | callback | Twilio word | direction | → [`CallStatus`] | `call_id` |
-//! |---|---|---|---|---|
-//! | Dial action | `DialCallStatus=completed` / `answered` | any | `Answered` | `CallSid#dial` |
-//! | Dial action | `no-answer` / `busy` / `failed` / `canceled` | any | `NoAnswer` / `Busy` / `Failed` / `Canceled` | `CallSid#dial` |
-//! | status | `CallStatus=queued` / `initiated` / `ringing` / `in-progress` | any | not stored (`Ok(None)`) | — |
-//! | status | `completed` | inbound | `Other` (Twilio answered, not necessarily a human) | `CallSid` |
-//! | status | `completed` | outbound | `Answered` (`Voicemail` if `AnsweredBy=machine_*`) | `CallSid` |
-//! | status | `no-answer` / `busy` / `failed` / `canceled` | any | `NoAnswer` / `Busy` / `Failed` / `Canceled` | `CallSid` |
-//! | either | any other word | any | `Other` | as above |
+//! | callback | Twilio word | direction | → [`CallStatus`] |
+//! |---|---|---|---|
+//! | Dial action | `DialCallStatus=completed` / `answered` | any | `Answered` |
+//! | Dial action | `no-answer` / `busy` / `failed` / `canceled` | any | `NoAnswer` / `Busy` / `Failed` / `Canceled` |
+//! | status | `CallStatus=queued` / `initiated` / `ringing` / `in-progress` | any | not stored (`Ok(None)`) |
+//! | status | `completed` | inbound | not stored: Twilio answered the leg, the Dial action says whether a human did |
+//! | status | `completed` | outbound-api | `Answered` (`Voicemail` if `AnsweredBy=machine_*`) |
+//! | status | `no-answer` / `busy` / `failed` / `canceled` | inbound, outbound-api | `NoAnswer` / `Busy` / `Failed` / `Canceled` |
+//! | status | any word | outbound-dial | not stored: the child leg of a `<Dial>`; its outcome arrives on the parent's Dial action |
+//! | either | any other word | any | `Other` (stored as `ignored`) |
+//!
+//! `call_id` is the parent `CallSid` for both kinds: one idempotency key per call, so a
+//! redelivery, a late progress callback or the second leg of the same call never makes a second
+//! decision. (An inbound call either was answered by Twilio and has a Dial action, or was not and
+//! has a final status callback; never both.)
 //!
 //! Direction: `inbound` and `trunking-terminating` → inbound; `outbound-api`, `outbound-dial`
 //! and `trunking-originating` → outbound. A Dial action without `Direction` is inbound; a
 //! status callback without `Direction` is refused (guessing could text the business itself).
-//!
-//! Configure the status callback on the **parent** call (the number's voice settings), not on
-//! the `<Number>` of the `<Dial>`: the child leg is `outbound-dial` and its `To` is the
-//! business's own phone.
 
 use super::*;
 use crate::call::{CallStatus, Direction};
@@ -45,10 +47,6 @@ use subtle::ConstantTimeEq;
 
 /// The header carrying Twilio's request signature (lower-case, as in [`WebhookRequest`]).
 pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
-
-/// Suffix appended to `CallSid` for the `<Dial action>` callback, so that the Dial outcome and
-/// the parent call's own status callback are two distinct idempotency keys.
-pub const DIAL_SUFFIX: &str = "#dial";
 
 /// Longest `CallSid` accepted (Twilio SIDs are 34 characters: `CA` + 32 hex digits).
 const MAX_SID_LEN: usize = 64;
@@ -114,7 +112,7 @@ impl Provider for Twilio {
     /// Reads a verified Twilio callback (Dial action or status callback, see the module
     /// table) into a [`CallEvent`] with `provider = "twilio"`.
     ///
-    /// * `call_id`: `CallSid` (status callback) or `CallSid#dial` (Dial action).
+    /// * `call_id`: the parent `CallSid`, for both kinds of callback.
     /// * `from` / `to`: `From` / `To` (falling back to `Caller` / `Called`), raw: withheld
     ///   encodings such as `anonymous` or `+266696687` pass through unchanged; absent → `""`.
     /// * `provider_status`: the raw `DialCallStatus` or `CallStatus` word.
@@ -160,13 +158,17 @@ impl Provider for Twilio {
                 Some(d) => direction_of(d)?,
             };
             let status = dial_status(word);
-            (format!("{call_sid}{DIAL_SUFFIX}"), direction, status, word)
+            (call_sid.to_owned(), direction, status, word)
         } else {
             let word = params
                 .get("CallStatus")
                 .ok_or_else(|| malformed("CallStatus is missing"))?;
-            let direction =
-                direction_of(direction_word.ok_or_else(|| malformed("Direction is missing"))?)?;
+            let direction_word = direction_word.ok_or_else(|| malformed("Direction is missing"))?;
+            let direction = direction_of(direction_word)?;
+            if direction_word == "outbound-dial" {
+                // The child leg of a <Dial>: its outcome reaches us on the parent's Dial action.
+                return Ok(None);
+            }
             let Some(status) = call_status(word, direction, params.get("AnsweredBy")) else {
                 return Ok(None);
             };
@@ -227,7 +229,9 @@ fn call_status(word: &str, direction: Direction, answered_by: Option<&str>) -> O
     Some(match word {
         "queued" | "initiated" | "ringing" | "in-progress" => return None,
         "completed" => match direction {
-            Direction::Inbound => CallStatus::Other,
+            // Twilio answered the inbound leg (TwiML ran); whether a human did is the Dial
+            // action's to say. Not stored, so the Dial action decides the call.
+            Direction::Inbound => return None,
             Direction::Outbound if answered_by.is_some_and(|a| a.starts_with("machine_")) => {
                 CallStatus::Voicemail
             }
@@ -637,7 +641,7 @@ mod tests {
             let e = parse_owned(&dial(word, Some("inbound"))).unwrap().unwrap();
             assert_eq!(e.status, status, "{word}");
             assert_eq!(e.provider_status, word);
-            assert_eq!(e.call_id, format!("{SID}#dial"));
+            assert_eq!(e.call_id, SID, "one idempotency key per call");
             assert_eq!(e.direction, Direction::Inbound);
             assert_eq!(e.provider, "twilio");
             assert_eq!(e.from, "+33600000101");
@@ -675,7 +679,7 @@ mod tests {
             ("initiated", None, None),
             ("ringing", None, None),
             ("in-progress", None, None),
-            ("completed", Some(Other), Some(Answered)),
+            ("completed", None, Some(Answered)),
             ("no-answer", Some(NoAnswer), Some(NoAnswer)),
             ("busy", Some(Busy), Some(Busy)),
             ("failed", Some(Failed), Some(Failed)),
@@ -686,7 +690,6 @@ mod tests {
             for (dir, expected, want_dir) in [
                 ("inbound", inbound, Direction::Inbound),
                 ("outbound-api", outbound, Direction::Outbound),
-                ("outbound-dial", outbound, Direction::Outbound),
             ] {
                 let got = parse_owned(&status_cb(word, dir)).unwrap();
                 assert_eq!(got.as_ref().map(|e| e.status), expected, "{word} {dir}");
@@ -716,10 +719,18 @@ mod tests {
                 "{answered_by}"
             );
         }
-        // Inbound: AnsweredBy is irrelevant, completed stays Other.
+        // Inbound: AnsweredBy is irrelevant, completed is not stored (the Dial action decides).
         let mut p = status_cb("completed", "inbound");
         p.push(("AnsweredBy", "machine_start".to_owned()));
-        assert_eq!(parse_owned(&p).unwrap().unwrap().status, CallStatus::Other);
+        assert_eq!(parse_owned(&p).unwrap(), None);
+        // Child legs of a <Dial> are never stored: both legs of one call, one decision.
+        for word in ["completed", "no-answer", "busy", "ringing"] {
+            assert_eq!(
+                parse_owned(&status_cb(word, "outbound-dial")).unwrap(),
+                None,
+                "{word}"
+            );
+        }
     }
 
     #[test]
