@@ -4,8 +4,12 @@
 use crate::call::CallEvent;
 use chrono::{DateTime, Utc};
 
+pub mod aircall;
 pub mod generic;
+pub mod plivo;
+pub mod telnyx;
 pub mod twilio;
+pub mod vonage;
 
 /// A webhook request as API Gateway (or the local runner) delivered it, body already
 /// base64-decoded.
@@ -58,6 +62,10 @@ pub fn by_name(name: &str) -> Option<&'static dyn Provider> {
     match name {
         "twilio" => Some(&twilio::Twilio),
         "generic" => Some(&generic::Generic),
+        "vonage" => Some(&vonage::Vonage),
+        "telnyx" => Some(&telnyx::Telnyx),
+        "aircall" => Some(&aircall::Aircall),
+        "plivo" => Some(&plivo::Plivo),
         _ => None,
     }
 }
