@@ -49,6 +49,10 @@ pub fn day_sk(hash: &str, day: NaiveDate) -> String {
 pub fn day_prefix(hash: &str) -> String {
     format!("DAY#{hash}#")
 }
+/// A remembered call leg ([`crate::providers::Leg`]): `LEG#{provider}#{key}`.
+pub fn leg_sk(provider: &str, key: &str) -> String {
+    format!("LEG#{provider}#{key}")
+}
 pub fn optout_sk(hash: &str) -> String {
     format!("OPTOUT#{hash}")
 }
@@ -268,6 +272,39 @@ pub struct OptOutItem {
     /// `link` (booking page) or `carrier` (STOP reply reported by SNS).
     pub source: String,
     pub opted_out_at: String,
+}
+
+/// The protected facts of a prospect's number, as intake computes them: what a call item and a
+/// remembered leg both carry. Never the number in clear.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CallerFields {
+    /// `withheld`, `invalid` or `number`.
+    pub caller: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line_type: Option<LineType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_masked: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+}
+
+/// A call leg remembered by intake for a later event of the same call (Vonage connect legs,
+/// Telnyx hangups). Kept 2 days.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LegItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub direction: Direction,
+    #[serde(flatten)]
+    pub caller: CallerFields,
+    pub received_at: String,
+    pub expires_at: i64,
 }
 
 /// A day reservation (rule 3).

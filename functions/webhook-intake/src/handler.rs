@@ -12,15 +12,20 @@ use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use rappel::aws::Table;
 use rappel::call::CallEvent;
-use rappel::items::{CallItem, RETENTION_DAYS, account_pk, call_sk, ts};
+use rappel::items::{
+    CallItem, CallerFields, LegItem, RETENTION_DAYS, account_pk, call_sk, leg_sk, ts,
+};
 use rappel::phone::{self, Caller};
 use rappel::ports::{Clock, NumberProtector, PortError};
 use rappel::problem::{self, Problem};
-use rappel::providers::{self, Ack, WebhookError, WebhookRequest};
+use rappel::providers::{self, Ack, Leg, WebhookError, WebhookRequest};
 use std::convert::Infallible;
 
 /// Largest accepted body, bytes (64 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// How long a remembered call leg is kept, days.
+pub const LEG_RETENTION_DAYS: i64 = 2;
 
 /// Region used to read national-format numbers (`06…`).
 pub const DEFAULT_REGION: &str = "FR";
@@ -158,7 +163,12 @@ async fn intake<K: NumberProtector, C: Clock>(
     provider
         .verify(&webhook, &account.secrets_for(provider_name))
         .map_err(webhook_problem)?;
-    let Some(event) = provider.parse(&webhook).map_err(webhook_problem)? else {
+    if let Some(leg) = provider.leg(&webhook) {
+        remember(deps, account_id, provider_name, &leg, now)
+            .await
+            .map_err(internal)?;
+    }
+    let Some(mut event) = provider.parse(&webhook).map_err(webhook_problem)? else {
         tracing::info!(
             provider = provider_name,
             account_id,
@@ -167,9 +177,25 @@ async fn intake<K: NumberProtector, C: Clock>(
         return Ok(provider.ack());
     };
 
-    let call = protect(&deps.keys, account_id, &event, now)
-        .await
-        .map_err(internal)?;
+    // Some providers need an earlier leg of the same call to say which way it went and who
+    // the prospect is (Vonage connect legs, Telnyx hangups).
+    let remembered = match provider.leg_key(&event) {
+        Some(key) => deps
+            .table
+            .get_leg(account_id, provider_name, &key)
+            .await
+            .map_err(internal)?,
+        None => None,
+    };
+    let call = match remembered {
+        Some(leg) => {
+            event.direction = leg.direction;
+            call_item(account_id, &event, leg.caller, now)
+        }
+        None => protect(&deps.keys, account_id, &event, now)
+            .await
+            .map_err(internal)?,
+    };
     let stored = deps.table.put_call(&call).await.map_err(internal)?;
     tracing::info!(
         provider = provider_name,
@@ -192,9 +218,55 @@ pub async fn protect<K: NumberProtector>(
     event: &CallEvent,
     now: DateTime<Utc>,
 ) -> Result<CallItem, PortError> {
-    let classified = phone::classify(event.counterpart(), DEFAULT_REGION);
+    let caller = protect_caller(keys, account_id, event.counterpart()).await?;
+    Ok(call_item(account_id, event, caller, now))
+}
+
+/// The protected facts of a raw number: classification (libphonenumber), and for a valid
+/// number its sealed form and keyed hash (KMS `GenerateDataKey` and `GenerateMac`, in
+/// parallel), plus a masked form for humans. Never keeps the clear number.
+pub async fn protect_caller<K: NumberProtector>(
+    keys: &K,
+    account_id: &str,
+    raw: &str,
+) -> Result<CallerFields, PortError> {
+    Ok(match phone::classify(raw, DEFAULT_REGION) {
+        Caller::Withheld => CallerFields {
+            caller: "withheld".into(),
+            ..CallerFields::default()
+        },
+        Caller::Invalid => CallerFields {
+            caller: "invalid".into(),
+            ..CallerFields::default()
+        },
+        Caller::Number {
+            e164,
+            line_type,
+            region,
+        } => {
+            let (sealed, hash) =
+                tokio::try_join!(keys.seal(account_id, &e164), keys.hash(account_id, &e164))?;
+            CallerFields {
+                caller: "number".into(),
+                line_type: Some(line_type),
+                region,
+                caller_hash: Some(hash),
+                caller_masked: Some(e164.masked()),
+                number: Some(sealed),
+            }
+        }
+    })
+}
+
+/// The call item for `event` with the prospect's protected facts, received at `now` (UTC).
+pub fn call_item(
+    account_id: &str,
+    event: &CallEvent,
+    caller: CallerFields,
+    now: DateTime<Utc>,
+) -> CallItem {
     let happened_at = event.ended_at.or(event.started_at).unwrap_or(now);
-    let mut item = CallItem {
+    CallItem {
         pk: account_pk(account_id),
         sk: call_sk(event.provider, &event.call_id),
         account_id: account_id.to_string(),
@@ -203,12 +275,12 @@ pub async fn protect<K: NumberProtector>(
         direction: event.direction,
         status: event.status,
         provider_status: event.provider_status.clone(),
-        caller: String::new(),
-        line_type: None,
-        region: None,
-        caller_hash: None,
-        caller_masked: None,
-        number: None,
+        caller: caller.caller,
+        line_type: caller.line_type,
+        region: caller.region,
+        caller_hash: caller.caller_hash,
+        caller_masked: caller.caller_masked,
+        number: caller.number,
         started_at: event.started_at.map(ts),
         ended_at: event.ended_at.map(ts),
         ring_seconds: event.ring_seconds,
@@ -221,26 +293,35 @@ pub async fn protect<K: NumberProtector>(
         sent_at: None,
         decided_at: None,
         expires_at: (now + Duration::days(RETENTION_DAYS)).timestamp(),
-    };
-    match classified {
-        Caller::Withheld => item.caller = "withheld".into(),
-        Caller::Invalid => item.caller = "invalid".into(),
-        Caller::Number {
-            e164,
-            line_type,
-            region,
-        } => {
-            let (sealed, hash) =
-                tokio::try_join!(keys.seal(account_id, &e164), keys.hash(account_id, &e164))?;
-            item.caller = "number".into();
-            item.line_type = Some(line_type);
-            item.region = region;
-            item.caller_masked = Some(e164.masked());
-            item.number = Some(sealed);
-            item.caller_hash = Some(hash);
-        }
     }
-    Ok(item)
+}
+
+/// Remember `leg` (once: its first event wins, and KMS is not called again for a known leg).
+async fn remember<K: NumberProtector, C: Clock>(
+    deps: &Deps<K, C>,
+    account_id: &str,
+    provider: &str,
+    leg: &Leg,
+    now: DateTime<Utc>,
+) -> Result<(), PortError> {
+    if deps
+        .table
+        .get_leg(account_id, provider, &leg.key)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let caller = protect_caller(&deps.keys, account_id, &leg.counterpart).await?;
+    let item = LegItem {
+        pk: account_pk(account_id),
+        sk: leg_sk(provider, &leg.key),
+        direction: leg.direction,
+        caller,
+        received_at: ts(now),
+        expires_at: (now + Duration::days(LEG_RETENTION_DAYS)).timestamp(),
+    };
+    deps.table.put_leg(&item).await
 }
 
 fn webhook_problem(err: WebhookError) -> Problem {

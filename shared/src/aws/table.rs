@@ -254,6 +254,41 @@ impl Table {
         }
     }
 
+    /// Remember a call leg unless it is already known (first event wins).
+    pub async fn put_leg(&self, leg: &LegItem) -> Result<(), PortError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.name)
+            .set_item(Some(to_item(leg)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(port_error(SERVICE, e)),
+        }
+    }
+
+    /// A remembered call leg, if any.
+    pub async fn get_leg(
+        &self,
+        account_id: &str,
+        provider: &str,
+        key: &str,
+    ) -> Result<Option<LegItem>, PortError> {
+        self.get(account_pk(account_id), &leg_sk(provider, key))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
     /// The calls of an account, oldest first by key (administration and the local stack).
     pub async fn calls(&self, account_id: &str) -> Result<Vec<CallItem>, PortError> {
         let mut calls: Vec<CallItem> = self

@@ -1,7 +1,7 @@
 //! Telephony provider webhooks: authentication, parsing into [`CallEvent`], and the answer
 //! each provider expects.
 
-use crate::call::CallEvent;
+use crate::call::{CallEvent, Direction};
 use chrono::{DateTime, Utc};
 
 pub mod aircall;
@@ -55,6 +55,40 @@ pub trait Provider: Sync {
     fn parse(&self, req: &WebhookRequest<'_>) -> Result<Option<CallEvent>, WebhookError>;
     /// Success answer (Twilio: empty TwiML `<Response/>`).
     fn ack(&self) -> Ack;
+    /// A leg to remember from a verified request, for a later event of the same call that
+    /// cannot tell on its own who the prospect is or which way the call went. Default: none.
+    fn leg(&self, req: &WebhookRequest<'_>) -> Option<Leg> {
+        let _ = req;
+        None
+    }
+    /// The key of the remembered [`Leg`] that completes `event`, if this provider uses one.
+    /// When intake finds it, the leg's direction and prospect replace the event's. Default: none.
+    fn leg_key(&self, event: &CallEvent) -> Option<String> {
+        let _ = event;
+        None
+    }
+}
+
+/// A call leg remembered at intake (Vonage: the inbound leg behind a `connect` leg, keyed by
+/// `conversation_uuid`; Telnyx: `call.initiated`, the only event that carries the direction,
+/// keyed by `call_leg_id`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Leg {
+    /// Correlation key, unique within the provider.
+    pub key: String,
+    pub direction: Direction,
+    /// The prospect's raw number (the caller for inbound legs, the callee for outbound ones).
+    pub counterpart: String,
+}
+
+impl std::fmt::Debug for Leg {
+    /// The number is never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Leg")
+            .field("key", &self.key)
+            .field("direction", &self.direction)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The adapter for route name `name`, if Rappel supports it.

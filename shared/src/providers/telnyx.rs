@@ -212,9 +212,10 @@ impl Provider for Telnyx {
         let direction = match payload.get("direction") {
             Some(Value::String(s)) if s == "incoming" => Direction::Inbound,
             Some(Value::String(s)) if s == "outgoing" => Direction::Outbound,
-            None | Some(Value::Null) => {
-                return Err(malformed("payload.direction is missing".into()));
-            }
+            // Telnyx's `call.hangup` carries no direction (only `call.initiated` does). Intake
+            // completes it from the remembered `call.initiated` leg ([`Provider::leg`]); without
+            // one, outbound is the safe reading: an outbound call is never texted.
+            None | Some(Value::Null) => Direction::Outbound,
             Some(_) => {
                 return Err(malformed(
                     r#"payload.direction must be "incoming" or "outgoing""#.into(),
@@ -256,6 +257,37 @@ impl Provider for Telnyx {
             content_type: "application/json",
             body: "{\"status\":\"accepted\"}",
         }
+    }
+
+    /// `call.initiated` is the only event that carries `payload.direction`: remembered under
+    /// `call_leg_id` so that the leg's `call.hangup` can be read the right way round.
+    fn leg(&self, req: &WebhookRequest<'_>) -> Option<Leg> {
+        let value: Value = serde_json::from_slice(req.body).ok()?;
+        let data = value.get("data")?;
+        if data.get("event_type")?.as_str()? != "call.initiated" {
+            return None;
+        }
+        let payload = data.get("payload")?.as_object()?;
+        let key = payload.get("call_leg_id")?.as_str()?;
+        if key.is_empty() || key.chars().count() > MAX_ID_CHARS || key.chars().any(char::is_control)
+        {
+            return None;
+        }
+        let (direction, counterpart) = match payload.get("direction")?.as_str()? {
+            "incoming" => (Direction::Inbound, party(payload, "from").ok()?),
+            "outgoing" => (Direction::Outbound, party(payload, "to").ok()?),
+            _ => return None,
+        };
+        Some(Leg {
+            key: key.to_owned(),
+            direction,
+            counterpart,
+        })
+    }
+
+    /// Every hangup is completed by its leg's `call.initiated`, when intake has it.
+    fn leg_key(&self, event: &CallEvent) -> Option<String> {
+        Some(event.call_id.clone())
     }
 }
 
@@ -429,6 +461,51 @@ mod tests {
         let mut p = base_payload();
         p[field] = value;
         hangup(p)
+    }
+
+    fn ok_of(v: &Value) -> CallEvent {
+        parse_json(v).unwrap().unwrap()
+    }
+
+    fn leg_of(v: &Value) -> Option<Leg> {
+        let h = HeaderMap::new();
+        let body = v.to_string();
+        let req = WebhookRequest {
+            public_url: "https://x.test/webhooks/telnyx/acme",
+            headers: &h,
+            body: body.as_bytes(),
+            now: now(),
+        };
+        Telnyx.leg(&req)
+    }
+
+    #[test]
+    fn call_initiated_is_remembered_and_completes_the_hangup() {
+        let mut initiated = base_payload();
+        initiated["state"] = json!("parked");
+        let event =
+            |payload: Value| json!({"data": {"event_type": "call.initiated", "payload": payload}});
+        let leg = leg_of(&event(initiated.clone())).expect("an incoming leg is remembered");
+        assert_eq!(
+            (leg.key.as_str(), leg.direction, leg.counterpart.as_str()),
+            (LEG, Direction::Inbound, "+33600000101")
+        );
+        initiated["direction"] = json!("outgoing");
+        let leg = leg_of(&event(initiated.clone())).unwrap();
+        assert_eq!(
+            (leg.direction, leg.counterpart.as_str()),
+            (Direction::Outbound, "+33144000000")
+        );
+        // Only call.initiated is remembered.
+        assert_eq!(leg_of(&hangup(base_payload())), None);
+        assert_eq!(
+            leg_of(&json!({"data": {"event_type": "call.initiated", "payload": {}}})),
+            None
+        );
+        assert_eq!(
+            Telnyx.leg_key(&ok_of(&hangup(base_payload()))).as_deref(),
+            Some(LEG)
+        );
     }
 
     fn err_of(v: &Value) -> String {
@@ -746,12 +823,13 @@ mod tests {
             );
         }
         assert_eq!(
-            err_of(&with("direction", Value::Null)),
-            "payload.direction is missing"
+            ok_of(&with("direction", Value::Null)).direction,
+            Direction::Outbound,
+            "no direction on a hangup: outbound until call.initiated says otherwise"
         );
         let mut p = base_payload();
         p.as_object_mut().unwrap().remove("direction");
-        assert_eq!(err_of(&hangup(p)), "payload.direction is missing");
+        assert_eq!(ok_of(&hangup(p)).direction, Direction::Outbound);
         assert_eq!(
             err_of(&with("direction", json!("+33600000101"))),
             r#"payload.direction must be "incoming" or "outgoing""#

@@ -192,6 +192,20 @@ impl Provider for Vonage {
             body: "",
         }
     }
+
+    /// Leg A (the caller's inbound leg), remembered under its `conversation_uuid`.
+    fn leg(&self, req: &WebhookRequest<'_>) -> Option<Leg> {
+        inbound_leg(req).map(|l| Leg {
+            key: l.conversation_uuid,
+            direction: Direction::Inbound,
+            counterpart: l.from,
+        })
+    }
+
+    /// Leg B (a `connect` leg, parsed as outbound) is completed by leg A of its conversation.
+    fn leg_key(&self, event: &CallEvent) -> Option<String> {
+        connect_correlation(event).map(str::to_owned)
+    }
 }
 
 /// Leg A as the intake must remember it: the caller behind a `conversation_uuid`, so that
