@@ -30,16 +30,16 @@
 //!
 //! | callback | Plivo words | direction | → [`CallStatus`] | `call_id` |
 //! |---|---|---|---|---|
-//! | Dial action | `DialStatus=completed` | any | `Answered` | `CallUUID#dial` |
-//! | Dial action | `no-answer` / `timeout` / `busy` / `failed` / `cancel` | any | `NoAnswer` / `NoAnswer` / `Busy` / `Failed` / `Canceled` | `CallUUID#dial` |
+//! | Dial action | `DialStatus=completed` | any | `Answered` | `CallUUID` |
+//! | Dial action | `no-answer` / `timeout` / `busy` / `failed` / `cancel` | any | `NoAnswer` / `NoAnswer` / `Busy` / `Failed` / `Canceled` | `CallUUID` |
 //! | Dial callbackUrl | `DialAction=...` (no `DialStatus`) | any | not stored (`Ok(None)`) | — |
 //! | hangup | `CallStatus=ringing` / `in-progress` / `queued` | any | not stored (`Ok(None)`) | — |
-//! | hangup | `completed`, answered | inbound | `Other` (Plivo answered to run the XML, not necessarily a human; the Dial action decides) | `CallUUID` |
+//! | hangup | `completed`, answered | inbound | not stored (Plivo answered to run the XML, not necessarily a human; the Dial action decides) | — |
 //! | hangup | `completed`, answered | outbound | `Answered` | `CallUUID` |
 //! | hangup | `completed`, unanswered, `HangupCause=ORIGINATOR_CANCEL` | any | `Canceled` | `CallUUID` |
 //! | hangup | `completed`, unanswered, `NO_ANSWER` / `NO_USER_RESPONSE` / `ALLOTTED_TIMEOUT` / `RECOVERY_ON_TIMER_EXPIRE` | any | `NoAnswer` | `CallUUID` |
 //! | hangup | `completed`, unanswered, `USER_BUSY` / `CALL_REJECTED` | any | `Busy` / `Rejected` | `CallUUID` |
-//! | hangup | `completed`, unanswered, `NORMAL_CLEARING` or no cause | inbound / outbound | `Other` / `NoAnswer` | `CallUUID` |
+//! | hangup | `completed`, unanswered, `NORMAL_CLEARING` or no cause | inbound / outbound | not stored / `NoAnswer` | `CallUUID` |
 //! | hangup | `completed`, unanswered, any other cause | any | `Failed` | `CallUUID` |
 //! | hangup | `busy` / `no-answer` / `cancel` / `failed` / `timeout` | any | `Busy` / `NoAnswer` / `Canceled` / `Failed` / `Failed` | `CallUUID` |
 //! | either | any other word | any | `Other` | as above |
@@ -69,9 +69,6 @@ use std::collections::{BTreeMap, HashMap};
 pub const SIGNATURE_HEADER: &str = "x-plivo-signature-v3";
 /// The header carrying the nonce that is part of the signed string.
 pub const NONCE_HEADER: &str = "x-plivo-signature-v3-nonce";
-/// Suffix appended to `CallUUID` for the `<Dial action>` callback, so that the Dial outcome
-/// and the same leg's hangup callback are two distinct idempotency keys.
-pub const DIAL_SUFFIX: &str = "#dial";
 /// Longest `CallUUID` accepted (Plivo call UUIDs are 36-character UUIDs).
 const MAX_UUID_LEN: usize = 64;
 /// At most this many comma-separated entries of `X-Plivo-Signature-V3` are examined.
@@ -150,8 +147,8 @@ impl Provider for Plivo {
     /// Reads a verified Plivo callback (Dial action, Dial callbackUrl event or hangup
     /// callback, see the module table) into a [`CallEvent`] with `provider = "plivo"`.
     ///
-    /// * `call_id`: `CallUUID` (hangup) or `CallUUID#dial` (Dial action); `DialALegUUID` is
-    ///   used when `CallUUID` is absent.
+    /// * `call_id`: `CallUUID` for both kinds of callback (one idempotency key per call);
+    ///   `DialALegUUID` is used when `CallUUID` is absent.
     /// * `from` / `to`: `From` / `To`, raw (`33600000101`; withheld callers such as
     ///   `anonymous` or an empty `From` pass through unchanged); absent → `""`.
     /// * `provider_status`: the `DialStatus` word, or the `CallStatus` word followed by
@@ -188,7 +185,7 @@ impl Provider for Plivo {
                     Some(d) => direction_of(d)?,
                 };
                 (
-                    format!("{uuid}{DIAL_SUFFIX}"),
+                    uuid.to_owned(),
                     direction,
                     dial_status(word),
                     word.to_owned(),
@@ -329,7 +326,9 @@ fn hangup_status(
     Some(match word {
         "queued" | "ringing" | "in-progress" => return None,
         "completed" if answered => match direction {
-            Direction::Inbound => CallStatus::Other,
+            // Plivo answered the inbound leg to run its XML; the Dial action says whether a
+            // human did. Not stored, so the Dial action decides the call.
+            Direction::Inbound => return None,
             Direction::Outbound => CallStatus::Answered,
         },
         "completed" => match cause.unwrap_or_default().to_ascii_uppercase().as_str() {
@@ -340,7 +339,7 @@ fn hangup_status(
             "USER_BUSY" => CallStatus::Busy,
             "CALL_REJECTED" => CallStatus::Rejected,
             "NORMAL_CLEARING" | "" => match direction {
-                Direction::Inbound => CallStatus::Other,
+                Direction::Inbound => return None,
                 Direction::Outbound => CallStatus::NoAnswer,
             },
             _ => CallStatus::Failed,
@@ -737,7 +736,7 @@ mod tests {
             .unwrap();
             assert_eq!(e.status, status, "{word}");
             assert_eq!(e.provider_status, word);
-            assert_eq!(e.call_id, format!("{UUID}#dial"));
+            assert_eq!(e.call_id, UUID, "one idempotency key per call");
             assert_eq!(e.direction, Direction::Inbound);
             assert_eq!(e.provider, "plivo");
             assert_eq!(
@@ -758,7 +757,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             (e.call_id.as_str(), e.direction),
-            (format!("{UUID}#dial").as_str(), Direction::Inbound)
+            (UUID, Direction::Inbound)
         );
         let e = parse(&[
             ("CallUUID", UUID),
@@ -830,20 +829,8 @@ mod tests {
             ("ringing", "", false, None, None),
             ("in-progress", "", true, None, None),
             ("queued", "", false, None, None),
-            (
-                "completed",
-                "NORMAL_CLEARING",
-                true,
-                Some(Other),
-                Some(Answered),
-            ),
-            (
-                "completed",
-                "ORIGINATOR_CANCEL",
-                true,
-                Some(Other),
-                Some(Answered),
-            ),
+            ("completed", "NORMAL_CLEARING", true, None, Some(Answered)),
+            ("completed", "ORIGINATOR_CANCEL", true, None, Some(Answered)),
             (
                 "completed",
                 "ORIGINATOR_CANCEL",
@@ -880,14 +867,8 @@ mod tests {
                 Some(Rejected),
                 Some(Rejected),
             ),
-            (
-                "completed",
-                "NORMAL_CLEARING",
-                false,
-                Some(Other),
-                Some(NoAnswer),
-            ),
-            ("completed", "", false, Some(Other), Some(NoAnswer)),
+            ("completed", "NORMAL_CLEARING", false, None, Some(NoAnswer)),
+            ("completed", "", false, None, Some(NoAnswer)),
             (
                 "completed",
                 "UNALLOCATED_NUMBER",
@@ -1060,31 +1041,24 @@ mod tests {
         use CallStatus::*;
         use Direction::*;
         // (file, status, direction, call id suffix, counterpart line type; None = withheld)
-        let expect: [(&str, CallStatus, Direction, &str, Option<LineType>); 7] = [
+        let expect: [(&str, CallStatus, Direction, &str, Option<LineType>); 6] = [
             (
                 "plivo-dial-no-answer.json",
                 NoAnswer,
                 Inbound,
-                "#dial",
+                "",
                 Some(LineType::Mobile),
             ),
             (
                 "plivo-dial-completed.json",
                 Answered,
                 Inbound,
-                "#dial",
+                "",
                 Some(LineType::Mobile),
             ),
             (
                 "plivo-hangup-caller-cancel.json",
                 Canceled,
-                Inbound,
-                "",
-                Some(LineType::Mobile),
-            ),
-            (
-                "plivo-hangup-inbound-completed.json",
-                Other,
                 Inbound,
                 "",
                 Some(LineType::Mobile),
@@ -1100,11 +1074,23 @@ mod tests {
                 "plivo-landline.json",
                 NoAnswer,
                 Inbound,
-                "#dial",
+                "",
                 Some(LineType::FixedLine),
             ),
-            ("plivo-anonymous.json", NoAnswer, Inbound, "#dial", None),
+            ("plivo-anonymous.json", NoAnswer, Inbound, "", None),
         ];
+        // The inbound leg's own `completed` hangup is not stored: the Dial action decides.
+        let text =
+            std::fs::read_to_string(format!("{dir}/plivo-hangup-inbound-completed.json")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let h = HeaderMap::new();
+        let req = WebhookRequest {
+            public_url: URL,
+            headers: &h,
+            body: v["body"].as_str().unwrap().as_bytes(),
+            now: now(),
+        };
+        assert_eq!(Plivo.parse(&req).unwrap(), None);
         for (file, status, direction, suffix, line) in expect {
             let text = std::fs::read_to_string(format!("{dir}/{file}")).expect(file);
             let v: serde_json::Value = serde_json::from_str(&text).unwrap();
