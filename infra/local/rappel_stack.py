@@ -210,3 +210,90 @@ def slots_on_page(page: str) -> list[str]:
             if match:
                 values.append(match.group(1))
     return values
+
+
+# -- more providers' signatures (ported from each provider's documented algorithm) ----------
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def sign_vonage(secret: str, body: bytes | str, iat: int, **claims) -> str:
+    """Vonage signed webhook: a JWT for `Authorization: Bearer <token>`.
+
+    HS256 over `"{b64url(header)}.{b64url(claims)}"` with the signature secret; the claims carry
+    `iat` (Unix seconds) and `payload_hash` = hex SHA-256 of the raw body, plus Vonage's `jti`,
+    `iss`, `api_key` and `application_id`. Extra `claims` are added or override these.
+    """
+    raw = body.encode() if isinstance(body, str) else body
+    payload_hash = hashlib.sha256(raw).hexdigest()
+    header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    content = {"iat": iat, "jti": f"rappel-{payload_hash[:16]}", "iss": "Vonage", "payload_hash": payload_hash,
+               "api_key": "a1b2c3d", "application_id": "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"} | claims
+    payload = _b64url(json.dumps(content, separators=(",", ":")).encode())
+    mac = hmac.new(secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{_b64url(mac)}"
+
+
+def _ed25519_key(seed: bytes | str):
+    # `cryptography` comes with moto in .venv; imported here so the rest of this module stays stdlib.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    raw = bytes.fromhex(seed) if isinstance(seed, str) else seed
+    return Ed25519PrivateKey.from_private_bytes(raw)
+
+
+def telnyx_public_key(seed: bytes | str) -> str:
+    """The account's Telnyx public key as the portal shows it (base64 of 32 bytes) for an
+    Ed25519 private key `seed` (32 bytes, or 64 hex digits)."""
+    from cryptography.hazmat.primitives import serialization
+    public = _ed25519_key(seed).public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(public).decode()
+
+
+def sign_telnyx(seed: bytes | str, timestamp: int | str, body: bytes | str) -> str:
+    """telnyx-signature-ed25519: base64(Ed25519(seed, "{telnyx-timestamp}|{raw body}"))."""
+    raw = body.encode() if isinstance(body, str) else body
+    return base64.b64encode(_ed25519_key(seed).sign(f"{timestamp}|".encode() + raw)).decode()
+
+
+def _plivo_sorted_pairs(data: str) -> list[tuple[str, str]]:
+    pairs = urllib.parse.parse_qsl(data, keep_blank_values=True, errors="replace")
+    return sorted(pairs)  # by name, then value within a name
+
+
+def plivo_v3_signed_string(url: str, body: bytes | str) -> str:
+    """What Plivo V3 signs before `"." + nonce` for a form POST of `body` to `url`:
+    `scheme://host/path`, then `?` + the query's pairs sorted and written `k=v` joined by `&`,
+    then (`?` if no query was written, else `.`) + the body's pairs sorted and written `kv`."""
+    text = body.decode() if isinstance(body, bytes) else body
+    url = url.split("#", 1)[0]
+    base, _, query = url.partition("?")
+    scheme, sep, rest = base.partition("://")
+    out = f"{scheme.lower()}://{rest}" if sep else base
+    query_pairs = _plivo_sorted_pairs(query)
+    params = _plivo_sorted_pairs(text)
+    if query_pairs or params:
+        out += "?"
+    out += "&".join(f"{k}={v}" for k, v in query_pairs)
+    if query_pairs and params:
+        out += "."
+    out += "".join(k + v for k, v in params)
+    return out
+
+
+def sign_plivo_v3(auth_token: str, url: str, body: bytes | str, nonce: str) -> str:
+    """X-Plivo-Signature-V3: base64(HMAC-SHA256(auth token, signed string + "." + nonce))."""
+    message = f"{plivo_v3_signed_string(url, body)}.{nonce}".encode()
+    return base64.b64encode(hmac.new(auth_token.encode(), message, hashlib.sha256).digest()).decode()
+
+
+def with_aircall_token(token: str | None, body: str) -> str:
+    """Aircall signs nothing: it puts the webhook's `token` in every JSON body. Returns `body`
+    with its top-level `token` set (or removed when `token` is None), otherwise unchanged."""
+    value = json.loads(body)
+    if token is None:
+        value.pop("token", None)
+    else:
+        value["token"] = token  # keeps its place when the body already has one
+    return json.dumps(value, separators=(",", ":"))

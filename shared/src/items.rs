@@ -77,7 +77,8 @@ pub fn shard_of(message_id: &str, shards: u32) -> u32 {
     sum % shards.max(1)
 }
 
-/// An account's settings (the validated JSON of [`crate::account::Account`]).
+/// An account's settings (the validated JSON of [`crate::account::Account`], without its
+/// webhook secrets) and its webhook secrets, sealed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccountItem {
     #[serde(rename = "PK")]
@@ -86,6 +87,13 @@ pub struct AccountItem {
     pub sk: String,
     pub account_id: String,
     pub settings: String,
+    /// Providers with a webhook secret (names only).
+    #[serde(default)]
+    pub secret_providers: Vec<String>,
+    /// The `webhook_secrets` JSON, KMS envelope-sealed under the secrets key with encryption
+    /// context `account_id` + `purpose=webhook-secrets` ([`crate::crypto::Sealed::encode`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secrets: Option<String>,
     pub updated_at: String,
 }
 

@@ -64,6 +64,22 @@ pub trait NumberOpener: Send + Sync {
     ) -> impl Future<Output = Result<E164, PortError>> + Send;
 }
 
+/// Sealing and opening an account's webhook secrets (KMS envelope under the secrets key,
+/// encryption context `account_id` + `purpose=webhook-secrets`). Admin tools seal; only
+/// intake opens.
+pub trait SecretsVault: Send + Sync {
+    fn seal_secrets(
+        &self,
+        account_id: &str,
+        plaintext: &str,
+    ) -> impl Future<Output = Result<String, PortError>> + Send;
+    fn open_secrets(
+        &self,
+        account_id: &str,
+        sealed: &str,
+    ) -> impl Future<Output = Result<String, PortError>> + Send;
+}
+
 /// Sending SMS (SNS).
 pub trait SmsGateway: Send + Sync {
     /// Whether the carrier reports the number as opted out (a STOP reply).

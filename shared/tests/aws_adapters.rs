@@ -10,7 +10,7 @@ use rappel::aws::{EventBus, Finish, Kms, ScheduleError, Sns, Table};
 use rappel::call::{CallStatus, Direction};
 use rappel::items::*;
 use rappel::phone::{E164, LineType};
-use rappel::ports::{EventPublisher, NumberOpener, NumberProtector, SmsGateway};
+use rappel::ports::{EventPublisher, NumberOpener, NumberProtector, SecretsVault, SmsGateway};
 use rappel::rules::{Outcome, Reason};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -37,6 +37,7 @@ async fn env() -> Env {
     let names = Names {
         table: format!("rappel-test-{run}-{n}"),
         number_key_alias: format!("alias/rappel-number-{run}-{n}"),
+        secrets_key_alias: format!("alias/rappel-secrets-{run}-{n}"),
         hash_key_alias: format!("alias/rappel-hash-{run}-{n}"),
         event_bus: format!("rappel-test-{run}-{n}"),
     };
@@ -58,6 +59,7 @@ impl Env {
             &self.names.number_key_alias,
             &self.names.hash_key_alias,
         )
+        .with_secrets_key(&self.names.secrets_key_alias)
     }
     /// Every attribute value of every item, as text (to look for clear numbers).
     async fn dump(&self) -> String {
@@ -156,16 +158,46 @@ fn message(
 }
 
 #[tokio::test]
-async fn accounts_round_trip_and_unknown_is_none() {
+async fn accounts_round_trip_with_sealed_secrets() {
     let env = env().await;
     let table = env.table();
+    let kms = env.kms();
     let now = t("2026-11-27T10:00:00Z");
     assert_eq!(table.get_account("acme").await.unwrap(), None);
-    table.put_account(&account(), now).await.unwrap();
+    table.save_account(&kms, &account(), now).await.unwrap();
+
+    // Readers get the settings and the provider names, never a secret.
     let back = table.get_account("acme").await.unwrap().unwrap();
-    assert_eq!(back, account());
-    assert_eq!(back.secrets_for("generic"), vec!["s3cret"]);
-    assert_eq!(table.list_accounts().await.unwrap().len(), 1);
+    assert_eq!(back.company_name, "Acme Plomberie");
+    assert!(back.secrets_for("generic").is_empty());
+    assert_eq!(
+        back.webhook_secrets.keys().collect::<Vec<_>>(),
+        vec!["generic"]
+    );
+    assert_eq!(
+        table.list_accounts().await.unwrap()[0]
+            .webhook_secrets
+            .keys()
+            .collect::<Vec<_>>(),
+        vec!["generic"]
+    );
+
+    // The secrets are sealed for this account: intake opens them with the secrets key.
+    let (_, sealed) = table.get_account_sealed("acme").await.unwrap().unwrap();
+    let sealed = sealed.expect("secrets are stored sealed");
+    assert!(!sealed.contains("s3cret"));
+    assert_eq!(
+        kms.open_secrets("acme", &sealed).await.unwrap(),
+        r#"{"generic":"s3cret"}"#
+    );
+    assert!(
+        kms.open_secrets("other", &sealed).await.is_err(),
+        "bound to the account"
+    );
+    assert!(
+        !env.dump().await.contains("s3cret"),
+        "no secret in clear in the table"
+    );
 }
 
 #[tokio::test]

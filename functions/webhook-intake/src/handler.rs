@@ -10,16 +10,19 @@
 use chrono::{DateTime, Duration, Utc};
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
+use rappel::account::Secrets;
 use rappel::aws::Table;
 use rappel::call::CallEvent;
 use rappel::items::{
     CallItem, CallerFields, LegItem, RETENTION_DAYS, account_pk, call_sk, leg_sk, ts,
 };
 use rappel::phone::{self, Caller};
-use rappel::ports::{Clock, NumberProtector, PortError};
+use rappel::ports::{Clock, NumberProtector, PortError, SecretsVault};
 use rappel::problem::{self, Problem};
 use rappel::providers::{self, Ack, Leg, WebhookError, WebhookRequest};
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
+use std::sync::Mutex;
 
 /// Largest accepted body, bytes (64 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -31,17 +34,49 @@ pub const LEG_RETENTION_DAYS: i64 = 2;
 pub const DEFAULT_REGION: &str = "FR";
 
 /// What the handler needs, built once per cold start.
-pub struct Deps<K: NumberProtector, C: Clock> {
+pub struct Deps<K: NumberProtector + SecretsVault, C: Clock> {
     pub table: Table,
     pub keys: K,
     pub clock: C,
     /// Public base URL providers call (custom domain + base path), no trailing slash. URL-signed
     /// providers (Twilio) sign `{public_base_url}/webhooks/{provider}/{account_id}?{raw query}`.
     pub public_base_url: String,
+    /// Opened webhook secrets, per account, reused while the sealed value is unchanged.
+    pub secrets: SecretsCache,
+}
+
+/// Webhook secrets opened by this execution environment: account id → (sealed value, secrets).
+/// Keyed by the sealed value, so a rotation (a new sealed value) is picked up at once, and a
+/// warm container decrypts once per account.
+#[derive(Default)]
+pub struct SecretsCache(Mutex<HashMap<String, (String, BTreeMap<String, Secrets>)>>);
+
+impl SecretsCache {
+    /// The secrets of `account_id`, opening `sealed` with KMS unless already opened.
+    async fn open<K: SecretsVault>(
+        &self,
+        keys: &K,
+        account_id: &str,
+        sealed: &str,
+    ) -> Result<BTreeMap<String, Secrets>, PortError> {
+        if let Some((known, secrets)) = self.0.lock().expect("secrets cache lock").get(account_id) {
+            if known == sealed {
+                return Ok(secrets.clone());
+            }
+        }
+        let json = keys.open_secrets(account_id, sealed).await?;
+        let secrets: BTreeMap<String, Secrets> = serde_json::from_str(&json)
+            .map_err(|_| PortError::new("kms", "sealed webhook secrets are not a provider map"))?;
+        self.0.lock().expect("secrets cache lock").insert(
+            account_id.to_string(),
+            (sealed.to_string(), secrets.clone()),
+        );
+        Ok(secrets)
+    }
 }
 
 /// Handle one webhook request. Never returns `Err`: every failure is an HTTP answer.
-pub async fn handle<K: NumberProtector, C: Clock>(
+pub async fn handle<K: NumberProtector + SecretsVault, C: Clock>(
     deps: &Deps<K, C>,
     req: Request,
 ) -> Result<Response<Body>, Infallible> {
@@ -98,7 +133,7 @@ pub fn webhook_request_parts<'r>(
     })
 }
 
-async fn intake<K: NumberProtector, C: Clock>(
+async fn intake<K: NumberProtector + SecretsVault, C: Clock>(
     deps: &Deps<K, C>,
     req: &Request,
 ) -> Result<Ack, Problem> {
@@ -144,8 +179,12 @@ async fn intake<K: NumberProtector, C: Clock>(
             format!("unknown provider {provider_name:?}"),
         ));
     };
-    let account = deps.table.get_account(account_id).await.map_err(internal)?;
-    let Some(account) = account else {
+    let account = deps
+        .table
+        .get_account_sealed(account_id)
+        .await
+        .map_err(internal)?;
+    let Some((mut account, sealed)) = account else {
         return Err(Problem::new(
             404,
             "not-found",
@@ -154,6 +193,13 @@ async fn intake<K: NumberProtector, C: Clock>(
         ));
     };
 
+    if let Some(sealed) = sealed {
+        account.webhook_secrets = deps
+            .secrets
+            .open(&deps.keys, account_id, &sealed)
+            .await
+            .map_err(internal)?;
+    }
     let webhook = WebhookRequest {
         public_url: &public_url,
         headers: req.headers(),
@@ -297,7 +343,7 @@ pub fn call_item(
 }
 
 /// Remember `leg` (once: its first event wins, and KMS is not called again for a known leg).
-async fn remember<K: NumberProtector, C: Clock>(
+async fn remember<K: NumberProtector + SecretsVault, C: Clock>(
     deps: &Deps<K, C>,
     account_id: &str,
     provider: &str,

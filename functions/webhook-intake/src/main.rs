@@ -13,6 +13,7 @@ async fn main() -> Result<(), Error> {
         keys: aws::kms(&config, &settings),
         clock: SystemClock,
         public_base_url: settings.public_base_url.clone(),
+        secrets: Default::default(),
     };
     run(service_fn(|req| handle(&deps, req))).await
 }

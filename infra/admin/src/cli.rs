@@ -64,6 +64,15 @@ pub struct Connection {
     )]
     pub hash_key_id: String,
 
+    /// KMS key that seals webhook secrets (`put-account` encrypts them; nothing here decrypts).
+    #[arg(
+        long,
+        env = "SECRETS_KEY_ID",
+        default_value = "alias/rappel-webhook-secrets",
+        global = true
+    )]
+    pub secrets_key_id: String,
+
     /// KMS key that encrypts caller numbers (never used to decrypt here).
     #[arg(
         long,

@@ -28,7 +28,14 @@ pub async fn run(cli: Cli) -> Result<(), AdminError> {
         Command::PutAccount(file) => {
             let account = read_account(&file.file)?;
             let table = table(&cli.connection).await;
-            table.put_account(&account, Utc::now()).await?;
+            let config = connect::sdk_config(cli.connection.local).await;
+            let vault = Kms::new(
+                aws_sdk_kms::Client::new(&config),
+                &cli.connection.number_key_id,
+                &cli.connection.hash_key_id,
+            )
+            .with_secrets_key(&cli.connection.secrets_key_id);
+            table.save_account(&vault, &account, Utc::now()).await?;
             print_summary(&Summary::new(&account, true), json);
             Ok(())
         }

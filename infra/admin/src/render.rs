@@ -89,12 +89,15 @@ impl Summary {
 }
 
 /// The account with each webhook secret replaced by [`REDACTED`] (one per secret, so a
-/// rotation in progress still shows two).
+/// rotation in progress still shows two). Accounts read from the table carry no secret at
+/// all (they are sealed with KMS; only intake opens them): their providers show one
+/// [`REDACTED`].
 pub fn redact(account: &Account) -> Account {
     let mut shown = account.clone();
     for secrets in shown.webhook_secrets.values_mut() {
         *secrets = match secrets {
             Secrets::One(_) => Secrets::One(REDACTED.into()),
+            Secrets::Many(all) if all.is_empty() => Secrets::One(REDACTED.into()),
             Secrets::Many(all) => Secrets::Many(vec![REDACTED.into(); all.len()]),
         };
     }

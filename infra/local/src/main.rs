@@ -87,6 +87,7 @@ async fn run() -> Result<(), BoxError> {
         table_name: stack::TABLE_NAME.into(),
         number_key_id: stack::NUMBER_KEY_ALIAS.into(),
         hash_key_id: stack::HASH_KEY_ALIAS.into(),
+        secrets_key_id: stack::SECRETS_KEY_ALIAS.into(),
         event_bus_name: stack::EVENT_BUS_NAME.into(),
         public_base_url: public_base_url.clone(),
         due_shards: 4,
@@ -116,7 +117,10 @@ async fn run() -> Result<(), BoxError> {
             .build(),
     );
     let table = || Table::new(dynamodb.clone(), &settings.table_name).without_cache();
-    let keys = || Kms::new(kms.clone(), &settings.number_key_id, &settings.hash_key_id);
+    let keys = || {
+        Kms::new(kms.clone(), &settings.number_key_id, &settings.hash_key_id)
+            .with_secrets_key(&settings.secrets_key_id)
+    };
     let bus = || RecordingBus {
         bus: EventBus::new(eventbridge.clone(), &settings.event_bus_name),
         records: records.clone(),
@@ -125,6 +129,7 @@ async fn run() -> Result<(), BoxError> {
 
     let loaded = load_accounts(
         &aws::table(&config, &settings),
+        &aws::kms(&config, &settings),
         &accounts_dir,
         rappel::ports::Clock::now(&clock),
     )
@@ -136,6 +141,7 @@ async fn run() -> Result<(), BoxError> {
             keys: keys(),
             clock: clock.clone(),
             public_base_url: public_base_url.clone(),
+            secrets: Default::default(),
         },
         eligibility: eligibility::handler::Deps {
             table: table(),
@@ -206,6 +212,7 @@ async fn shutdown_signal() {
 /// Load and validate every `*.json` account of `dir` (a bad file stops start-up, naming it).
 async fn load_accounts(
     table: &rappel::aws::Table,
+    vault: &Kms,
     dir: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<Account>, BoxError> {
@@ -220,7 +227,7 @@ async fn load_accounts(
     for path in paths {
         let json = std::fs::read_to_string(&path)?;
         let account = Account::from_json(&json).map_err(|e| format!("{}: {e}", path.display()))?;
-        table.put_account(&account, now).await?;
+        table.save_account(vault, &account, now).await?;
         accounts.push(account);
     }
     Ok(accounts)

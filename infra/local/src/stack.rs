@@ -11,6 +11,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub const TABLE_NAME: &str = "rappel";
 pub const NUMBER_KEY_ALIAS: &str = "alias/rappel-number";
 pub const HASH_KEY_ALIAS: &str = "alias/rappel-caller-hash";
+pub const SECRETS_KEY_ALIAS: &str = "alias/rappel-webhook-secrets";
 pub const EVENT_BUS_NAME: &str = "rappel";
 
 /// Start moto on `port` unless one already answers there. The child is killed when dropped.
@@ -78,6 +79,7 @@ pub async fn provision(config: &SdkConfig) -> Result<(), BoxError> {
     let names = rappel::aws::provision::Names {
         table: TABLE_NAME.into(),
         number_key_alias: NUMBER_KEY_ALIAS.into(),
+        secrets_key_alias: SECRETS_KEY_ALIAS.into(),
         hash_key_alias: HASH_KEY_ALIAS.into(),
         event_bus: EVENT_BUS_NAME.into(),
     };

@@ -3,7 +3,7 @@
 use super::port_error;
 use crate::crypto::{self, Sealed};
 use crate::phone::E164;
-use crate::ports::{NumberOpener, NumberProtector, PortError};
+use crate::ports::{NumberOpener, NumberProtector, PortError, SecretsVault};
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{DataKeySpec, MacAlgorithmSpec};
@@ -17,6 +17,7 @@ pub struct Kms {
     client: Client,
     number_key_id: String,
     hash_key_id: String,
+    secrets_key_id: Option<String>,
 }
 
 impl Kms {
@@ -29,7 +30,20 @@ impl Kms {
             client,
             number_key_id: number_key_id.into(),
             hash_key_id: hash_key_id.into(),
+            secrets_key_id: None,
         }
+    }
+
+    /// Also seal and open webhook secrets, under `secrets_key_id`.
+    pub fn with_secrets_key(mut self, secrets_key_id: impl Into<String>) -> Kms {
+        self.secrets_key_id = Some(secrets_key_id.into());
+        self
+    }
+
+    fn secrets_key(&self) -> Result<&str, PortError> {
+        self.secrets_key_id
+            .as_deref()
+            .ok_or_else(|| PortError::new("kms", "no secrets key configured (SECRETS_KEY_ID)"))
     }
 }
 
@@ -99,5 +113,58 @@ impl NumberOpener for Kms {
         let clear = String::from_utf8(clear)
             .map_err(|_| PortError::new("kms", "sealed number is not UTF-8"))?;
         Ok(E164::from_e164_unchecked(clear))
+    }
+}
+
+/// Encryption-context value binding sealed secrets to their purpose.
+const SECRETS_PURPOSE: &str = "webhook-secrets";
+
+impl SecretsVault for Kms {
+    /// `GenerateDataKey` (context `account_id`, `purpose`) + AES-256-GCM.
+    async fn seal_secrets(&self, account_id: &str, plaintext: &str) -> Result<String, PortError> {
+        let out = self
+            .client
+            .generate_data_key()
+            .key_id(self.secrets_key()?)
+            .key_spec(DataKeySpec::Aes256)
+            .encryption_context(CONTEXT_KEY, account_id)
+            .encryption_context("purpose", SECRETS_PURPOSE)
+            .send()
+            .await
+            .map_err(|e| port_error("kms", e))?;
+        let (Some(key), Some(wrapped)) = (out.plaintext(), out.ciphertext_blob()) else {
+            return Err(PortError::new("kms", "GenerateDataKey returned no key"));
+        };
+        let aad = format!("{account_id}\0{SECRETS_PURPOSE}");
+        let sealed = crypto::seal(
+            key.as_ref(),
+            wrapped.as_ref().to_vec(),
+            aad.as_bytes(),
+            plaintext.as_bytes(),
+        )
+        .map_err(|e| PortError::new("kms", e.to_string()))?;
+        Ok(sealed.encode())
+    }
+
+    /// `Decrypt` (same context) + AES-256-GCM open.
+    async fn open_secrets(&self, account_id: &str, sealed: &str) -> Result<String, PortError> {
+        let sealed = Sealed::decode(sealed).map_err(|e| PortError::new("kms", e.to_string()))?;
+        let out = self
+            .client
+            .decrypt()
+            .key_id(self.secrets_key()?)
+            .ciphertext_blob(Blob::new(sealed.encrypted_key.clone()))
+            .encryption_context(CONTEXT_KEY, account_id)
+            .encryption_context("purpose", SECRETS_PURPOSE)
+            .send()
+            .await
+            .map_err(|e| port_error("kms", e))?;
+        let key = out
+            .plaintext()
+            .ok_or_else(|| PortError::new("kms", "Decrypt returned no plaintext"))?;
+        let aad = format!("{account_id}\0{SECRETS_PURPOSE}");
+        let clear = crypto::open(key.as_ref(), aad.as_bytes(), &sealed)
+            .map_err(|e| PortError::new("kms", e.to_string()))?;
+        String::from_utf8(clear).map_err(|_| PortError::new("kms", "sealed secrets are not UTF-8"))
     }
 }

@@ -26,6 +26,8 @@ pub struct Settings {
     pub number_key_id: String,
     /// `HASH_KEY_ID`: KMS HMAC key for caller hashes.
     pub hash_key_id: String,
+    /// `SECRETS_KEY_ID`: symmetric KMS key sealing webhook secrets (intake opens them).
+    pub secrets_key_id: String,
     /// `EVENT_BUS_NAME`.
     pub event_bus_name: String,
     /// `PUBLIC_BASE_URL` (else `API_DEFAULT_URL`): the public URL providers call and SMS links
@@ -62,6 +64,7 @@ impl Settings {
             table_name: required("TABLE_NAME")?,
             number_key_id: required("NUMBER_KEY_ID")?,
             hash_key_id: required("HASH_KEY_ID")?,
+            secrets_key_id: required("SECRETS_KEY_ID")?,
             event_bus_name: required("EVENT_BUS_NAME")?,
             public_base_url,
             due_shards,
@@ -111,6 +114,7 @@ pub fn kms(config: &SdkConfig, settings: &Settings) -> Kms {
         &settings.number_key_id,
         &settings.hash_key_id,
     )
+    .with_secrets_key(&settings.secrets_key_id)
 }
 
 /// SNS SMS adapter.

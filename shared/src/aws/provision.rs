@@ -17,12 +17,13 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub struct Names {
     pub table: String,
     pub number_key_alias: String,
+    pub secrets_key_alias: String,
     pub hash_key_alias: String,
     pub event_bus: String,
 }
 
-/// Create the table (keys, GSI1, TTL, NEW_IMAGE stream), the number key (symmetric), the
-/// hash key (HMAC_256) with their aliases, and the event bus; what exists already is kept.
+/// Create the table (keys, GSI1, TTL, NEW_IMAGE stream), the number and secrets keys
+/// (symmetric), the hash key (HMAC_256) with their aliases, and the event bus; what exists already is kept.
 pub async fn provision(config: &SdkConfig, names: &Names) -> Result<(), BoxError> {
     let dynamodb = aws_sdk_dynamodb::Client::new(config);
     let exists = dynamodb
@@ -109,6 +110,22 @@ pub async fn provision(config: &SdkConfig, names: &Names) -> Result<(), BoxError
             .ok_or("CreateKey returned no key")?;
         kms.create_alias()
             .alias_name(names.number_key_alias.as_str())
+            .target_key_id(id)
+            .send()
+            .await?;
+    }
+    if !has(names.secrets_key_alias.as_str()) {
+        let key = kms
+            .create_key()
+            .description("Rappel local: webhook secrets key")
+            .send()
+            .await?;
+        let id = key
+            .key_metadata()
+            .map(|m| m.key_id().to_string())
+            .ok_or("CreateKey returned no key")?;
+        kms.create_alias()
+            .alias_name(names.secrets_key_alias.as_str())
             .target_key_id(id)
             .send()
             .await?;

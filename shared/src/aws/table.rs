@@ -4,9 +4,9 @@
 //! `TransactWriteItems`, so nothing is ever half-written.
 
 use super::port_error;
-use crate::account::Account;
+use crate::account::{Account, Secrets};
 use crate::items::*;
-use crate::ports::PortError;
+use crate::ports::{PortError, SecretsVault};
 use crate::rules::{Outcome, Reason};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -72,7 +72,7 @@ pub struct Cancelled {
 pub struct Table {
     client: Client,
     name: String,
-    accounts: Mutex<HashMap<String, (Instant, Account)>>,
+    accounts: Mutex<HashMap<String, (Instant, Account, Option<String>)>>,
     cache_ttl: Duration,
 }
 
@@ -140,14 +140,27 @@ impl Table {
 
     // ---------------------------------------------------------------- accounts
 
-    /// The account `account_id`, validated; `None` when unknown. Cached for 30 s per
-    /// execution environment (one read per cold container per half-minute, not per call).
+    /// The account `account_id`, validated; `None` when unknown. Its `webhook_secrets` hold
+    /// the provider names only (no secret: those are sealed, see [`Table::get_account_sealed`]).
+    /// Cached for 30 s per execution environment (one read per warm container per half-minute).
     pub async fn get_account(&self, account_id: &str) -> Result<Option<Account>, PortError> {
+        Ok(self
+            .get_account_sealed(account_id)
+            .await?
+            .map(|(account, _)| account))
+    }
+
+    /// The account and its webhook secrets as stored: sealed under the secrets KMS key
+    /// ([`crate::ports::SecretsVault`]), to be opened by intake only.
+    pub async fn get_account_sealed(
+        &self,
+        account_id: &str,
+    ) -> Result<Option<(Account, Option<String>)>, PortError> {
         if !self.cache_ttl.is_zero() {
             let cache = self.accounts.lock().expect("account cache lock");
-            if let Some((at, account)) = cache.get(account_id) {
+            if let Some((at, account, sealed)) = cache.get(account_id) {
                 if at.elapsed() < self.cache_ttl {
-                    return Ok(Some(account.clone()));
+                    return Ok(Some((account.clone(), sealed.clone())));
                 }
             }
         }
@@ -155,32 +168,50 @@ impl Table {
             return Ok(None);
         };
         let item: AccountItem = from_item(item)?;
-        let account = Account::from_json(&item.settings).map_err(|e| {
+        let mut account = Account::from_json(&item.settings).map_err(|e| {
             PortError::new(SERVICE, format!("account {account_id} is invalid: {e}"))
         })?;
-        if !self.cache_ttl.is_zero() {
-            self.accounts
-                .lock()
-                .expect("account cache lock")
-                .insert(account_id.to_string(), (Instant::now(), account.clone()));
+        for provider in &item.secret_providers {
+            account
+                .webhook_secrets
+                .insert(provider.clone(), Secrets::Many(Vec::new()));
         }
-        Ok(Some(account))
+        if !self.cache_ttl.is_zero() {
+            self.accounts.lock().expect("account cache lock").insert(
+                account_id.to_string(),
+                (
+                    Instant::now(),
+                    account.clone(),
+                    item.webhook_secrets.clone(),
+                ),
+            );
+        }
+        Ok(Some((account, item.webhook_secrets)))
     }
 
-    /// Create or replace an account (validated first).
+    /// Create or replace an account (validated first). Its webhook secrets are not stored in
+    /// `settings`: pass them sealed (`sealed_secrets`, from [`crate::ports::SecretsVault`]);
+    /// only the provider names are kept in clear.
     pub async fn put_account(
         &self,
         account: &Account,
+        sealed_secrets: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<(), PortError> {
         account
             .validate()
             .map_err(|e| PortError::new(SERVICE, e.to_string()))?;
+        let mut settings = account.clone();
+        let secret_providers: Vec<String> = std::mem::take(&mut settings.webhook_secrets)
+            .into_keys()
+            .collect();
         let item = AccountItem {
             pk: account_pk(&account.account_id),
             sk: ACCOUNT_SK.into(),
             account_id: account.account_id.clone(),
-            settings: serde_json::to_string(account).expect("account serializes"),
+            settings: serde_json::to_string(&settings).expect("account serializes"),
+            secret_providers,
+            webhook_secrets: sealed_secrets,
             updated_at: ts(now),
         };
         build(
@@ -196,6 +227,26 @@ impl Table {
             .expect("account cache lock")
             .remove(&account.account_id);
         Ok(())
+    }
+
+    /// Validate `account`, seal its webhook secrets with `vault`, and store it: what
+    /// `rappel-admin put-account` and the local stack do.
+    pub async fn save_account<V: SecretsVault>(
+        &self,
+        vault: &V,
+        account: &Account,
+        now: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        account
+            .validate()
+            .map_err(|e| PortError::new(SERVICE, e.to_string()))?;
+        let sealed = if account.webhook_secrets.is_empty() {
+            None
+        } else {
+            let json = serde_json::to_string(&account.webhook_secrets).expect("secrets serialize");
+            Some(vault.seal_secrets(&account.account_id, &json).await?)
+        };
+        self.put_account(account, sealed, now).await
     }
 
     /// Every account (a scan: for administration, not for the call path).
@@ -215,10 +266,14 @@ impl Table {
                 .map_err(|e| port_error(SERVICE, e))?;
             for item in out.items.unwrap_or_default() {
                 let item: AccountItem = from_item(item)?;
-                accounts.push(
-                    Account::from_json(&item.settings)
-                        .map_err(|e| PortError::new(SERVICE, e.to_string()))?,
-                );
+                let mut account = Account::from_json(&item.settings)
+                    .map_err(|e| PortError::new(SERVICE, e.to_string()))?;
+                for provider in item.secret_providers {
+                    account
+                        .webhook_secrets
+                        .insert(provider, Secrets::Many(Vec::new()));
+                }
+                accounts.push(account);
             }
             match out.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
