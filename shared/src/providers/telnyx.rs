@@ -49,10 +49,11 @@
 //! payload has no answer timestamp (`start_time` is the leg's start), so the ring time is not
 //! known (`ring_seconds = None`).
 //!
-//! Direction: `payload.direction` (`incoming` → inbound, `outgoing` → outbound). Telnyx's API
-//! reference example of `call.hangup` does not show it while `call.initiated` always has it;
-//! a hangup without it is refused rather than guessed (guessing could text the business
-//! itself).
+//! Direction: `payload.direction` (`incoming` → inbound, `outgoing` → outbound). Telnyx's
+//! `call.hangup` does not carry it; `call.initiated` always does. Intake remembers each leg's
+//! `call.initiated` ([`Provider::leg`], keyed by `call_leg_id`) and reads the hangup with it
+//! ([`Provider::leg_key`]). A hangup without a direction and without a remembered leg is read
+//! as outbound, the safe failure: an outbound call is never texted.
 //!
 //! Requests are signed with Ed25519 (headers documented with each callback, e.g.
 //! <https://developers.telnyx.com/api-reference/callbacks/call-hangup>; Telnyx SDKs'
@@ -1045,7 +1046,6 @@ mod tests {
             "data.event_type must be a string",
             "data.payload must be an object",
             "payload.call_leg_id must be a string of 1 to 128 characters",
-            "payload.direction is missing",
             r#"payload.direction must be "incoming" or "outgoing""#,
             "payload.from must be a string of at most 256 characters",
             "payload.to must be a string of at most 256 characters",
