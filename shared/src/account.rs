@@ -142,6 +142,12 @@ pub enum AccountError {
     BookingUrl,
     #[error("callback_hours: {0}")]
     CallbackHours(String),
+    #[error(
+        "webhook_secrets.{0}: Rappel has no such provider (twilio, generic, vonage, telnyx, aircall, plivo)"
+    )]
+    UnknownProvider(String),
+    #[error("webhook_secrets.{0}: give one secret, or two during a rotation, none empty")]
+    SecretCount(String),
 }
 
 impl Account {
@@ -233,6 +239,17 @@ impl Account {
             return Err(AccountError::CallbackHours(
                 "slot_minutes must be between 5 and 240".into(),
             ));
+        }
+        for (provider, secrets) in &self.webhook_secrets {
+            if crate::providers::by_name(provider).is_none() {
+                return Err(AccountError::UnknownProvider(provider.clone()));
+            }
+            let all = secrets.all();
+            // An empty list is how a stored account shows providers whose secrets are sealed.
+            let sealed_view = matches!(secrets, Secrets::Many(v) if v.is_empty());
+            if !sealed_view && (all.len() > 2 || all.iter().any(|s| s.trim().is_empty())) {
+                return Err(AccountError::SecretCount(provider.clone()));
+            }
         }
         // Size the SMS with the longest link it can carry: base URL + "/r/" + token.
         let base_len = self.booking_base_url.as_deref().map_or(64, str::len);

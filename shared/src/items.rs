@@ -218,6 +218,13 @@ pub struct MessageItem {
     pub number: Option<String>,
     /// SK of the day reservation (deleted if the message is cancelled or expires).
     pub day_sk: String,
+    /// Recipient's region (`FR`, `RE`...): the sender re-checks their sending window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// When the call that caused it happened (RFC 3339 UTC): human contact before that
+    /// instant does not cancel it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_happened_at: Option<String>,
     pub token: String,
     pub due_at: String,
     pub send_before: String,

@@ -95,6 +95,12 @@ pub enum TemplateError {
     MissingLink,
     #[error("the template must offer a free opt-out (the word STOP)")]
     MissingOptOut,
+    #[error(
+        "the template has an unknown placeholder {0:?}: only {{company}} and {{link}} are filled in"
+    )]
+    UnknownPlaceholder(String),
+    #[error("the template must contain {{link}} once")]
+    RepeatedLink,
     #[error("the message needs {segments} SMS segments ({encoding:?}, {units} units); at most 2 are allowed{}", .forced_by.map(|c| format!(": character {c:?} (U+{:04X}) forces UCS-2", c as u32)).unwrap_or_default())]
     TooLong {
         segments: usize,
@@ -178,6 +184,24 @@ pub fn validate_template(
     if !contains_word_ignore_case(template, "stop") {
         return Err(TemplateError::MissingOptOut);
     }
+    if template.matches("{link}").count() > 1 {
+        return Err(TemplateError::RepeatedLink);
+    }
+    // Any other `{word}` would be sent literally.
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) if !after[..close].contains('{') => {
+                let name = &after[..close];
+                if name != "company" && name != "link" {
+                    return Err(TemplateError::UnknownPlaceholder(format!("{{{name}}}")));
+                }
+                rest = &after[close + 1..];
+            }
+            _ => rest = after,
+        }
+    }
 
     let rendered = render(template, company, &"x".repeat(link_len));
     let size = segments(&rendered);
@@ -190,6 +214,27 @@ pub fn validate_template(
         });
     }
     Ok(size)
+}
+
+#[cfg(test)]
+mod placeholder_tests {
+    use super::*;
+
+    #[test]
+    fn unknown_or_repeated_placeholders_are_refused() {
+        let ok = "{company} : rappel {link} STOP 36173";
+        assert!(validate_template(ok, "Acme", 40).is_ok());
+        assert_eq!(
+            validate_template("{company} {prenom} {link} STOP", "Acme", 40),
+            Err(TemplateError::UnknownPlaceholder("{prenom}".into()))
+        );
+        assert_eq!(
+            validate_template("{company} {link} {link} STOP", "Acme", 40),
+            Err(TemplateError::RepeatedLink)
+        );
+        // A lone brace is text, not a placeholder.
+        assert!(validate_template("{company} :-{ {link} STOP", "Acme", 40).is_ok());
+    }
 }
 
 /// Whether `text` contains the ASCII `word` as a whole word (not next to a letter, digit or

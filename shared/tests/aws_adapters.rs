@@ -131,6 +131,8 @@ fn message(
         caller_masked: call.caller_masked.clone(),
         number: call.number.clone(),
         day_sk: day_sk(&hash, day),
+        region: Some("FR".into()),
+        call_happened_at: None,
         token: token.clone(),
         due_at: ts(due),
         send_before: ts(due + Duration::hours(72)),
@@ -564,4 +566,112 @@ async fn no_clear_number_in_the_table() {
         !dump.contains("600000042") && !dump.contains("06 00 00 00 42"),
         "{dump}"
     );
+}
+
+#[tokio::test]
+async fn unsent_failures_free_the_day_and_reschedule_requeues() {
+    let env = env().await;
+    let table = env.table();
+    let now = t("2026-11-27T18:59:00Z");
+    let day = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+    let c1 = call("c1", "h1", now);
+    table.put_call(&c1).await.unwrap();
+    let (m1, l1) = message("m1", &c1, now, day);
+    table
+        .schedule(&c1, &m1, &l1, Reason::InHours, now)
+        .await
+        .unwrap();
+
+    // Claimed too late (after 20:00): put back on the queue for Saturday 08:00 Paris.
+    let late = t("2026-11-27T19:00:30Z");
+    let saturday = t("2026-11-28T07:00:00Z");
+    let claimed = table.claim("acme", "m1", 4, late).await.unwrap().unwrap();
+    table.reschedule(&claimed, saturday, 4).await.unwrap();
+    let back = table.get_message("acme", "m1").await.unwrap().unwrap();
+    assert_eq!(
+        (back.status, back.due_at.as_str()),
+        (MessageStatus::Scheduled, "2026-11-28T07:00:00Z")
+    );
+    assert_eq!(
+        table.calls("acme").await.unwrap()[0].due_at.as_deref(),
+        Some("2026-11-28T07:00:00Z")
+    );
+    assert!(
+        table
+            .due(shard_of("m1", 4), late, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        table
+            .due(shard_of("m1", 4), saturday, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // SNS refuses it: nothing left, so the caller's day is free again.
+    let claimed = table
+        .claim("acme", "m1", 4, saturday)
+        .await
+        .unwrap()
+        .unwrap();
+    table
+        .finish(
+            &claimed,
+            Finish::Failed(Reason::ProviderError),
+            saturday,
+            false,
+        )
+        .await
+        .unwrap();
+    let c2 = call("c2", "h1", now);
+    table.put_call(&c2).await.unwrap();
+    let (m2, l2) = message("m2", &c2, now, day);
+    table
+        .schedule(&c2, &m2, &l2, Reason::InHours, now)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn human_contact_cancels_only_messages_of_earlier_calls() {
+    let env = env().await;
+    let table = env.table();
+    let missed_at = t("2026-11-27T19:59:00Z");
+    let c1 = call("c1", "h1", missed_at);
+    table.put_call(&c1).await.unwrap();
+    let (mut m1, l1) = message(
+        "m1",
+        &c1,
+        t("2026-11-28T07:00:00Z"),
+        NaiveDate::from_ymd_opt(2026, 11, 28).unwrap(),
+    );
+    m1.call_happened_at = Some(ts(missed_at));
+    table
+        .schedule(&c1, &m1, &l1, Reason::QuietHours, missed_at)
+        .await
+        .unwrap();
+    // An answered call from the morning, delivered late: it came before the missed call.
+    let answered_at = t("2026-11-27T09:00:00Z");
+    let none = table
+        .cancel_pending_before(
+            "acme",
+            "h1",
+            Reason::AnsweredLater,
+            answered_at,
+            t("2026-11-27T20:05:00Z"),
+        )
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    // A later answered call cancels it.
+    let later = t("2026-11-27T20:10:00Z");
+    let some = table
+        .cancel_pending_before("acme", "h1", Reason::AnsweredLater, later, later)
+        .await
+        .unwrap();
+    assert_eq!(some.len(), 1);
 }

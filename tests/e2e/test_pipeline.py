@@ -325,3 +325,56 @@ def test_rappel_admin_answers_why_a_caller_did_not_get_an_sms(stack, tmp_path):
     bad.write_text(json.dumps({"account_id": "bad", "company_name": "Acme", "message_template": "{company} {link}"}))
     refused = admin("validate", "--file", str(bad))
     assert refused.returncode == 2 and "STOP" in refused.stderr
+
+
+def _template_actions() -> dict[str, set[str]]:
+    """IAM actions each function's inline policies allow, from template.yaml."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def any_tag(loader, suffix, node):
+        if isinstance(node, yaml.ScalarNode):
+            return loader.construct_scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node)
+        return loader.construct_mapping(node)
+
+    Loader.add_multi_constructor("!", any_tag)
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=Loader)
+    allowed = {}
+    for name, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        actions = set()
+        for policy in resource["Properties"].get("Policies", []):
+            for statement in policy.get("Statement", []):
+                if statement.get("Effect") == "Allow":
+                    action = statement["Action"]
+                    actions.update([action] if isinstance(action, str) else action)
+        allowed[name] = actions
+    return allowed
+
+
+def test_template_allows_every_aws_call_the_functions_made(stack):
+    """Every AWS operation a handler made on the local stack (counted by the SDK interceptor)
+    is allowed by that function's inline policy in template.yaml (moto does not enforce IAM).
+    Runs after this module's other tests, which exercise intake, eligibility, both sender
+    triggers (with a carrier STOP), booking and opt-out."""
+    function_of = {"webhook-intake": "WebhookIntakeFunction", "eligibility": "EligibilityFunction",
+                   "sender:MessageDue": "SenderFunction", "sender:sweep": "SenderFunction",
+                   "booking": "BookingFunction"}
+    prefix = {"DynamoDB": "dynamodb", "KMS": "kms", "SNS": "sns", "EventBridge": "events"}
+    allowed = _template_actions()
+    made = stack.get_json("/_local/aws-calls")
+    seen_functions = {c["function"] for c in made}
+    assert {"webhook-intake", "eligibility", "sender:MessageDue", "sender:sweep", "booking"} <= seen_functions
+    missing = []
+    for call in made:
+        if call["operation"] == "TransactWriteItems":
+            continue  # authorised per item: PutItem / UpdateItem / DeleteItem / ConditionCheckItem
+        action = f"{prefix[call['service']]}:{call['operation']}"
+        if action not in allowed[function_of[call["function"]]]:
+            missing.append((call["function"], action))
+    assert missing == [], f"template.yaml lacks: {sorted(set(missing))}"

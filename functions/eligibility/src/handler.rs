@@ -110,7 +110,13 @@ pub async fn process_call<E: EventPublisher, C: Clock>(
         } => {
             let cancelled = deps
                 .table
-                .cancel_pending(&call.account_id, &hash, reason, now)
+                .cancel_pending_before(
+                    &call.account_id,
+                    &hash,
+                    reason,
+                    call.facts().happened_at,
+                    now,
+                )
                 .await?;
             for c in &cancelled {
                 deps.events
@@ -189,6 +195,8 @@ async fn schedule<E: EventPublisher, C: Clock>(
         caller_masked: call.caller_masked.clone(),
         number: Some(number.clone()),
         day_sk: day_sk(hash, day),
+        region: call.region.clone(),
+        call_happened_at: Some(call.happened_at.clone()),
         token: token.clone(),
         due_at: ts(due_at),
         send_before: ts(send_before),

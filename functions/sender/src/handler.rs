@@ -13,7 +13,7 @@ use lambda_runtime::LambdaEvent;
 use rappel::aws::{Finish, Table};
 use rappel::items::{CALL_PREFIX, MessageItem, ts};
 use rappel::ports::{Clock, EventPublisher, NumberOpener, PortError, SmsGateway, detail_type};
-use rappel::rules::Reason;
+use rappel::rules::{self, Reason};
 use rappel::sms;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -40,7 +40,8 @@ pub struct Deps<K: NumberOpener, S: SmsGateway, E: EventPublisher, C: Clock> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Delivery {
     pub message_id: String,
-    /// `sent`, `cancelled`, `expired` or `failed`.
+    /// `sent`, `cancelled`, `expired`, `failed`, or `scheduled` (put back on the queue: it was
+    /// outside the recipient's sending window).
     pub outcome: &'static str,
     pub reason: &'static str,
 }
@@ -76,7 +77,13 @@ where
                 .extend(send_one(deps, &account_id, &message_id).await?);
             Ok(report)
         }
-        Trigger::Sweep => Ok(sweep(deps).await?),
+        Trigger::Sweep => {
+            // Lambda's deadline (ms since the epoch; 0 when run outside Lambda).
+            let deadline = (event.context.deadline > 0).then(|| {
+                std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline)
+            });
+            Ok(sweep_until(deps, deadline).await?)
+        }
     }
 }
 
@@ -147,29 +154,97 @@ where
     E: EventPublisher,
     C: Clock,
 {
+    sweep_until(deps, None).await
+}
+
+/// Time kept in hand before the Lambda deadline: no new message is claimed after that, so a
+/// claimed message is never cut off halfway (the next sweep, a minute later, goes on).
+pub const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// [`sweep`], stopping before `deadline` (wall clock) minus [`DEADLINE_MARGIN`]. A failure on
+/// one message is logged and the sweep goes on with the others; the first failure is returned
+/// at the end (so the invocation is reported failed).
+pub async fn sweep_until<K, S, E, C>(
+    deps: &Deps<K, S, E, C>,
+    deadline: Option<std::time::SystemTime>,
+) -> Result<Report, PortError>
+where
+    K: NumberOpener,
+    S: SmsGateway,
+    E: EventPublisher,
+    C: Clock,
+{
+    let out_of_time =
+        || deadline.is_some_and(|d| std::time::SystemTime::now() + DEADLINE_MARGIN >= d);
     let now = deps.clock.now();
     let mut report = Report::default();
-    for shard in 0..deps.due_shards {
-        for (account_id, message_id) in deps
+    let mut first_error: Option<PortError> = None;
+    let mut note = |err: PortError, what: &str| {
+        tracing::error!(error = %err, "{what}");
+        first_error.get_or_insert(err);
+    };
+    'shards: for shard in 0..deps.due_shards {
+        match deps
             .table
             .stale_sending(shard, now - IN_FLIGHT_TIMEOUT)
-            .await?
+            .await
         {
-            if let Some(msg) = deps.table.get_message(&account_id, &message_id).await? {
-                tracing::error!(%account_id, %message_id, "message was claimed but never recorded: the SMS may or may not have left; not retried");
-                deps.table
-                    .finish(&msg, Finish::Failed(Reason::SendInterrupted), now, false)
-                    .await?;
-                report.interrupted.push(message_id);
+            Ok(stale) => {
+                for (account_id, message_id) in stale {
+                    let result = async {
+                        if let Some(msg) = deps.table.get_message(&account_id, &message_id).await? {
+                            tracing::error!(%account_id, %message_id, "message was claimed but never recorded: the SMS may or may not have left; not retried");
+                            deps.table.finish(&msg, Finish::Failed(Reason::SendInterrupted), now, false).await?;
+                            return Ok::<_, PortError>(true);
+                        }
+                        Ok(false)
+                    }
+                    .await;
+                    match result {
+                        Ok(true) => report.interrupted.push(message_id),
+                        Ok(false) => {}
+                        Err(err) => note(err, "cannot record an interrupted message"),
+                    }
+                }
+            }
+            Err(err) => note(err, "cannot read in-flight messages"),
+        }
+        let due = match deps.table.due(shard, now, SWEEP_BATCH).await {
+            Ok(due) => due,
+            Err(err) => {
+                note(err, "cannot read the due queue");
+                continue;
+            }
+        };
+        for (account_id, message_id) in due {
+            if out_of_time() {
+                tracing::warn!(
+                    shard,
+                    "sweep stopped before the Lambda deadline; the next one goes on"
+                );
+                break 'shards;
+            }
+            match send_one(deps, &account_id, &message_id).await {
+                Ok(delivery) => report.deliveries.extend(delivery),
+                Err(err) => note(err, "delivery failed; the sweep goes on"),
             }
         }
-        for (account_id, message_id) in deps.table.due(shard, now, SWEEP_BATCH).await? {
-            report
-                .deliveries
-                .extend(send_one(deps, &account_id, &message_id).await?);
-        }
     }
-    Ok(report)
+    match first_error {
+        Some(err) => Err(err),
+        None => Ok(report),
+    }
+}
+
+/// `Some(next allowed instant)` when `now` (UTC) is outside the sending window of a recipient
+/// in `region` for `account` (DESIGN rule 4, re-checked at send time); `None` when allowed.
+pub fn outside_window(
+    region: Option<&str>,
+    account: &rappel::account::Account,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let calendar = rules::recipient_calendar(region, account);
+    (!calendar.is_allowed(now)).then(|| calendar.next_allowed(now))
 }
 
 /// Re-check, open, publish and record a claimed message.
@@ -210,6 +285,19 @@ where
     if now > send_before {
         return finish(Finish::Expired(Reason::DeferralLimit)).await;
     }
+    // Rule 4 again at send time: a late event, a retry or a backlog must not text at night.
+    if let Some(next) = outside_window(msg.region.as_deref(), &account, now) {
+        if next > send_before {
+            return finish(Finish::Expired(Reason::DeferralLimit)).await;
+        }
+        deps.table.reschedule(msg, next, deps.due_shards).await?;
+        tracing::info!(account_id = %msg.account_id, message_id = %msg.message_id, due_at = %ts(next), "outside the recipient's sending window: rescheduled");
+        return Ok(Delivery {
+            message_id: msg.message_id.clone(),
+            outcome: "scheduled",
+            reason: Reason::QuietHours.as_str(),
+        });
+    }
     if deps
         .table
         .is_opted_out(&msg.account_id, &msg.caller_hash)
@@ -247,7 +335,7 @@ where
     let sns_message_id = match deps.sms.publish(&number, &sender_id, &body).await {
         Ok(id) => id,
         Err(err) => {
-            // SNS answered with an error: nothing left, the day is not used up by a send.
+            // SNS answered with an error: nothing left, so the day is freed (Table::finish).
             tracing::error!(message_id = %msg.message_id, error = %err, "SMS publish refused");
             return finish(Finish::Failed(Reason::ProviderError)).await;
         }
@@ -299,6 +387,39 @@ where
         outcome: "sent",
         reason: reason.as_str(),
     })
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+
+    #[test]
+    fn a_late_send_is_put_back_to_the_next_allowed_instant() {
+        let account =
+            rappel::account::Account::from_json(r#"{"account_id":"a","company_name":"Acme"}"#)
+                .unwrap();
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // Friday 27 Nov 2026 19:59:59 Paris: still allowed.
+        assert_eq!(
+            outside_window(Some("FR"), &account, t("2026-11-27T18:59:59Z")),
+            None
+        );
+        // A MessageDue event retried at 20:00:30 Paris: back to Saturday 08:00 Paris.
+        assert_eq!(
+            outside_window(Some("FR"), &account, t("2026-11-27T19:00:30Z")),
+            Some(t("2026-11-28T07:00:00Z"))
+        );
+        // Réunion at 04:30 local time (00:30 UTC): 08:00 local.
+        assert_eq!(
+            outside_window(Some("RE"), &account, t("2026-11-30T00:30:00Z")),
+            Some(t("2026-11-30T04:00:00Z"))
+        );
+        // A message with no region (stored before the region was kept) uses the account's zone.
+        assert_eq!(
+            outside_window(None, &account, t("2026-11-29T10:00:00Z")),
+            Some(t("2026-11-30T07:00:00Z"))
+        );
+    }
 }
 
 #[cfg(test)]

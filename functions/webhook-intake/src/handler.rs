@@ -251,7 +251,8 @@ async fn intake<K: NumberProtector + SecretsVault, C: Clock>(
         direction = ?event.direction,
         caller = %call.caller_masked.as_deref().unwrap_or(&call.caller),
         redelivery = !stored,
-        "call stored"
+        "{}",
+        if stored { "call stored" } else { "redelivery acknowledged, nothing changed" }
     );
     Ok(provider.ack())
 }
@@ -311,7 +312,9 @@ pub fn call_item(
     caller: CallerFields,
     now: DateTime<Utc>,
 ) -> CallItem {
-    let happened_at = event.ended_at.or(event.started_at).unwrap_or(now);
+    // A call cannot have happened after we heard of it: a future instant (a provider's clock,
+    // a forged body) would defeat the age check and the deferral deadline.
+    let happened_at = event.ended_at.or(event.started_at).unwrap_or(now).min(now);
     CallItem {
         pk: account_pk(account_id),
         sk: call_sk(event.provider, &event.call_id),
@@ -478,6 +481,12 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(out.caller_hash.as_deref(), Some("hash:acme:02"));
+
+        // A call cannot have happened after we heard of it.
+        let mut future = event("+33600000003", "+33144000000", Direction::Inbound);
+        future.ended_at = Some("2027-06-01T10:00:00Z".parse().unwrap());
+        let clamped = protect(&FakeKeys, "acme", &future, now).await.unwrap();
+        assert_eq!(clamped.happened_at, "2026-11-27T17:00:00Z");
 
         let withheld = protect(
             &FakeKeys,

@@ -17,9 +17,9 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Bodies above this are cut by the runner (API Gateway's own limit is 10 MB; intake refuses
-/// anything over 64 KiB itself).
-const MAX_RUNNER_BODY: usize = 1024 * 1024;
+/// Bodies above this are cut by the runner, like API Gateway's own 10 MB payload limit
+/// (intake refuses anything over 64 KiB itself, with a problem document).
+const MAX_RUNNER_BODY: usize = 10 * 1024 * 1024;
 
 pub fn router(app: Arc<App>) -> axum::Router {
     axum::Router::new()
@@ -36,6 +36,9 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .route("/_local/calls", get(calls))
         .route("/_local/events", get(events))
         .route("/_local/aws-calls", get(aws_calls))
+        // Anything else goes where API Gateway would send it: paths under /webhooks to intake
+        // and under /r to booking, which answer their own 404 (problem JSON / HTML page).
+        .fallback(fallback)
         .with_state(app)
 }
 
@@ -178,4 +181,15 @@ async fn calls(
 /// AWS calls the handlers made since start, per function, service and operation.
 async fn aws_calls(State(app): State<Arc<App>>) -> Response {
     Json(app.calls.snapshot()).into_response()
+}
+
+async fn fallback(State(app): State<Arc<App>>, req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    if path.starts_with("/webhooks/") || path == "/webhooks" {
+        webhook(State(app), req).await
+    } else if path.starts_with("/r/") {
+        booking(State(app), req).await
+    } else {
+        error(StatusCode::NOT_FOUND, format!("no route for {path}"))
+    }
 }

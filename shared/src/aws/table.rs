@@ -470,6 +470,21 @@ impl Table {
         reason: Reason,
         now: DateTime<Utc>,
     ) -> Result<Vec<Cancelled>, PortError> {
+        self.cancel_pending_before(account_id, hash, reason, DateTime::<Utc>::MAX_UTC, now)
+            .await
+    }
+
+    /// [`Table::cancel_pending`] for human contact at `contact_at` (UTC): only messages whose
+    /// call happened before that contact are cancelled (rule 5). A late-delivered answered call
+    /// from earlier in the day does not cancel the SMS of a missed call that came after it.
+    pub async fn cancel_pending_before(
+        &self,
+        account_id: &str,
+        hash: &str,
+        reason: Reason,
+        contact_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Cancelled>, PortError> {
         let pk = account_pk(account_id);
         let mut cancelled = Vec::new();
         for day in self.query_prefix(pk.clone(), &day_prefix(hash)).await? {
@@ -479,6 +494,14 @@ impl Table {
             };
             let msg: MessageItem = from_item(msg)?;
             if msg.status != MessageStatus::Scheduled {
+                continue;
+            }
+            let call_happened_at = msg
+                .call_happened_at
+                .as_deref()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc));
+            if call_happened_at.is_some_and(|at| at > contact_at) {
                 continue;
             }
             let items = vec![
@@ -690,9 +713,67 @@ impl Table {
                 sent_at.map(|t| (t, shred)),
             )?,
         ];
-        if matches!(end, Finish::Cancelled(_) | Finish::Expired(_)) {
+        // Nothing left: the day is not used up (a message that may have left keeps it).
+        let unsent = matches!(
+            end,
+            Finish::Cancelled(_)
+                | Finish::Expired(_)
+                | Finish::Failed(Reason::ProviderError | Reason::NumberUnavailable)
+        );
+        if unsent {
             items.push(delete(&self.name, &pk, &msg.day_sk)?);
         }
+        build(
+            self.client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await,
+        )?;
+        Ok(())
+    }
+
+    /// Put a claimed message back on the due queue at `due_at` (UTC), and show the new due
+    /// instant on its call: used when the sender finds it outside the recipient's sending
+    /// window (rule 4 re-checked at send time). Conditional on the message still being claimed.
+    pub async fn reschedule(
+        &self,
+        msg: &MessageItem,
+        due_at: DateTime<Utc>,
+        shards: u32,
+    ) -> Result<(), PortError> {
+        let pk = account_pk(&msg.account_id);
+        let update_msg = build(
+            Update::builder()
+                .table_name(&self.name)
+                .key(PK, s(&pk))
+                .key(SK, s(&msg.sk))
+                .update_expression(
+                    "SET #st = :scheduled, due_at = :due, GSI1PK = :gpk, GSI1SK = :gsk",
+                )
+                .condition_expression("#st = :sending")
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_values(":scheduled", s(MessageStatus::Scheduled.as_str()))
+                .expression_attribute_values(":sending", s(MessageStatus::Sending.as_str()))
+                .expression_attribute_values(":due", s(ts(due_at)))
+                .expression_attribute_values(":gpk", s(due_pk(shard_of(&msg.message_id, shards))))
+                .expression_attribute_values(":gsk", s(due_sk(due_at, &msg.message_id)))
+                .build(),
+        )?;
+        let update_call = build(
+            Update::builder()
+                .table_name(&self.name)
+                .key(PK, s(&pk))
+                .key(SK, s(&msg.call_sk))
+                .update_expression("SET due_at = :due")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":due", s(ts(due_at)))
+                .build(),
+        )?;
+        let items = vec![
+            TransactWriteItem::builder().update(update_msg).build(),
+            TransactWriteItem::builder().update(update_call).build(),
+        ];
         build(
             self.client
                 .transact_write_items()
