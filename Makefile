@@ -14,7 +14,7 @@ MOTO_PORT ?= 5055
 # Ports the tests use, away from a `make local` that may be running.
 TEST_MOTO_PORT ?= 5157
 
-.PHONY: venv build local demo test unit adapters e2e lint release fmt clean
+.PHONY: venv build local demo test unit adapters e2e lint release fmt fuzz clean
 
 venv: $(VENV)/.installed
 
@@ -61,6 +61,13 @@ release: venv
 	cargo lambda build --release --x86-64 -p webhook-intake -p eligibility -p sender -p booking
 	@for f in webhook-intake eligibility sender booking; do \
 	  printf '%-16s %8d bytes\n' $$f $$(stat -c %s target/lambda/$$f/bootstrap); done
+
+# Coverage-guided fuzzing of every parser and verifier (cargo-fuzz on stable with
+# RUSTC_BOOTSTRAP=1; not part of `make test`). FUZZ_SECONDS per target, default 60.
+FUZZ_SECONDS ?= 60
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
 	cargo clean

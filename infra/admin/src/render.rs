@@ -323,10 +323,8 @@ mod tests {
         assert!(err.contains("<redacted>"), "{err}");
         let empty = r#"{"account_id":"a","company_name":"Acme","webhook_secrets":{"twilio":" "}}"#;
         let err = parse_account(empty, "a.json").unwrap_err();
-        assert!(
-            err.contains("webhook_secrets.twilio must not be empty"),
-            "{err}"
-        );
+        assert!(err.contains("webhook_secrets.twilio"), "{err}");
+        assert!(err.contains("empty"), "{err}");
         let none = r#"{"account_id":"a","company_name":"Acme","webhook_secrets":{"twilio":[]}}"#;
         assert!(parse_account(none, "a.json").is_err());
     }
