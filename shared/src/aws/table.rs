@@ -289,11 +289,17 @@ impl Table {
     /// Store a call unless one with the same key exists (the provider's idempotency key).
     /// Returns `true` when stored, `false` on a redelivery (nothing changed).
     pub async fn put_call(&self, call: &CallItem) -> Result<bool, PortError> {
+        self.put_if_absent(to_item(call)?).await
+    }
+
+    /// `PutItem` unless an item with the same key exists: `true` when written, `false` when
+    /// the key was taken (the first write wins; nothing is changed).
+    async fn put_if_absent(&self, item: Item) -> Result<bool, PortError> {
         let result = self
             .client
             .put_item()
             .table_name(&self.name)
-            .set_item(Some(to_item(call)?))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
@@ -311,24 +317,7 @@ impl Table {
 
     /// Remember a call leg unless it is already known (first event wins).
     pub async fn put_leg(&self, leg: &LegItem) -> Result<(), PortError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.name)
-            .set_item(Some(to_item(leg)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(port_error(SERVICE, e)),
-        }
+        self.put_if_absent(to_item(leg)?).await.map(drop)
     }
 
     /// A remembered call leg, if any.
@@ -807,24 +796,7 @@ impl Table {
             source: source.to_string(),
             opted_out_at: ts(now),
         };
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.name)
-            .set_item(Some(to_item(&item)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(port_error(SERVICE, e)),
-        }
+        self.put_if_absent(to_item(&item)?).await.map(drop)
     }
 
     // ---------------------------------------------------------------- links and bookings
