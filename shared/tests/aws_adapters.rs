@@ -482,6 +482,28 @@ async fn bookings_are_idempotent() {
         first,
         "a resubmission gives the same booking"
     );
+    // Withdrawing touches only the named booking; then the next booking holds.
+    table.unbook("tok-m1", "b2").await.unwrap();
+    assert_eq!(
+        table
+            .get_link("tok-m1")
+            .await
+            .unwrap()
+            .unwrap()
+            .booking
+            .unwrap()
+            .booking_id,
+        "b1"
+    );
+    table.unbook("tok-m1", "b1").await.unwrap();
+    assert_eq!(
+        table.get_link("tok-m1").await.unwrap().unwrap().booking,
+        None
+    );
+    assert_eq!(
+        table.book("tok-m1", &second).await.unwrap().booking_id,
+        "b2"
+    );
     table.mark_link_opted_out("tok-m1", now).await.unwrap();
     assert!(
         table

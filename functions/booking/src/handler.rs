@@ -134,6 +134,13 @@ pub trait BookingStore: Send + Sync {
         token: &str,
         booking: &Booking,
     ) -> impl Future<Output = Result<Booking, PortError>> + Send;
+    /// Withdraw booking `booking_id` from link `token` (only that booking): used when the
+    /// business could not be told, so that the prospect's retry books and tells again.
+    fn unbook(
+        &self,
+        token: &str,
+        booking_id: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
     /// Record the opt-out of caller `hash` (source `link`; idempotent).
     fn put_opt_out(
         &self,
@@ -175,6 +182,9 @@ impl BookingStore for Table {
     }
     async fn book(&self, token: &str, booking: &Booking) -> Result<Booking, PortError> {
         Table::book(self, token, booking).await
+    }
+    async fn unbook(&self, token: &str, booking_id: &str) -> Result<(), PortError> {
+        Table::unbook(self, token, booking_id).await
     }
     async fn put_opt_out(
         &self,
@@ -378,15 +388,19 @@ async fn book<S: BookingStore, E: EventPublisher>(
     if held.booking_id == new.booking_id {
         let detail = callback_requested_detail(&ctx.account, &ctx.link, &held, caller);
         if let Err(e) = events.put(detail_type::CALLBACK_REQUESTED, detail).await {
-            // The booking is stored but the business was not told: loud, with what a replay needs.
+            // The business was not told: withdraw the booking, so that nothing is half-done
+            // and the prospect's retry books and tells again.
             tracing::error!(
                 account_id = %ctx.account.account_id,
                 message_id = %ctx.link.message_id,
                 booking_id = %held.booking_id,
                 service = e.service,
                 error = %e.message,
-                "CallbackRequested not published"
+                "CallbackRequested not published; booking withdrawn"
             );
+            if let Err(undo) = store.unbook(token, &held.booking_id).await {
+                tracing::error!(booking_id = %held.booking_id, error = %undo, "booking stored but not announced: replay CallbackRequested by hand");
+            }
             return Err(e);
         }
         tracing::info!(
@@ -906,6 +920,18 @@ mod tests {
             let link = link.as_mut().unwrap();
             Ok(link.booking.get_or_insert_with(|| booking.clone()).clone())
         }
+        async fn unbook(&self, _: &str, booking_id: &str) -> Result<(), PortError> {
+            let mut link = self.link.lock().unwrap();
+            let link = link.as_mut().unwrap();
+            if link
+                .booking
+                .as_ref()
+                .is_some_and(|b| b.booking_id == booking_id)
+            {
+                link.booking = None;
+            }
+            Ok(())
+        }
         async fn put_opt_out(&self, a: &str, h: &str, _: DateTime<Utc>) -> Result<(), PortError> {
             self.opt_outs.lock().unwrap().push((a.into(), h.into()));
             Ok(())
@@ -936,6 +962,62 @@ mod tests {
             self.0.lock().unwrap().push((detail_type.into(), detail));
             Ok(())
         }
+    }
+
+    /// Events that fail the first `n` times.
+    struct FlakyEvents(Mutex<u32>, FakeEvents);
+
+    impl EventPublisher for FlakyEvents {
+        async fn put(&self, detail_type: &str, detail: serde_json::Value) -> Result<(), PortError> {
+            let fail = {
+                let mut left = self.0.lock().unwrap();
+                let fail = *left > 0;
+                *left = left.saturating_sub(1);
+                fail
+            };
+            if fail {
+                return Err(PortError::new("eventbridge", "throttled"));
+            }
+            self.1.put(detail_type, detail).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_booking_the_business_was_not_told_of_is_withdrawn_and_the_retry_tells_it() {
+        let store = FakeStore::with(link());
+        let events = FlakyEvents(Mutex::new(1), FakeEvents::default());
+        let post = || {
+            request(
+                "POST",
+                &format!("/r/{TOKEN}"),
+                "slot=2026-11-30T09%3A00%3A00Z&name=Camille",
+            )
+        };
+        let first = respond(
+            &store,
+            &events,
+            &FixedClock(now()),
+            "https://rappel.example.fr",
+            &post(),
+        )
+        .await;
+        assert_eq!(first.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(store.stored().booking, None, "nothing half-done");
+        let again = respond(
+            &store,
+            &events,
+            &FixedClock(now()),
+            "https://rappel.example.fr",
+            &post(),
+        )
+        .await;
+        assert_eq!(again.status(), StatusCode::OK);
+        let sent = events.1.0.lock().unwrap();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            sent[0].1["booking_id"],
+            store.stored().booking.unwrap().booking_id
+        );
     }
 
     struct FixedClock(DateTime<Utc>);
@@ -1522,6 +1604,9 @@ mod tests {
                     booking_id: "bkg_earlier".into(),
                     ..b.clone()
                 })
+            }
+            async fn unbook(&self, t: &str, b: &str) -> Result<(), PortError> {
+                self.0.unbook(t, b).await
             }
             async fn put_opt_out(
                 &self,

@@ -852,6 +852,31 @@ impl Table {
         }
     }
 
+    /// Remove booking `booking_id` from link `token` (no other booking is touched).
+    pub async fn unbook(&self, token: &str, booking_id: &str) -> Result<(), PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .key(PK, s(link_pk(token)))
+            .key(SK, s(LINK_SK))
+            .update_expression("REMOVE booking")
+            .condition_expression("booking.booking_id = :id")
+            .expression_attribute_values(":id", s(booking_id))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(port_error(SERVICE, e)),
+        }
+    }
+
     /// Mark link `token` as used to opt out (first instant kept).
     pub async fn mark_link_opted_out(
         &self,
