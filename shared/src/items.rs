@@ -318,6 +318,9 @@ pub struct LegItem {
     pub direction: Direction,
     #[serde(flatten)]
     pub caller: CallerFields,
+    /// An outbound leg forwarding an inbound call of the same group: not decided on its own.
+    #[serde(default)]
+    pub forwarded: bool,
     pub received_at: String,
     pub expires_at: i64,
 }

@@ -67,6 +67,7 @@ SHARED = 20  # PP of a caller who rings through every provider
 # case numbers (the CC of a mobile)
 MISSED, ANSWERED, REDELIVERED, TAMPERED, TAMPERED_TO, WRONG_SECRET, REPLAYED = 1, 2, 3, 4, 5, 6, 7
 ROTATION_OLD, ROTATION_NEW, LEG_FLOW, LONE_LEG, CLEAR_SCAN, IN_WINDOW, FUTURE, SEVERAL = 8, 9, 10, 11, 12, 13, 14, 15
+TRANSFER = 16
 
 
 def mobile(provider: str, case: int) -> str:
@@ -519,6 +520,36 @@ def test_telnyx_hangup_without_direction_is_read_from_call_initiated(stack):
     stack.drain()
     assert decision(stack, call) == ("sent", "in_hours")
     assert sms_count(stack, caller) == 1, f"SMS to {mask(caller)}"
+
+
+def test_telnyx_transfer_leg_is_not_a_second_decision(stack):
+    """Both legs of one Telnyx call: the inbound leg is transferred to the business phone (an
+    outgoing leg in the same call_session_id), nobody answers, the transfer leg times out, the
+    caller hangs up. One call item (the inbound leg), one SMS."""
+    caller = mobile("telnyx", TRANSFER)
+    inbound = telnyx_call("telnyx-transfer", caller, False, stack.now(), hangup_direction=False)
+    session = json.loads(inbound.bodies[0])["data"]["payload"]["call_session_id"]
+    leg_b = str(uid("telnyx-transfer", "leg-b"))
+
+    def b_event(name: str, **payload) -> str:
+        value = json.loads(fixture(name))
+        value["data"]["id"] = str(uid("telnyx-transfer", name + "-b"))
+        value["data"]["payload"] |= {"call_control_id": "v3:" + uid("telnyx-transfer", "control-b").hex,
+                                     "call_leg_id": leg_b, "call_session_id": session,
+                                     "from": TRACKED, "to": BUSINESS_PHONE} | payload
+        return compact(value)
+
+    b_initiated = b_event("telnyx-initiated", direction="outgoing")
+    b_hangup = json.loads(b_event("telnyx-hangup-caller-cancel", hangup_cause="timeout", hangup_source="callee"))
+    del b_hangup["data"]["payload"]["direction"]
+    # Telnyx order: A initiated, B initiated, B hangup (timeout), A hangup (caller gives up).
+    bodies = [inbound.bodies[0], b_initiated, compact(b_hangup), inbound.bodies[1]]
+    sent_before = sms_count(stack, caller)
+    deliver(stack, "telnyx", Call(bodies, inbound.call_id, inbound.ids + [leg_b]))
+    stack.drain()
+    assert rows(stack, leg_b) == [], "the transfer leg is not decided on its own"
+    assert decision(stack, inbound) == ("sent", "in_hours")
+    assert sms_count(stack, caller) == sent_before + 1, f"one SMS to {mask(caller)}"
 
 
 def test_telnyx_hangup_without_a_known_leg_is_stored_as_outbound(stack):

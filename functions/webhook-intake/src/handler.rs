@@ -12,7 +12,7 @@ use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use rappel::account::Secrets;
 use rappel::aws::Table;
-use rappel::call::CallEvent;
+use rappel::call::{CallEvent, Direction};
 use rappel::items::{
     CallItem, CallerFields, LegItem, RETENTION_DAYS, account_pk, call_sk, leg_sk, ts,
 };
@@ -234,6 +234,15 @@ async fn intake<K: NumberProtector + SecretsVault, C: Clock>(
         None => None,
     };
     let call = match remembered {
+        Some(leg) if leg.forwarded => {
+            tracing::info!(
+                provider = provider_name,
+                account_id,
+                call_id = %event.call_id,
+                "forwarded leg of an inbound call: its inbound leg decides; not stored"
+            );
+            return Ok(provider.ack());
+        }
         Some(leg) => {
             event.direction = leg.direction;
             call_item(account_id, &event, leg.caller, now)
@@ -361,14 +370,50 @@ async fn remember<K: NumberProtector + SecretsVault, C: Clock>(
     {
         return Ok(());
     }
-    let caller = protect_caller(&deps.keys, account_id, &leg.counterpart).await?;
+    let expires_at = (now + Duration::days(LEG_RETENTION_DAYS)).timestamp();
+    // Legs grouped by the provider: an inbound leg marks its group; an outbound leg of a
+    // marked group is that call forwarded to the business (its inbound leg decides).
+    let group_key = leg.group.as_ref().map(|g| format!("group:{g}"));
+    let forwarded = match (&group_key, leg.direction) {
+        (Some(group), Direction::Inbound) => {
+            let marker = LegItem {
+                pk: account_pk(account_id),
+                sk: leg_sk(provider, group),
+                direction: Direction::Inbound,
+                caller: CallerFields {
+                    caller: "group".into(),
+                    ..CallerFields::default()
+                },
+                forwarded: false,
+                received_at: ts(now),
+                expires_at,
+            };
+            deps.table.put_leg(&marker).await?;
+            false
+        }
+        (Some(group), Direction::Outbound) => deps
+            .table
+            .get_leg(account_id, provider, group)
+            .await?
+            .is_some(),
+        (None, _) => false,
+    };
+    let caller = if forwarded {
+        CallerFields {
+            caller: "forwarded".into(),
+            ..CallerFields::default()
+        }
+    } else {
+        protect_caller(&deps.keys, account_id, &leg.counterpart).await?
+    };
     let item = LegItem {
         pk: account_pk(account_id),
         sk: leg_sk(provider, &leg.key),
         direction: leg.direction,
         caller,
+        forwarded,
         received_at: ts(now),
-        expires_at: (now + Duration::days(LEG_RETENTION_DAYS)).timestamp(),
+        expires_at,
     };
     deps.table.put_leg(&item).await
 }

@@ -79,6 +79,10 @@ pub struct Leg {
     pub direction: Direction,
     /// The prospect's raw number (the caller for inbound legs, the callee for outbound ones).
     pub counterpart: String,
+    /// The call the leg belongs to, when the provider groups legs (Telnyx `call_session_id`):
+    /// an outbound leg in the group of an inbound one is that call forwarded to the business,
+    /// whose outcome the inbound leg reports; it is not decided on its own.
+    pub group: Option<String>,
 }
 
 impl std::fmt::Debug for Leg {

@@ -279,10 +279,20 @@ impl Provider for Telnyx {
             "outgoing" => (Direction::Outbound, party(payload, "to").ok()?),
             _ => return None,
         };
+        let group = payload
+            .get("call_session_id")
+            .and_then(Value::as_str)
+            .filter(|g| {
+                !g.is_empty()
+                    && g.chars().count() <= MAX_ID_CHARS
+                    && !g.chars().any(char::is_control)
+            })
+            .map(str::to_owned);
         Some(Leg {
             key: key.to_owned(),
             direction,
             counterpart,
+            group,
         })
     }
 

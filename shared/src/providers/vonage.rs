@@ -199,6 +199,8 @@ impl Provider for Vonage {
             key: l.conversation_uuid,
             direction: Direction::Inbound,
             counterpart: l.from,
+            // The key is already the conversation: leg B is correlated to it, not grouped.
+            group: None,
         })
     }
 
