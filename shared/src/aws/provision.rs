@@ -92,58 +92,42 @@ pub async fn provision(config: &SdkConfig, names: &Names) -> Result<(), BoxError
 
     let kms = aws_sdk_kms::Client::new(config);
     let aliases = kms.list_aliases().send().await?;
-    let has = |name: &str| {
-        aliases
+    let keys = [
+        (
+            &names.number_key_alias,
+            "Rappel local: number envelope key",
+            None,
+        ),
+        (
+            &names.secrets_key_alias,
+            "Rappel local: webhook secrets key",
+            None,
+        ),
+        (
+            &names.hash_key_alias,
+            "Rappel local: caller hash key",
+            Some((KeySpec::Hmac256, KeyUsageType::GenerateVerifyMac)),
+        ),
+    ];
+    for (alias, description, hmac) in keys {
+        if aliases
             .aliases()
             .iter()
-            .any(|a| a.alias_name() == Some(name))
-    };
-    if !has(names.number_key_alias.as_str()) {
-        let key = kms
-            .create_key()
-            .description("Rappel local: number envelope key")
-            .send()
-            .await?;
+            .any(|a| a.alias_name() == Some(alias.as_str()))
+        {
+            continue;
+        }
+        let mut create = kms.create_key().description(description);
+        if let Some((spec, usage)) = hmac {
+            create = create.key_spec(spec).key_usage(usage);
+        }
+        let key = create.send().await?;
         let id = key
             .key_metadata()
             .map(|m| m.key_id().to_string())
             .ok_or("CreateKey returned no key")?;
         kms.create_alias()
-            .alias_name(names.number_key_alias.as_str())
-            .target_key_id(id)
-            .send()
-            .await?;
-    }
-    if !has(names.secrets_key_alias.as_str()) {
-        let key = kms
-            .create_key()
-            .description("Rappel local: webhook secrets key")
-            .send()
-            .await?;
-        let id = key
-            .key_metadata()
-            .map(|m| m.key_id().to_string())
-            .ok_or("CreateKey returned no key")?;
-        kms.create_alias()
-            .alias_name(names.secrets_key_alias.as_str())
-            .target_key_id(id)
-            .send()
-            .await?;
-    }
-    if !has(names.hash_key_alias.as_str()) {
-        let key = kms
-            .create_key()
-            .description("Rappel local: caller hash key")
-            .key_spec(KeySpec::Hmac256)
-            .key_usage(KeyUsageType::GenerateVerifyMac)
-            .send()
-            .await?;
-        let id = key
-            .key_metadata()
-            .map(|m| m.key_id().to_string())
-            .ok_or("CreateKey returned no key")?;
-        kms.create_alias()
-            .alias_name(names.hash_key_alias.as_str())
+            .alias_name(alias.as_str())
             .target_key_id(id)
             .send()
             .await?;

@@ -107,3 +107,27 @@ pub fn by_name(name: &str) -> Option<&'static dyn Provider> {
         _ => None,
     }
 }
+
+/// Form parameters of a form-encoded webhook (Twilio, Plivo), by name; the first occurrence
+/// of a name wins.
+pub(crate) struct Params<'a>(
+    std::collections::HashMap<std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>>,
+);
+
+impl<'a> Params<'a> {
+    pub(crate) fn new(body: &'a str) -> Self {
+        let mut map = std::collections::HashMap::new();
+        for (k, v) in url::form_urlencoded::parse(body.as_bytes()) {
+            map.entry(k).or_insert(v);
+        }
+        Params(map)
+    }
+
+    /// The value of `name`, if present and not empty after trimming.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(|v| v.as_ref())
+            .filter(|v| !v.trim().is_empty())
+    }
+}

@@ -62,7 +62,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// The header carrying the V3 signature(s), comma-separated (lower-case, as in
 /// [`WebhookRequest`]).
@@ -387,27 +387,6 @@ fn header<'r>(
 
 fn malformed(msg: &str) -> WebhookError {
     WebhookError::Malformed(msg.to_owned())
-}
-
-/// Form parameters by name; the first occurrence of a name wins.
-struct Params<'a>(HashMap<std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>>);
-
-impl<'a> Params<'a> {
-    fn new(body: &'a str) -> Self {
-        let mut map = HashMap::new();
-        for (k, v) in url::form_urlencoded::parse(body.as_bytes()) {
-            map.entry(k).or_insert(v);
-        }
-        Params(map)
-    }
-
-    /// The value of `name`, if present and not empty after trimming.
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .get(name)
-            .map(|v| v.as_ref())
-            .filter(|v| !v.trim().is_empty())
-    }
 }
 
 #[cfg(test)]
