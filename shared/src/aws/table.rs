@@ -9,7 +9,7 @@ use crate::items::*;
 use crate::ports::{PortError, SecretsVault};
 use crate::rules::{Outcome, Reason};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem, Update,
@@ -303,16 +303,7 @@ impl Table {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(port_error(SERVICE, e)),
-        }
+        Ok(unless_condition_failed(result)?.is_some())
     }
 
     /// Remember a call leg unless it is already known (first event wins).
@@ -366,16 +357,7 @@ impl Table {
             .expression_attribute_values(":t", s(ts(now)))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(port_error(SERVICE, e)),
-        }
+        Ok(unless_condition_failed(result)?.is_some())
     }
 
     // ---------------------------------------------------------------- outbox
@@ -626,16 +608,9 @@ impl Table {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(out) => Ok(Some(from_item(out.attributes.unwrap_or_default())?)),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(port_error(SERVICE, e)),
-        }
+        unless_condition_failed(result)?
+            .map(|out| from_item(out.attributes.unwrap_or_default()))
+            .transpose()
     }
 
     /// Record the end of a claimed message and of its call, atomically: `Sent` (with the SNS
@@ -837,18 +812,13 @@ impl Table {
             .expression_attribute_values(":b", value)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(booking.clone()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                self.get_link(token)
-                    .await?
-                    .and_then(|l| l.booking)
-                    .ok_or_else(|| PortError::new(SERVICE, "link vanished while booking"))
-            }
-            Err(e) => Err(port_error(SERVICE, e)),
+        match unless_condition_failed(result)? {
+            Some(_) => Ok(booking.clone()),
+            None => self
+                .get_link(token)
+                .await?
+                .and_then(|l| l.booking)
+                .ok_or_else(|| PortError::new(SERVICE, "link vanished while booking")),
         }
     }
 
@@ -865,16 +835,7 @@ impl Table {
             .expression_attribute_values(":id", s(booking_id))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(port_error(SERVICE, e)),
-        }
+        unless_condition_failed(result).map(drop)
     }
 
     /// Mark link `token` as used to opt out (first instant kept).
@@ -963,6 +924,27 @@ fn set_call_outcome(
     }
     let update = build(update.update_expression(expression).build())?;
     Ok(TransactWriteItem::builder().update(update).build())
+}
+
+/// `Some(output)`, or `None` when the write's condition failed (the item was not in the
+/// expected state: someone else got there first); any other error is a [`PortError`].
+fn unless_condition_failed<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+) -> Result<Option<T>, PortError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(out) => Ok(Some(out)),
+        Err(e)
+            if e.as_service_error().and_then(ProvideErrorMetadata::code)
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(port_error(SERVICE, e)),
+    }
 }
 
 /// Indexes of the transaction items whose condition failed, when the transaction was
