@@ -66,9 +66,14 @@ class Stack:
     """One running `rappel-local` (which starts its own moto)."""
 
     def __init__(self, port: int = 3000, moto_port: int = 5055, clock: str | None = None,
-                 accounts_dir: str | None = None, log_path: Path | None = None):
+                 accounts_dir: str | None = None, log_path: Path | None = None,
+                 faults: str | None = None, faults_port: int | None = None):
         self.port = port
         self.moto_port = moto_port
+        # Chaos tests: RAPPEL_FAULTS spec for the fault proxy (infra/local/faults.py) that the
+        # runner then puts between the handlers and moto, on faults_port (default moto_port + 1).
+        self.faults_spec = faults
+        self.faults_port = faults_port if faults_port is not None else moto_port + 1
         self.base = f"http://127.0.0.1:{port}"
         self.clock = clock
         self.accounts_dir = accounts_dir or str(ROOT / "infra" / "local" / "accounts")
@@ -97,6 +102,12 @@ class Stack:
         })
         if self.clock:
             env["RAPPEL_CLOCK"] = self.clock
+        # Faults only when asked for here, never inherited from the calling shell.
+        env.pop("RAPPEL_FAULTS", None)
+        env.pop("RAPPEL_FAULTS_PORT", None)
+        if self.faults_spec is not None:
+            env["RAPPEL_FAULTS"] = self.faults_spec
+            env["RAPPEL_FAULTS_PORT"] = str(self.faults_port)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "wb")
         self.process = subprocess.Popen([str(RUNNER)], cwd=ROOT, env=env, stdout=log, stderr=log)
@@ -166,6 +177,28 @@ class Stack:
 
     def events(self) -> list:
         return self.get_json("/_local/events")
+
+    # -- fault proxy (Stack(faults=...)) ------------------------------------------------
+
+    def _faults_request(self, method: str, payload: dict | None = None) -> dict:
+        if self.faults_spec is None:
+            raise RuntimeError("this Stack runs without the fault proxy: pass Stack(faults=SPEC)")
+        data = json.dumps(payload).encode() if payload is not None else None
+        req = urllib.request.Request(f"http://127.0.0.1:{self.faults_port}/_faults", data=data, method=method,
+                                     headers={"content-type": "application/json"} if data else {})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as res:
+                return json.loads(res.read())
+        except urllib.error.HTTPError as err:
+            raise AssertionError(f"{method} /_faults: {err.code} {err.read().decode()}") from None
+
+    def faults(self) -> dict:
+        """GET /_faults: {enabled, rate, seed, kinds, requests, injected, by_operation, history, ...}."""
+        return self._faults_request("GET")
+
+    def set_faults(self, **changes) -> dict:
+        """POST /_faults, e.g. set_faults(enabled=False) to let the system settle; the new state."""
+        return self._faults_request("POST", changes)
 
     # -- webhooks -----------------------------------------------------------------------
 

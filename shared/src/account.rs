@@ -83,6 +83,11 @@ pub struct Account {
     /// Destroy the decryptable number as soon as the SMS is sent.
     #[serde(default)]
     pub shred_number_after_send: bool,
+    /// Most SMS scheduled per local day of the account (reason `daily_cap` beyond): a leaked
+    /// webhook secret cannot text every mobile in the business's name, nor use up the
+    /// deployment's SNS spend limit for every tenant. 1–100 000.
+    #[serde(default = "default_daily_cap")]
+    pub daily_sms_cap: u32,
     /// Whether a call that ended in voicemail counts as missed (DESIGN rule 1).
     #[serde(default = "yes")]
     pub voicemail_is_missed: bool,
@@ -109,6 +114,12 @@ fn default_countries() -> Vec<String> {
 fn default_deferral() -> u32 {
     72
 }
+/// Default [`Account::daily_sms_cap`]: far above what one business's missed calls make in a
+/// day, far below what an abuser would send.
+pub const DEFAULT_DAILY_SMS_CAP: u32 = 500;
+fn default_daily_cap() -> u32 {
+    DEFAULT_DAILY_SMS_CAP
+}
 fn default_template() -> String {
     sms::DEFAULT_TEMPLATE.to_string()
 }
@@ -134,6 +145,8 @@ pub enum AccountError {
     Country(String),
     #[error("max_deferral_hours must be between 1 and 168")]
     MaxDeferral,
+    #[error("daily_sms_cap must be between 1 and 100000")]
+    DailyCap,
     #[error("message_template: {0}")]
     Template(#[from] sms::TemplateError),
     #[error(
@@ -217,6 +230,9 @@ impl Account {
         }
         if !(1..=168).contains(&self.max_deferral_hours) {
             return Err(AccountError::MaxDeferral);
+        }
+        if !(1..=100_000).contains(&self.daily_sms_cap) {
+            return Err(AccountError::DailyCap);
         }
         if let Some(url) = &self.booking_base_url {
             let ok = url::Url::parse(url).is_ok_and(|u| {

@@ -59,6 +59,22 @@ pub fn optout_sk(hash: &str) -> String {
 pub fn link_pk(token: &str) -> String {
     format!("LINK#{token}")
 }
+/// Last human contact with a caller (rule 5): `CONTACT#{hash}`.
+pub fn contact_sk(hash: &str) -> String {
+    format!("CONTACT#{hash}")
+}
+/// An account's SMS counter for one of its local days: `CAP#{date}`.
+pub fn cap_sk(day: NaiveDate) -> String {
+    format!("CAP#{day}")
+}
+/// Stored calls without an outcome (sparse GSI1): `UNDECIDED#{shard}`.
+pub fn undecided_pk(shard: u32) -> String {
+    format!("UNDECIDED#{shard}")
+}
+/// Undecided-index sort key: `{received_at}#{call SK}`.
+pub fn undecided_sk(received_at: &str, call_sk: &str) -> String {
+    format!("{received_at}#{call_sk}")
+}
 pub fn due_pk(shard: u32) -> String {
     format!("DUE#{shard}")
 }
@@ -146,6 +162,13 @@ pub struct CallItem {
     pub sent_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_at: Option<String>,
+    /// `UNDECIDED#{shard}` while the call has no outcome (removed with the decision): the
+    /// re-decide sweep finds calls a failed stream batch left behind (promise 2).
+    #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi1pk: Option<String>,
+    /// `{received_at}#{SK}` while undecided.
+    #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi1sk: Option<String>,
     pub expires_at: i64,
 }
 
@@ -235,11 +258,21 @@ pub struct MessageItem {
     pub sns_message_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Reason>,
+    /// Failed attempts before Publish (each put back on the queue with a backoff).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempts: u32,
+    /// The token of the sender that claimed it (recognises a claim whose answer was lost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_token: Option<String>,
     #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
     pub gsi1pk: Option<String>,
     #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
     pub gsi1sk: Option<String>,
     pub expires_at: i64,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A booking made on the page.
@@ -333,6 +366,35 @@ pub struct DayItem {
     #[serde(rename = "SK")]
     pub sk: String,
     pub message_id: String,
+    pub expires_at: i64,
+}
+
+/// The last human contact with a caller (rule 5), kept [`CONTACT_RETENTION_DAYS`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    /// RFC 3339 UTC instant of the contact.
+    pub last_contact_at: String,
+    /// `answered_later` or `called_back`.
+    pub reason: Reason,
+    pub expires_at: i64,
+}
+
+/// How long a last-contact record is kept: longer than a call can wait for its decision
+/// ([`crate::rules::MAX_CALL_AGE`]) plus the longest deferral.
+pub const CONTACT_RETENTION_DAYS: i64 = 9;
+
+/// An account's count of messages scheduled for one of its local days (`CAP#{date}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub count: u32,
     pub expires_at: i64,
 }
 

@@ -17,6 +17,10 @@ pub mod providers;
 pub mod rules;
 pub mod slots;
 pub mod sms;
+pub mod store;
+
+#[cfg(feature = "test-support")]
+pub mod fake;
 
 #[cfg(feature = "aws")]
 pub mod aws;

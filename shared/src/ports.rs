@@ -5,21 +5,109 @@ use crate::phone::E164;
 use chrono::{DateTime, Utc};
 use std::future::Future;
 
-/// An error from an adapter: which service failed and a message free of personal data.
+/// What a failed port call may have done, for the caller to choose between retrying,
+/// giving up and reporting (docs/architecture.md, "Failure handling").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Applied {
+    /// It certainly did not apply, and may succeed later: throttling, a connection that
+    /// could not be made, a service error answered before any work (retry with a backoff).
+    #[default]
+    No,
+    /// It certainly did not apply and will not on a retry: the service refused the request
+    /// (invalid parameter, access denied, unknown key...).
+    Refused,
+    /// It may have applied: a timeout, a connection lost after the request was sent, a 5xx or
+    /// an unreadable answer. A write seen this way must not be repeated blindly.
+    Maybe,
+}
+
+/// An error from an adapter: which service failed, a message free of personal data (SDK
+/// texts go through [`scrub`]), and whether the call may have applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{service}: {message}")]
 pub struct PortError {
     pub service: &'static str,
     pub message: String,
+    pub applied: Applied,
 }
 
 impl PortError {
+    /// A port error that certainly did not apply ([`Applied::No`]); `message` is scrubbed.
     pub fn new(service: &'static str, message: impl Into<String>) -> PortError {
         PortError {
             service,
-            message: message.into(),
+            message: scrub(&message.into()),
+            applied: Applied::No,
         }
     }
+
+    /// The same error, saying what the call may have done.
+    pub fn applied(mut self, applied: Applied) -> PortError {
+        self.applied = applied;
+        self
+    }
+
+    /// An item exists but cannot be read by this version of the code (an unknown `reason`
+    /// after a rollback, a hand-edited account). `key` names it (`PK`/`SK`, never a number).
+    pub fn unreadable(
+        service: &'static str,
+        key: &str,
+        detail: impl std::fmt::Display,
+    ) -> PortError {
+        PortError::new(service, format!("unreadable item {key}: {detail}"))
+            .applied(Applied::Refused)
+    }
+
+    /// Whether this error says an item could not be read (see [`PortError::unreadable`]).
+    pub fn is_unreadable(&self) -> bool {
+        self.message.starts_with("unreadable item ")
+    }
+}
+
+/// Remove anything that looks like a phone number from a text that came from outside
+/// (an SDK or service error message) before it is logged or stored (promise 3). SNS, for one,
+/// answers `Invalid parameter: PhoneNumber Reason: +33… is not valid to publish to`.
+///
+/// Every run of 6 or more digits, possibly with a leading `+` or `00` and separated by spaces,
+/// dots, dashes, slashes or parentheses, becomes `[number]`; URL-encoded `%2B` counts as `+`.
+/// Shorter digit runs (HTTP status codes, counts, years) are kept.
+pub fn scrub(text: &str) -> String {
+    let text = text.replace("%2B", "+").replace("%2b", "+");
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_ascii_digit() || (c == '+' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
+        {
+            // Extend over digits and separators; count digits.
+            let mut j = i;
+            let mut digits = 0;
+            let mut last_digit = i;
+            while j < chars.len() {
+                let d = chars[j];
+                if d.is_ascii_digit() {
+                    digits += 1;
+                    last_digit = j;
+                } else if !(matches!(d, ' ' | '.' | '-' | '/' | '(' | ')') || (d == '+' && j == i))
+                {
+                    break;
+                }
+                j += 1;
+            }
+            if digits >= 6 {
+                out.push_str("[number]");
+                i = last_digit + 1;
+                continue;
+            }
+            out.extend(&chars[i..=last_digit.max(i)]);
+            i = last_digit.max(i) + 1;
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
 }
 
 /// Current instant (UTC). Injected so decisions are testable and the local stack can simulate time.
@@ -113,3 +201,48 @@ pub mod detail_type {
 
 /// The `source` of every Rappel event.
 pub const EVENT_SOURCE: &str = "rappel";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_removes_numbers_in_every_notation_and_keeps_short_figures() {
+        let sns = "InvalidParameter: Invalid parameter: PhoneNumber Reason: +33600000001 is not valid to publish to";
+        assert_eq!(
+            scrub(sns),
+            "InvalidParameter: Invalid parameter: PhoneNumber Reason: [number] is not valid to publish to"
+        );
+        for notation in [
+            "+33600000001",
+            "+33 6 00 00 00 01",
+            "06 00 00 00 01",
+            "0600000001",
+            "33600000001",
+            "%2B33600000001",
+            "06.00.00.00.01",
+            "+33 (0)6-00-00-00-01",
+            "0033600000001",
+            "+262692000001",
+        ] {
+            let text = format!("error for {notation}: refused");
+            assert_eq!(scrub(&text), "error for [number]: refused", "{notation}");
+        }
+        let kept = "status 500 after 3 attempts in 2026, request 4f2a-11";
+        assert_eq!(scrub(kept), kept);
+        assert_eq!(scrub("+33"), "+33");
+        assert_eq!(scrub(""), "");
+        assert_eq!(scrub("é 12345 ü"), "é 12345 ü");
+    }
+
+    #[test]
+    fn port_errors_are_scrubbed_when_made() {
+        let err = PortError::new("sns", "bad number +33750000002");
+        assert_eq!(err.to_string(), "sns: bad number [number]");
+        assert_eq!(err.applied, Applied::No);
+        assert_eq!(err.clone().applied(Applied::Maybe).applied, Applied::Maybe);
+        let unreadable = PortError::unreadable("dynamodb", "ACCOUNT#a/MSG#m", "unknown variant");
+        assert!(unreadable.is_unreadable());
+        assert_eq!(unreadable.applied, Applied::Refused);
+    }
+}

@@ -84,6 +84,7 @@ pub enum Reason {
     AlreadyTextedToday,
     AccountDisabled,
     TooOld,
+    DailyCap,
     // sent / scheduled
     InHours,
     QuietHours,
@@ -96,6 +97,7 @@ pub enum Reason {
     SendInterrupted,
     ProviderError,
     NumberUnavailable,
+    SendUncertain,
 }
 
 impl Reason {
@@ -114,6 +116,7 @@ impl Reason {
             Reason::AlreadyTextedToday => "already_texted_today",
             Reason::AccountDisabled => "account_disabled",
             Reason::TooOld => "too_old",
+            Reason::DailyCap => "daily_cap",
             Reason::InHours => "in_hours",
             Reason::QuietHours => "quiet_hours",
             Reason::DeferralLimit => "deferral_limit",
@@ -122,6 +125,7 @@ impl Reason {
             Reason::SendInterrupted => "send_interrupted",
             Reason::ProviderError => "provider_error",
             Reason::NumberUnavailable => "number_unavailable",
+            Reason::SendUncertain => "send_uncertain",
         }
     }
 }

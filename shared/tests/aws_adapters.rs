@@ -3,6 +3,7 @@
 //! Run by `make adapters`, which starts moto and sets `RAPPEL_TEST_MOTO`. Each test creates
 //! its own table and keys, so tests run in parallel without sharing state.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rappel::account::Account;
 use rappel::aws::provision::{Names, provision};
@@ -12,6 +13,7 @@ use rappel::items::*;
 use rappel::phone::{E164, LineType};
 use rappel::ports::{EventPublisher, NumberOpener, NumberProtector, SecretsVault, SmsGateway};
 use rappel::rules::{Outcome, Reason};
+use rappel::store::{Contact, DailyCap};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -108,7 +110,16 @@ fn call(sk_id: &str, hash: &str, received: DateTime<Utc>) -> CallItem {
         due_at: None,
         sent_at: None,
         decided_at: None,
+        gsi1pk: None,
+        gsi1sk: None,
         expires_at: (received + Duration::days(30)).timestamp(),
+    }
+}
+
+fn cap() -> DailyCap {
+    DailyCap {
+        day: NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
+        limit: 500,
     }
 }
 
@@ -140,6 +151,8 @@ fn message(
         sent_at: None,
         sns_message_id: None,
         reason: Some(Reason::InHours),
+        attempts: 0,
+        claim_token: None,
         gsi1pk: Some(due_pk(shard_of(id, 4))),
         gsi1sk: Some(due_sk(due, id)),
         expires_at: (due + Duration::days(30)).timestamp(),
@@ -251,11 +264,13 @@ async fn schedule_reserves_the_day_atomically_and_refuses_a_second_message() {
     let (m1, l1) = message("m1", &c1, now, day);
     let (m2, l2) = message("m2", &c2, now, day);
     table
-        .schedule(&c1, &m1, &l1, Reason::InHours, now)
+        .schedule(&c1, &m1, &l1, Reason::InHours, &cap(), now)
         .await
         .unwrap();
     assert_eq!(
-        table.schedule(&c2, &m2, &l2, Reason::InHours, now).await,
+        table
+            .schedule(&c2, &m2, &l2, Reason::InHours, &cap(), now)
+            .await,
         Err(ScheduleError::AlreadyTextedToday)
     );
     // Nothing of the refused transaction was written.
@@ -264,7 +279,9 @@ async fn schedule_reserves_the_day_atomically_and_refuses_a_second_message() {
     // Scheduling the same call twice is refused as already decided.
     let (m3, l3) = message("m3", &c1, now, day.succ_opt().unwrap());
     assert_eq!(
-        table.schedule(&c1, &m3, &l3, Reason::InHours, now).await,
+        table
+            .schedule(&c1, &m3, &l3, Reason::InHours, &cap(), now)
+            .await,
         Err(ScheduleError::AlreadyDecided)
     );
     // The next day is free.
@@ -272,7 +289,7 @@ async fn schedule_reserves_the_day_atomically_and_refuses_a_second_message() {
     table.put_call(&c4).await.unwrap();
     let (m4, l4) = message("m4", &c4, now + Duration::days(1), day.succ_opt().unwrap());
     table
-        .schedule(&c4, &m4, &l4, Reason::InHours, now)
+        .schedule(&c4, &m4, &l4, Reason::InHours, &cap(), now)
         .await
         .unwrap();
 }
@@ -298,7 +315,9 @@ async fn opted_out_callers_are_refused_in_the_same_transaction() {
         NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
     );
     assert_eq!(
-        table.schedule(&c, &m, &l, Reason::InHours, now).await,
+        table
+            .schedule(&c, &m, &l, Reason::InHours, &cap(), now)
+            .await,
         Err(ScheduleError::OptedOut)
     );
 }
@@ -314,22 +333,30 @@ async fn cancel_frees_the_day_and_claim_wins_once() {
     table.put_call(&c1).await.unwrap();
     let (m1, l1) = message("m1", &c1, due, day);
     table
-        .schedule(&c1, &m1, &l1, Reason::QuietHours, now)
+        .schedule(&c1, &m1, &l1, Reason::QuietHours, &cap(), now)
         .await
         .unwrap();
 
     // Not due yet: nobody can claim it, the due query does not return it.
-    assert_eq!(table.claim("acme", "m1", 4, now).await.unwrap(), None);
+    assert_eq!(
+        table.claim("acme", "m1", "tok", 4, now).await.unwrap(),
+        None
+    );
     assert!(
         table
-            .due(shard_of("m1", 4), now, 10)
+            .due(shard_of("m1", 4), now, None, 10)
             .await
             .unwrap()
+            .entries
             .is_empty()
     );
     assert_eq!(
-        table.due(shard_of("m1", 4), due, 10).await.unwrap(),
-        vec![("acme".to_string(), "m1".to_string())]
+        table
+            .due(shard_of("m1", 4), due, None, 10)
+            .await
+            .unwrap()
+            .entries,
+        vec![Ok(("acme".to_string(), "m1".to_string()))]
     );
 
     let cancelled = table
@@ -352,25 +379,29 @@ async fn cancel_frees_the_day_and_claim_wins_once() {
     );
     assert!(
         table
-            .due(shard_of("m1", 4), due, 10)
+            .due(shard_of("m1", 4), due, None, 10)
             .await
             .unwrap()
+            .entries
             .is_empty(),
         "cancelled messages leave the due queue"
     );
-    assert_eq!(table.claim("acme", "m1", 4, due).await.unwrap(), None);
+    assert_eq!(
+        table.claim("acme", "m1", "tok", 4, due).await.unwrap(),
+        None
+    );
 
     // The day is free again: a new message for that day can be scheduled and claimed once.
     let c2 = call("c2", "h1", now);
     table.put_call(&c2).await.unwrap();
     let (m2, l2) = message("m2", &c2, due, day);
     table
-        .schedule(&c2, &m2, &l2, Reason::QuietHours, now)
+        .schedule(&c2, &m2, &l2, Reason::QuietHours, &cap(), now)
         .await
         .unwrap();
     let (a, b) = tokio::join!(
-        table.claim("acme", "m2", 4, due),
-        table.claim("acme", "m2", 4, due)
+        table.claim("acme", "m2", "tok-a", 4, due),
+        table.claim("acme", "m2", "tok-b", 4, due)
     );
     let claims = [a.unwrap(), b.unwrap()];
     assert_eq!(
@@ -435,7 +466,7 @@ async fn cancel_frees_the_day_and_claim_wins_once() {
             .is_empty()
     );
     // A sent message cannot be finished again.
-    assert!(
+    assert_eq!(
         table
             .finish(
                 &claimed,
@@ -443,8 +474,8 @@ async fn cancel_frees_the_day_and_claim_wins_once() {
                 due,
                 false
             )
-            .await
-            .is_err()
+            .await,
+        Ok(false)
     );
 }
 
@@ -462,7 +493,7 @@ async fn bookings_are_idempotent() {
         NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
     );
     table
-        .schedule(&c, &m, &l, Reason::InHours, now)
+        .schedule(&c, &m, &l, Reason::InHours, &cap(), now)
         .await
         .unwrap();
     let first = Booking {
@@ -600,15 +631,42 @@ async fn unsent_failures_free_the_day_and_reschedule_requeues() {
     table.put_call(&c1).await.unwrap();
     let (m1, l1) = message("m1", &c1, now, day);
     table
-        .schedule(&c1, &m1, &l1, Reason::InHours, now)
+        .schedule(&c1, &m1, &l1, Reason::InHours, &cap(), now)
         .await
         .unwrap();
 
     // Claimed too late (after 20:00): put back on the queue for Saturday 08:00 Paris.
     let late = t("2026-11-27T19:00:30Z");
     let saturday = t("2026-11-28T07:00:00Z");
-    let claimed = table.claim("acme", "m1", 4, late).await.unwrap().unwrap();
-    table.reschedule(&claimed, saturday, 4).await.unwrap();
+    let claimed = table
+        .claim("acme", "m1", "tok", 4, late)
+        .await
+        .unwrap()
+        .unwrap();
+    let friday_day = day_sk("h1", day);
+    let saturday_day = day_sk("h1", NaiveDate::from_ymd_opt(2026, 11, 28).unwrap());
+    assert!(
+        table
+            .reschedule(&claimed, saturday, &saturday_day, 4)
+            .await
+            .unwrap()
+    );
+    // The day reservation moved with the message (Friday free, Saturday taken).
+    let days: Vec<String> = table
+        .client()
+        .scan()
+        .table_name(table.name())
+        .filter_expression("begins_with(SK, :d)")
+        .expression_attribute_values(":d", AttributeValue::S("DAY#".into()))
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .iter()
+        .filter_map(|i| i.get("SK").and_then(|v| v.as_s().ok()).cloned())
+        .collect();
+    assert_eq!(days, vec![saturday_day.clone()]);
+    assert_ne!(friday_day, saturday_day);
     let back = table.get_message("acme", "m1").await.unwrap().unwrap();
     assert_eq!(
         (back.status, back.due_at.as_str()),
@@ -620,23 +678,25 @@ async fn unsent_failures_free_the_day_and_reschedule_requeues() {
     );
     assert!(
         table
-            .due(shard_of("m1", 4), late, 10)
+            .due(shard_of("m1", 4), late, None, 10)
             .await
             .unwrap()
+            .entries
             .is_empty()
     );
     assert_eq!(
         table
-            .due(shard_of("m1", 4), saturday, 10)
+            .due(shard_of("m1", 4), saturday, None, 10)
             .await
             .unwrap()
+            .entries
             .len(),
         1
     );
 
     // SNS refuses it: nothing left, so the caller's day is free again.
     let claimed = table
-        .claim("acme", "m1", 4, saturday)
+        .claim("acme", "m1", "tok", 4, saturday)
         .await
         .unwrap()
         .unwrap();
@@ -653,7 +713,7 @@ async fn unsent_failures_free_the_day_and_reschedule_requeues() {
     table.put_call(&c2).await.unwrap();
     let (m2, l2) = message("m2", &c2, now, day);
     table
-        .schedule(&c2, &m2, &l2, Reason::InHours, now)
+        .schedule(&c2, &m2, &l2, Reason::InHours, &cap(), now)
         .await
         .unwrap();
 }
@@ -673,7 +733,7 @@ async fn human_contact_cancels_only_messages_of_earlier_calls() {
     );
     m1.call_happened_at = Some(ts(missed_at));
     table
-        .schedule(&c1, &m1, &l1, Reason::QuietHours, missed_at)
+        .schedule(&c1, &m1, &l1, Reason::QuietHours, &cap(), missed_at)
         .await
         .unwrap();
     // An answered call from the morning, delivered late: it came before the missed call.
@@ -696,4 +756,190 @@ async fn human_contact_cancels_only_messages_of_earlier_calls() {
         .await
         .unwrap();
     assert_eq!(some.len(), 1);
+}
+
+#[tokio::test]
+async fn contact_cap_claim_token_release_undecided_and_paging() {
+    let env = env().await;
+    let table = env.table();
+    let now = t("2026-11-27T10:00:00Z");
+    let day = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+
+    // A human contact at 10:05 refuses the SMS of a missed call from 10:00 (rule 5, late
+    // webhook), whatever order they are decided in.
+    let mut c1 = call("c1", "h1", now);
+    c1.gsi1pk = Some(undecided_pk(0));
+    c1.gsi1sk = Some(undecided_sk(&c1.received_at, &c1.sk));
+    table.put_call(&c1).await.unwrap();
+    let contact = Contact {
+        at: t("2026-11-27T10:05:00Z"),
+        reason: Reason::CalledBack,
+    };
+    table.record_contact("acme", "h1", &contact).await.unwrap();
+    // An earlier contact does not replace it.
+    table
+        .record_contact(
+            "acme",
+            "h1",
+            &Contact {
+                at: t("2026-11-27T09:00:00Z"),
+                reason: Reason::AnsweredLater,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        table.last_contact("acme", "h1").await.unwrap(),
+        Some(contact)
+    );
+    let (m1, l1) = message("m1", &c1, now, day);
+    assert_eq!(
+        table
+            .schedule(&c1, &m1, &l1, Reason::InHours, &cap(), now)
+            .await,
+        Err(ScheduleError::HumanContact)
+    );
+    // Still undecided: the re-decide index lists it until a decision is recorded.
+    let undecided = table.undecided(0, now, 10).await.unwrap();
+    assert_eq!(undecided.len(), 1);
+    assert_eq!(undecided[0].as_ref().unwrap().sk, c1.sk);
+    assert!(
+        table
+            .undecided(0, now - Duration::seconds(1), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        table
+            .record_decision(&c1, Outcome::Skipped, Reason::CalledBack, now)
+            .await
+            .unwrap()
+    );
+    assert!(table.undecided(0, now, 10).await.unwrap().is_empty());
+
+    // The daily cap: one message allowed, the second refused.
+    let one = DailyCap { day, limit: 1 };
+    let c2 = call("c2", "h2", now);
+    table.put_call(&c2).await.unwrap();
+    let (m2, l2) = message("m2", &c2, now, day);
+    table
+        .schedule(&c2, &m2, &l2, Reason::InHours, &one, now)
+        .await
+        .unwrap();
+    let c3 = call("c3", "h3", now);
+    table.put_call(&c3).await.unwrap();
+    let (m3, l3) = message("m3", &c3, now, day);
+    assert_eq!(
+        table
+            .schedule(&c3, &m3, &l3, Reason::InHours, &one, now)
+            .await,
+        Err(ScheduleError::DailyCap)
+    );
+
+    // A claim is recognised by its token (an SDK retry after the claim applied).
+    let claimed = table
+        .claim("acme", "m2", "tok-1", 4, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.claim_token.as_deref(), Some("tok-1"));
+    assert!(
+        table
+            .claim("acme", "m2", "tok-1", 4, now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        table
+            .claim("acme", "m2", "tok-2", 4, now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Released after a failure before Publish: back on the queue later, attempt counted.
+    let retry_at = now + Duration::seconds(30);
+    assert!(table.release(&claimed, retry_at, 4).await.unwrap());
+    let back = table.get_message("acme", "m2").await.unwrap().unwrap();
+    assert_eq!(
+        (back.status, back.due_at.as_str(), back.attempts),
+        (MessageStatus::Scheduled, "2026-11-27T10:00:30Z", 1)
+    );
+    assert!(
+        !table.release(&claimed, retry_at, 4).await.unwrap(),
+        "no longer sending"
+    );
+
+    // Paging: 5 due messages in one shard, read 2 at a time, plus an unreadable one.
+    let shard = 0;
+    for i in 0..5 {
+        let id = format!("p{i}");
+        let item = std::collections::HashMap::from([
+            ("PK".to_string(), AttributeValue::S(account_pk("acme"))),
+            ("SK".to_string(), AttributeValue::S(msg_sk(&id))),
+            ("account_id".to_string(), AttributeValue::S("acme".into())),
+            ("message_id".to_string(), AttributeValue::S(id.clone())),
+            ("GSI1PK".to_string(), AttributeValue::S(due_pk(shard))),
+            ("GSI1SK".to_string(), AttributeValue::S(due_sk(now, &id))),
+        ]);
+        table
+            .client()
+            .put_item()
+            .table_name(table.name())
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+    let broken = std::collections::HashMap::from([
+        ("PK".to_string(), AttributeValue::S(account_pk("acme"))),
+        ("SK".to_string(), AttributeValue::S(msg_sk("broken"))),
+        ("GSI1PK".to_string(), AttributeValue::S(due_pk(shard))),
+        ("GSI1SK".to_string(), AttributeValue::S(due_sk(now, "p2x"))),
+    ]);
+    table
+        .client()
+        .put_item()
+        .table_name(table.name())
+        .set_item(Some(broken))
+        .send()
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let page = table.due(shard, now, cursor.as_deref(), 2).await.unwrap();
+        assert!(page.entries.len() <= 2);
+        seen.extend(page.entries);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let ok: Vec<String> = seen
+        .iter()
+        .filter_map(|e| e.as_ref().ok())
+        .map(|(_, m)| m.clone())
+        .collect();
+    let bad: Vec<String> = seen
+        .iter()
+        .filter_map(|e| e.as_ref().err())
+        .cloned()
+        .collect();
+    assert_eq!(ok, ["p0", "p1", "p2", "p3", "p4"]);
+    assert_eq!(bad, ["ACCOUNT#acme/MSG#broken"]);
+}
+
+#[tokio::test]
+async fn sns_errors_never_carry_the_number() {
+    let env = env().await;
+    let sns = Sns::new(aws_sdk_sns::Client::new(&env.config));
+    // An invalid destination: SNS answers with the number in its message; the port error
+    // must not carry it (promise 3).
+    let bad = E164::from_e164_unchecked("+3360000000123456");
+    let err = sns.publish(&bad, "Acme", "hello").await.unwrap_err();
+    let text = err.to_string();
+    assert!(!text.contains("3360000000123456"), "{text}");
+    assert!(!text.contains("60000000"), "{text}");
 }

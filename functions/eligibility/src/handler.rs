@@ -1,6 +1,12 @@
 //! Eligibility: for each call inserted in the table (stream, `NEW_IMAGE`), apply the rules and
 //! record the decision; for an SMS to send, reserve the caller's day and write the outbox
-//! message in one transaction; for human contact, cancel the caller's pending messages.
+//! message in one transaction; for human contact, record it and cancel the caller's pending
+//! messages.
+//!
+//! A schedule (`{"redecide": true}`, every 5 minutes) re-decides stored calls that still have
+//! no outcome 10 minutes after they arrived: a stream batch that kept failing and went to the
+//! dead-letter queue leaves its calls undecided, and this sweep gives each one its outcome
+//! (promise 2, docs/architecture.md).
 //!
 //! It never sees a phone number in clear: only facts (line type, region, keyed hash) and the
 //! sealed number, which it copies to the message without opening it.
@@ -10,7 +16,6 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::LambdaEvent;
 use rappel::account::Account;
-use rappel::aws::{ScheduleError, Table};
 use rappel::crypto;
 use rappel::items::{
     CALL_PREFIX, CallItem, LINK_SK, LINK_VALID_DAYS, LinkItem, MessageItem, MessageStatus,
@@ -18,14 +23,16 @@ use rappel::items::{
 };
 use rappel::ports::{Clock, EventPublisher, PortError, detail_type};
 use rappel::rules::{self, Decision, Outcome, Reason};
-use serde_json::json;
+use rappel::store::{AccountStore, Contact, DailyCap, DecisionStore, ScheduleError};
+use serde::Serialize;
+use serde_json::{Value, json};
 
 /// What the handler needs, built once per cold start.
-pub struct Deps<E: EventPublisher, C: Clock> {
-    pub table: Table,
+pub struct Deps<T: AccountStore + DecisionStore, E: EventPublisher, C: Clock> {
+    pub table: T,
     pub events: E,
     pub clock: C,
-    /// Partitions of the due queue (`DUE_SHARDS`).
+    /// Partitions of the due queue and of the undecided index (`DUE_SHARDS`).
     pub due_shards: u32,
 }
 
@@ -38,15 +45,58 @@ pub struct Decided {
     pub due_at: Option<DateTime<Utc>>,
 }
 
-/// Process a stream batch. Records that fail are reported as batch item failures (their
-/// sequence numbers), so Lambda retries exactly those (`ReportBatchItemFailures`); the
-/// writes are conditional, so a retried record never decides twice.
-pub async fn handle<E: EventPublisher, C: Clock>(
-    deps: &Deps<E, C>,
-    event: LambdaEvent<Event>,
-) -> Result<DynamoDbEventResponse, lambda_runtime::Error> {
+/// A stored call is re-decided by the sweep when it still has no outcome this long after it
+/// was received (the stream normally decides it within seconds; Lambda retries a failed
+/// batch for a few minutes first).
+pub const UNDECIDED_AFTER: Duration = Duration::minutes(10);
+
+/// Most calls one re-decide sweep takes per shard.
+pub const REDECIDE_BATCH: usize = 200;
+
+/// What a re-decide sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RedecideReport {
+    /// `{provider}#{call_id}` of the calls decided by the sweep.
+    pub redecided: Vec<String>,
+    /// Keys (`PK/SK`) of items that cannot be read: skipped, logged, counted.
+    pub unreadable: Vec<String>,
+    /// Calls whose decision failed again (left for the next sweep).
+    pub failed: usize,
+}
+
+/// Handle a stream batch (`{"Records": [...]}`) or the re-decide schedule
+/// (`{"redecide": true}`).
+///
+/// A stream batch answers `{"batchItemFailures": [...]}`: the records that failed, so Lambda
+/// retries exactly those (`ReportBatchItemFailures`); the writes are conditional, so a retried
+/// record never decides twice. The sweep answers its [`RedecideReport`], and `Err` when a call
+/// failed again (so the invocation shows as an error).
+pub async fn handle<T: AccountStore + DecisionStore, E: EventPublisher, C: Clock>(
+    deps: &Deps<T, E, C>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, lambda_runtime::Error> {
+    if event.payload.get("redecide").and_then(Value::as_bool) == Some(true) {
+        let report = redecide(deps, deps.clock.now() - UNDECIDED_AFTER).await?;
+        if report.failed > 0 {
+            return Err(format!("{} undecided calls failed again", report.failed).into());
+        }
+        return Ok(serde_json::to_value(report)?);
+    }
+    let batch: Event = serde_json::from_value(event.payload).map_err(|e| {
+        format!(
+            "unrecognised event: expected a DynamoDB stream batch or {{\"redecide\": true}} ({e})"
+        )
+    })?;
+    Ok(serde_json::to_value(handle_batch(deps, &batch).await)?)
+}
+
+/// Decide every record of a stream batch; the failed ones are batch item failures.
+pub async fn handle_batch<T: AccountStore + DecisionStore, E: EventPublisher, C: Clock>(
+    deps: &Deps<T, E, C>,
+    batch: &Event,
+) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
-    for record in &event.payload.records {
+    for record in &batch.records {
         if let Err(err) = process_record(deps, record).await {
             tracing::error!(error = %err, "eligibility failed for a record; it will be retried");
             let mut failure = DynamoDbBatchItemFailure::default();
@@ -54,13 +104,53 @@ pub async fn handle<E: EventPublisher, C: Clock>(
             response.batch_item_failures.push(failure);
         }
     }
-    Ok(response)
+    response
+}
+
+/// Decide stored calls received at or before `before` (UTC) that still have no outcome.
+pub async fn redecide<T: AccountStore + DecisionStore, E: EventPublisher, C: Clock>(
+    deps: &Deps<T, E, C>,
+    before: DateTime<Utc>,
+) -> Result<RedecideReport, PortError> {
+    let mut report = RedecideReport::default();
+    for shard in 0..deps.due_shards.max(1) {
+        for entry in deps.table.undecided(shard, before, REDECIDE_BATCH).await? {
+            let call = match entry {
+                Ok(call) => call,
+                Err(key) => {
+                    tracing::error!(event = "unreadable_item", key = %key, "undecided call cannot be read by this version: skipped");
+                    report.unreadable.push(key);
+                    continue;
+                }
+            };
+            if call.outcome.is_some() {
+                continue;
+            }
+            match process_call(deps, &call).await {
+                Ok(decided) => {
+                    tracing::warn!(event = "redecided", account_id = %call.account_id, provider = %call.provider, call_id = %call.call_id, outcome = decided.outcome.as_str(), reason = decided.reason.as_str(), "a stored call without an outcome was decided by the sweep");
+                    report
+                        .redecided
+                        .push(format!("{}#{}", call.provider, call.call_id));
+                }
+                Err(err) if err.is_unreadable() => {
+                    tracing::error!(event = "unreadable_item", account_id = %call.account_id, error = %err, "an item this call needs cannot be read: skipped");
+                    report.unreadable.push(format!("{}/{}", call.pk, call.sk));
+                }
+                Err(err) => {
+                    tracing::error!(account_id = %call.account_id, call_id = %call.call_id, error = %err, "undecided call failed again; the next sweep goes on");
+                    report.failed += 1;
+                }
+            }
+        }
+    }
+    Ok(report)
 }
 
 /// Decide one stream record. Records that are not inserted calls are skipped (the template's
 /// filter normally keeps them out).
-pub async fn process_record<E: EventPublisher, C: Clock>(
-    deps: &Deps<E, C>,
+pub async fn process_record<T: AccountStore + DecisionStore, E: EventPublisher, C: Clock>(
+    deps: &Deps<T, E, C>,
     record: &EventRecord,
 ) -> Result<Option<Decided>, PortError> {
     let Some(call) = call_from_record(record).map_err(|e| PortError::new("stream", e))? else {
@@ -92,15 +182,16 @@ pub fn call_from_record(record: &EventRecord) -> Result<Option<CallItem>, String
 }
 
 /// Decide one stored call and act on the decision.
-pub async fn process_call<E: EventPublisher, C: Clock>(
-    deps: &Deps<E, C>,
+pub async fn process_call<T: AccountStore + DecisionStore, E: EventPublisher, C: Clock>(
+    deps: &Deps<T, E, C>,
     call: &CallItem,
 ) -> Result<Decided, PortError> {
     let now = deps.clock.now();
     let Some(account) = deps.table.get_account(&call.account_id).await? else {
         return record(deps, call, Outcome::Skipped, Reason::AccountDisabled, now).await;
     };
-    let decision = rules::decide(&call.facts(), &account, now);
+    let facts = call.facts();
+    let decision = rules::decide(&facts, &account, now);
     let decided = match decision {
         Decision::Skip { outcome, reason } => record(deps, call, outcome, reason, now).await?,
         Decision::CancelPending {
@@ -108,15 +199,18 @@ pub async fn process_call<E: EventPublisher, C: Clock>(
             reason,
             own_reason,
         } => {
+            // Remembered first, so that a missed call from before this contact whose webhook
+            // arrives later is not texted (rule 5 whatever the order of webhooks).
+            let contact = Contact {
+                at: facts.happened_at,
+                reason,
+            };
+            deps.table
+                .record_contact(&call.account_id, &hash, &contact)
+                .await?;
             let cancelled = deps
                 .table
-                .cancel_pending_before(
-                    &call.account_id,
-                    &hash,
-                    reason,
-                    call.facts().happened_at,
-                    now,
-                )
+                .cancel_pending_before(&call.account_id, &hash, reason, facts.happened_at, now)
                 .await?;
             for c in &cancelled {
                 deps.events
@@ -148,8 +242,8 @@ pub async fn process_call<E: EventPublisher, C: Clock>(
     Ok(decided)
 }
 
-async fn record<E: EventPublisher, C: Clock>(
-    deps: &Deps<E, C>,
+async fn record<T: AccountStore + DecisionStore, E: EventPublisher, C: Clock>(
+    deps: &Deps<T, E, C>,
     call: &CallItem,
     outcome: Outcome,
     reason: Reason,
@@ -167,8 +261,8 @@ async fn record<E: EventPublisher, C: Clock>(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn schedule<E: EventPublisher, C: Clock>(
-    deps: &Deps<E, C>,
+async fn schedule<T: AccountStore + DecisionStore, E: EventPublisher, C: Clock>(
+    deps: &Deps<T, E, C>,
     call: &CallItem,
     account: &Account,
     due_at: DateTime<Utc>,
@@ -204,6 +298,8 @@ async fn schedule<E: EventPublisher, C: Clock>(
         sent_at: None,
         sns_message_id: None,
         reason: Some(reason),
+        attempts: 0,
+        claim_token: None,
         gsi1pk: Some(due_pk(shard)),
         gsi1sk: Some(due_sk(due_at, &message_id)),
         expires_at,
@@ -221,20 +317,33 @@ async fn schedule<E: EventPublisher, C: Clock>(
         opted_out_at: None,
         expires_at: (valid_until + Duration::days(1)).timestamp(),
     };
-    match deps.table.schedule(call, &msg, &link, reason, now).await {
+    // The cap counts the account's own local days.
+    let cap = DailyCap {
+        day: due_at.with_timezone(&account.timezone).date_naive(),
+        limit: account.daily_sms_cap,
+    };
+    let skipped = |reason| record(deps, call, Outcome::Skipped, reason, now);
+    match deps
+        .table
+        .schedule(call, &msg, &link, reason, &cap, now)
+        .await
+    {
         Ok(()) => {}
         Err(ScheduleError::AlreadyTextedToday) => {
-            return record(
-                deps,
-                call,
-                Outcome::Skipped,
-                Reason::AlreadyTextedToday,
-                now,
-            )
-            .await;
+            return skipped(Reason::AlreadyTextedToday).await;
         }
-        Err(ScheduleError::OptedOut) => {
-            return record(deps, call, Outcome::Skipped, Reason::OptedOut, now).await;
+        Err(ScheduleError::OptedOut) => return skipped(Reason::OptedOut).await,
+        Err(ScheduleError::HumanContact) => {
+            let reason = deps
+                .table
+                .last_contact(&account.account_id, hash)
+                .await?
+                .map_or(Reason::AnsweredLater, |c| c.reason);
+            return skipped(reason).await;
+        }
+        Err(ScheduleError::DailyCap) => {
+            tracing::warn!(account_id = %account.account_id, limit = account.daily_sms_cap, "account daily SMS cap reached");
+            return skipped(Reason::DailyCap).await;
         }
         Err(ScheduleError::AlreadyDecided) => {
             tracing::info!(call_id = %call.call_id, "call already decided (stream redelivery)");

@@ -1,32 +1,57 @@
 //! Sender: the only function that opens numbers and publishes SMS.
 //!
 //! Triggered by a `MessageDue` event (a message due now) and by the one-minute schedule
-//! (`{"sweep": true}`: deferred messages that became due, and in-flight messages a crashed
-//! sender left behind). Each message is claimed with a conditional update (exactly one sender
-//! wins), re-checked (account enabled, deferral deadline, opt-out in the table and at the
-//! carrier), opened, published once, and recorded with its call in one transaction.
-//! A crash between claim and record is reported as `failed`/`send_interrupted` by the next
-//! sweep, never retried blindly: the SMS may have left.
+//! (`{"sweep": true}`: deferred messages that became due, messages put back after a failure,
+//! and in-flight messages a crashed sender left behind). Each message is claimed with a
+//! conditional update (exactly one sender wins), re-checked (account enabled, deferral
+//! deadline, sending window, opt-out in the table and at the carrier), opened, published once
+//! (no SDK retry), and recorded with its call in one transaction.
+//!
+//! Failure handling (docs/architecture.md, "Failure handling"):
+//! * an error before Publish (throttling, a timeout, KMS or the carrier check down) puts the
+//!   message back on the due queue with a backoff: nothing was sent;
+//! * Publish refused (invalid number...): `failed`/`provider_error`, the day is freed;
+//! * Publish that may have gone through (timeout, reset, 5xx): `failed`/`send_uncertain`, the
+//!   day is kept, never retried;
+//! * a crash between claim and record is reported as `failed`/`send_interrupted` by a later
+//!   sweep, never retried blindly: the SMS may have left;
+//! * a message found outside the recipient's window moves to the next allowed instant, and its
+//!   day reservation moves with it (or it is cancelled when that day is already taken).
 
 use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::LambdaEvent;
-use rappel::aws::{Finish, Table};
-use rappel::items::{CALL_PREFIX, MessageItem, ts};
-use rappel::ports::{Clock, EventPublisher, NumberOpener, PortError, SmsGateway, detail_type};
+use rappel::items::{CALL_PREFIX, MessageItem, day_sk, ts};
+use rappel::ports::{
+    Applied, Clock, EventPublisher, NumberOpener, PortError, SmsGateway, detail_type,
+};
 use rappel::rules::{self, Reason};
 use rappel::sms;
+use rappel::store::{AccountStore, Finish, Outbox};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 /// A message still `sending` this long after its claim is reported as interrupted.
 pub const IN_FLIGHT_TIMEOUT: Duration = Duration::minutes(5);
 
-/// Most messages one sweep takes per shard.
-pub const SWEEP_BATCH: i32 = 100;
+/// Messages one due-queue query returns; a sweep pages on until the queue is empty or its
+/// deadline is near.
+pub const SWEEP_PAGE: usize = 100;
+
+/// Delay before retrying a message whose attempt failed before Publish: 30 s doubled at each
+/// attempt, at most 15 minutes (seconds).
+pub fn retry_delay(attempts: u32) -> Duration {
+    Duration::seconds((30i64 << attempts.min(5)).min(900))
+}
 
 /// What the handler needs, built once per cold start.
-pub struct Deps<K: NumberOpener, S: SmsGateway, E: EventPublisher, C: Clock> {
-    pub table: Table,
+pub struct Deps<
+    T: AccountStore + Outbox,
+    K: NumberOpener,
+    S: SmsGateway,
+    E: EventPublisher,
+    C: Clock,
+> {
+    pub table: T,
     pub keys: K,
     pub sms: S,
     pub events: E,
@@ -40,8 +65,9 @@ pub struct Deps<K: NumberOpener, S: SmsGateway, E: EventPublisher, C: Clock> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Delivery {
     pub message_id: String,
-    /// `sent`, `cancelled`, `expired`, `failed`, or `scheduled` (put back on the queue: it was
-    /// outside the recipient's sending window).
+    /// `sent`, `cancelled`, `expired`, `failed`, `scheduled` (put back on the queue at the
+    /// next allowed instant: it was outside the recipient's sending window) or `retry` (put
+    /// back with a backoff after a failure before Publish).
     pub outcome: &'static str,
     pub reason: &'static str,
 }
@@ -52,15 +78,18 @@ pub struct Report {
     pub deliveries: Vec<Delivery>,
     /// Messages found in flight past [`IN_FLIGHT_TIMEOUT`] and marked `send_interrupted`.
     pub interrupted: Vec<String>,
+    /// Keys (`PK/SK`) of items this code could not read: skipped, logged, counted.
+    pub unreadable: Vec<String>,
 }
 
 /// Handle a `MessageDue` EventBridge event or a scheduled sweep. Returns `Err` on
 /// infrastructure failure so Lambda retries (a retried claim is harmless).
-pub async fn handle<K, S, E, C>(
-    deps: &Deps<K, S, E, C>,
+pub async fn handle<T, K, S, E, C>(
+    deps: &Deps<T, K, S, E, C>,
     event: LambdaEvent<Value>,
 ) -> Result<Report, lambda_runtime::Error>
 where
+    T: AccountStore + Outbox,
     K: NumberOpener,
     S: SmsGateway,
     E: EventPublisher,
@@ -124,31 +153,50 @@ pub fn trigger(payload: &Value) -> Result<Trigger, String> {
 
 /// Claim and deliver one message if it is scheduled and due; `None` if another sender has it,
 /// or it was cancelled, or it is not due yet.
-pub async fn send_one<K, S, E, C>(
-    deps: &Deps<K, S, E, C>,
+///
+/// Errors: the claim itself failed in a way that leaves the message where it was (the event
+/// is retried), or recording failed after the claim (a later sweep reports it).
+pub async fn send_one<T, K, S, E, C>(
+    deps: &Deps<T, K, S, E, C>,
     account_id: &str,
     message_id: &str,
 ) -> Result<Option<Delivery>, PortError>
 where
+    T: AccountStore + Outbox,
     K: NumberOpener,
     S: SmsGateway,
     E: EventPublisher,
     C: Clock,
 {
     let now = deps.clock.now();
-    match deps
+    let token = rappel::crypto::new_id("claim");
+    let claimed = match deps
         .table
-        .claim(account_id, message_id, deps.due_shards, now)
-        .await?
+        .claim(account_id, message_id, &token, deps.due_shards, now)
+        .await
     {
+        Ok(claimed) => claimed,
+        // The claim may have applied and its answer been lost: it is ours if it carries our
+        // token (otherwise it was not claimed, or someone else has it).
+        Err(err) if err.applied == Applied::Maybe => {
+            tracing::warn!(%account_id, %message_id, error = %err, "claim answer lost; reading the message back");
+            deps.table
+                .get_message(account_id, message_id)
+                .await?
+                .filter(|m| m.claim_token.as_deref() == Some(token.as_str()))
+        }
+        Err(err) => return Err(err),
+    };
+    match claimed {
         Some(msg) => deliver(deps, &msg, now).await.map(Some),
         None => Ok(None),
     }
 }
 
 /// One pass over every shard: report stale in-flight messages, then deliver due ones.
-pub async fn sweep<K, S, E, C>(deps: &Deps<K, S, E, C>) -> Result<Report, PortError>
+pub async fn sweep<T, K, S, E, C>(deps: &Deps<T, K, S, E, C>) -> Result<Report, PortError>
 where
+    T: AccountStore + Outbox,
     K: NumberOpener,
     S: SmsGateway,
     E: EventPublisher,
@@ -158,17 +206,21 @@ where
 }
 
 /// Time kept in hand before the Lambda deadline: no new message is claimed after that, so a
-/// claimed message is never cut off halfway (the next sweep, a minute later, goes on).
-pub const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
+/// claimed message is never cut off halfway (the next sweep, a minute later, goes on). Larger
+/// than the longest AWS operation ([`rappel::aws`] timeouts: 12 s) plus the record.
+pub const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// [`sweep`], stopping before `deadline` (wall clock) minus [`DEADLINE_MARGIN`]. A failure on
-/// one message is logged and the sweep goes on with the others; the first failure is returned
-/// at the end (so the invocation is reported failed).
-pub async fn sweep_until<K, S, E, C>(
-    deps: &Deps<K, S, E, C>,
+/// [`sweep`], stopping before `deadline` (wall clock) minus [`DEADLINE_MARGIN`]. Each shard is
+/// read page after page until it has nothing due (the drain is not capped per sweep). A
+/// failure on one message is logged and the sweep goes on with the others; an unreadable item
+/// is skipped, logged by key and counted; the first failure is returned at the end (so the
+/// invocation is reported failed).
+pub async fn sweep_until<T, K, S, E, C>(
+    deps: &Deps<T, K, S, E, C>,
     deadline: Option<std::time::SystemTime>,
 ) -> Result<Report, PortError>
 where
+    T: AccountStore + Outbox,
     K: NumberOpener,
     S: SmsGateway,
     E: EventPublisher,
@@ -183,6 +235,10 @@ where
         tracing::error!(error = %err, "{what}");
         first_error.get_or_insert(err);
     };
+    let unreadable = |key: String, report: &mut Report| {
+        tracing::error!(event = "unreadable_item", key = %key, "item cannot be read by this version: skipped");
+        report.unreadable.push(key);
+    };
     'shards: for shard in 0..deps.due_shards {
         match deps
             .table
@@ -190,49 +246,126 @@ where
             .await
         {
             Ok(stale) => {
-                for (account_id, message_id) in stale {
-                    let result = async {
-                        if let Some(msg) = deps.table.get_message(&account_id, &message_id).await? {
-                            tracing::error!(%account_id, %message_id, "message was claimed but never recorded: the SMS may or may not have left; not retried");
-                            deps.table.finish(&msg, Finish::Failed(Reason::SendInterrupted), now, false).await?;
-                            return Ok::<_, PortError>(true);
+                for entry in stale {
+                    let (account_id, message_id) = match entry {
+                        Ok(keys) => keys,
+                        Err(key) => {
+                            unreadable(key, &mut report);
+                            continue;
                         }
-                        Ok(false)
-                    }
-                    .await;
-                    match result {
+                    };
+                    match interrupted(deps, &account_id, &message_id, now).await {
                         Ok(true) => report.interrupted.push(message_id),
                         Ok(false) => {}
+                        Err(err) if err.is_unreadable() => unreadable(
+                            format!("ACCOUNT#{account_id}/MSG#{message_id}"),
+                            &mut report,
+                        ),
                         Err(err) => note(err, "cannot record an interrupted message"),
                     }
                 }
             }
             Err(err) => note(err, "cannot read in-flight messages"),
         }
-        let due = match deps.table.due(shard, now, SWEEP_BATCH).await {
-            Ok(due) => due,
-            Err(err) => {
-                note(err, "cannot read the due queue");
-                continue;
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = match deps
+                .table
+                .due(shard, now, cursor.as_deref(), SWEEP_PAGE)
+                .await
+            {
+                Ok(page) => page,
+                Err(err) => {
+                    note(err, "cannot read the due queue");
+                    continue 'shards;
+                }
+            };
+            for entry in page.entries {
+                if out_of_time() {
+                    tracing::warn!(
+                        shard,
+                        "sweep stopped before the Lambda deadline; the next one goes on"
+                    );
+                    break 'shards;
+                }
+                let (account_id, message_id) = match entry {
+                    Ok(keys) => keys,
+                    Err(key) => {
+                        unreadable(key, &mut report);
+                        continue;
+                    }
+                };
+                match send_one(deps, &account_id, &message_id).await {
+                    Ok(delivery) => report.deliveries.extend(delivery),
+                    Err(err) if err.is_unreadable() => unreadable(
+                        format!("ACCOUNT#{account_id}/MSG#{message_id}"),
+                        &mut report,
+                    ),
+                    Err(err) => note(err, "delivery failed; the sweep goes on"),
+                }
             }
-        };
-        for (account_id, message_id) in due {
-            if out_of_time() {
-                tracing::warn!(
-                    shard,
-                    "sweep stopped before the Lambda deadline; the next one goes on"
-                );
-                break 'shards;
-            }
-            match send_one(deps, &account_id, &message_id).await {
-                Ok(delivery) => report.deliveries.extend(delivery),
-                Err(err) => note(err, "delivery failed; the sweep goes on"),
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
             }
         }
     }
     match first_error {
         Some(err) => Err(err),
         None => Ok(report),
+    }
+}
+
+/// Record a message claimed but never recorded as `failed`/`send_interrupted` (the day is
+/// kept: the SMS may have left). `false` when it is no longer in flight.
+async fn interrupted<T, K, S, E, C>(
+    deps: &Deps<T, K, S, E, C>,
+    account_id: &str,
+    message_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, PortError>
+where
+    T: AccountStore + Outbox,
+    K: NumberOpener,
+    S: SmsGateway,
+    E: EventPublisher,
+    C: Clock,
+{
+    let Some(msg) = deps.table.get_message(account_id, message_id).await? else {
+        return Ok(false);
+    };
+    let end = Finish::Failed(Reason::SendInterrupted);
+    if !deps.table.finish(&msg, end, now, false).await? {
+        return Ok(false);
+    }
+    finished(
+        &msg,
+        end,
+        "message was claimed but never recorded: the SMS may or may not have left; not retried",
+    );
+    Ok(true)
+}
+
+/// The one log line of a message that ended (the template's metric filters count
+/// `send_interrupted` and `send_uncertain` from it).
+fn finished(msg: &MessageItem, end: Finish<'_>, what: &str) {
+    let (outcome, reason) = outcome_of(end);
+    if matches!(
+        reason,
+        Reason::SendInterrupted | Reason::SendUncertain | Reason::ProviderError
+    ) {
+        tracing::error!(event = "message_finished", account_id = %msg.account_id, message_id = %msg.message_id, outcome, reason = reason.as_str(), "{what}");
+    } else {
+        tracing::info!(event = "message_finished", account_id = %msg.account_id, message_id = %msg.message_id, outcome, reason = reason.as_str(), "{what}");
+    }
+}
+
+fn outcome_of(end: Finish<'_>) -> (&'static str, Reason) {
+    match end {
+        Finish::Cancelled(r) => ("cancelled", r),
+        Finish::Expired(r) => ("expired", r),
+        Finish::Failed(r) => ("failed", r),
+        Finish::Sent { reason, .. } => ("sent", reason),
     }
 }
 
@@ -247,82 +380,37 @@ pub fn outside_window(
     (!calendar.is_allowed(now)).then(|| calendar.next_allowed(now))
 }
 
+/// What the checks before Publish concluded.
+enum Ready {
+    /// Publish this text to this number.
+    Send {
+        number: rappel::phone::E164,
+        account: rappel::account::Account,
+    },
+    /// The message ended (or was put back) without sending.
+    Done(Delivery),
+}
+
 /// Re-check, open, publish and record a claimed message.
-async fn deliver<K, S, E, C>(
-    deps: &Deps<K, S, E, C>,
+async fn deliver<T, K, S, E, C>(
+    deps: &Deps<T, K, S, E, C>,
     msg: &MessageItem,
     now: DateTime<Utc>,
 ) -> Result<Delivery, PortError>
 where
+    T: AccountStore + Outbox,
     K: NumberOpener,
     S: SmsGateway,
     E: EventPublisher,
     C: Clock,
 {
-    let finish = |end: Finish<'static>| async move {
-        deps.table.finish(msg, end, now, false).await?;
-        let (outcome, reason) = match end {
-            Finish::Cancelled(r) => ("cancelled", r),
-            Finish::Expired(r) => ("expired", r),
-            Finish::Failed(r) => ("failed", r),
-            Finish::Sent { reason, .. } => ("sent", reason),
-        };
-        tracing::info!(account_id = %msg.account_id, message_id = %msg.message_id, outcome, reason = reason.as_str(), "message not sent");
-        Ok::<_, PortError>(Delivery {
-            message_id: msg.message_id.clone(),
-            outcome,
-            reason: reason.as_str(),
-        })
+    let (number, account) = match check(deps, msg, now).await {
+        Ok(Ready::Send { number, account }) => (number, account),
+        Ok(Ready::Done(delivery)) => return Ok(delivery),
+        // Nothing was sent: put it back with a backoff (case "a transient error before
+        // Publish loses the SMS").
+        Err(err) => return retry_later(deps, msg, now, err).await,
     };
-
-    let account = match deps.table.get_account(&msg.account_id).await? {
-        Some(account) if account.enabled => account,
-        _ => return finish(Finish::Cancelled(Reason::AccountDisabled)).await,
-    };
-    let send_before = DateTime::parse_from_rfc3339(&msg.send_before)
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or(now);
-    if now > send_before {
-        return finish(Finish::Expired(Reason::DeferralLimit)).await;
-    }
-    // Rule 4 again at send time: a late event, a retry or a backlog must not text at night.
-    if let Some(next) = outside_window(msg.region.as_deref(), &account, now) {
-        if next > send_before {
-            return finish(Finish::Expired(Reason::DeferralLimit)).await;
-        }
-        deps.table.reschedule(msg, next, deps.due_shards).await?;
-        tracing::info!(account_id = %msg.account_id, message_id = %msg.message_id, due_at = %ts(next), "outside the recipient's sending window: rescheduled");
-        return Ok(Delivery {
-            message_id: msg.message_id.clone(),
-            outcome: "scheduled",
-            reason: Reason::QuietHours.as_str(),
-        });
-    }
-    if deps
-        .table
-        .is_opted_out(&msg.account_id, &msg.caller_hash)
-        .await?
-    {
-        return finish(Finish::Cancelled(Reason::OptedOut)).await;
-    }
-    let Some(sealed) = &msg.number else {
-        return finish(Finish::Failed(Reason::NumberUnavailable)).await;
-    };
-    let number = match deps.keys.open(&msg.account_id, sealed).await {
-        Ok(number) => number,
-        Err(err) => {
-            tracing::error!(message_id = %msg.message_id, error = %err, "cannot open the sealed number");
-            return finish(Finish::Failed(Reason::NumberUnavailable)).await;
-        }
-    };
-    if deps.sms.is_opted_out(&number).await? {
-        // A STOP reply reached the carrier: remember it for this account.
-        deps.table
-            .put_opt_out(&msg.account_id, &msg.caller_hash, "carrier", now)
-            .await?;
-        return finish(Finish::Cancelled(Reason::OptedOut)).await;
-    }
-
     let base = account
         .booking_base_url
         .as_deref()
@@ -335,23 +423,41 @@ where
     let sns_message_id = match deps.sms.publish(&number, &sender_id, &body).await {
         Ok(id) => id,
         Err(err) => {
-            // SNS answered with an error: nothing left, so the day is freed (Table::finish).
-            tracing::error!(message_id = %msg.message_id, error = %err, "SMS publish refused");
-            return finish(Finish::Failed(Reason::ProviderError)).await;
+            let end = match err.applied {
+                // Throttled: nothing left; try again later.
+                Applied::No => return retry_later(deps, msg, now, err).await,
+                // Refused (invalid number, ...): nothing left; the day is freed.
+                Applied::Refused => Finish::Failed(Reason::ProviderError),
+                // It may have left: keep the day, never send again, report.
+                Applied::Maybe => Finish::Failed(Reason::SendUncertain),
+            };
+            tracing::error!(message_id = %msg.message_id, error = %err, "SMS publish failed");
+            return end_message(deps, msg, end, now, false).await;
         }
     };
     let reason = msg.reason.unwrap_or(Reason::InHours);
-    deps.table
-        .finish(
-            msg,
-            Finish::Sent {
-                sns_message_id: &sns_message_id,
-                reason,
-            },
-            now,
-            account.shred_number_after_send,
-        )
-        .await?;
+    let end = Finish::Sent {
+        sns_message_id: &sns_message_id,
+        reason,
+    };
+    // The SMS has left: record it, trying a little harder than usual (if this fails, a later
+    // sweep reports the message as interrupted, which keeps the day).
+    let mut attempt = 0;
+    loop {
+        match deps
+            .table
+            .finish(msg, end, now, account.shred_number_after_send)
+            .await
+        {
+            Ok(_) => break,
+            Err(err) if attempt < 2 && err.applied != Applied::Refused => {
+                attempt += 1;
+                tracing::warn!(message_id = %msg.message_id, error = %err, "cannot record a sent SMS yet; trying again");
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    finished(msg, end, "SMS sent");
     let call_id = msg
         .call_sk
         .strip_prefix(CALL_PREFIX)
@@ -375,18 +481,143 @@ where
             }),
         )
         .await?;
-    tracing::info!(
-        account_id = %msg.account_id,
-        message_id = %msg.message_id,
-        to = %number,
-        segments = segments.count,
-        "SMS sent"
-    );
     Ok(Delivery {
         message_id: msg.message_id.clone(),
         outcome: "sent",
         reason: reason.as_str(),
     })
+}
+
+/// Record the end of a message that was not (or may not have been) sent.
+async fn end_message<T, K, S, E, C>(
+    deps: &Deps<T, K, S, E, C>,
+    msg: &MessageItem,
+    end: Finish<'static>,
+    now: DateTime<Utc>,
+    shred: bool,
+) -> Result<Delivery, PortError>
+where
+    T: AccountStore + Outbox,
+    K: NumberOpener,
+    S: SmsGateway,
+    E: EventPublisher,
+    C: Clock,
+{
+    deps.table.finish(msg, end, now, shred).await?;
+    finished(msg, end, "message not sent");
+    let (outcome, reason) = outcome_of(end);
+    Ok(Delivery {
+        message_id: msg.message_id.clone(),
+        outcome,
+        reason: reason.as_str(),
+    })
+}
+
+/// Put a claimed message back on the due queue after a failure before Publish.
+async fn retry_later<T, K, S, E, C>(
+    deps: &Deps<T, K, S, E, C>,
+    msg: &MessageItem,
+    now: DateTime<Utc>,
+    err: PortError,
+) -> Result<Delivery, PortError>
+where
+    T: AccountStore + Outbox,
+    K: NumberOpener,
+    S: SmsGateway,
+    E: EventPublisher,
+    C: Clock,
+{
+    let retry_at = now + retry_delay(msg.attempts);
+    if err.is_unreadable() {
+        tracing::error!(event = "unreadable_item", account_id = %msg.account_id, message_id = %msg.message_id, error = %err, "an item this message needs cannot be read: put back");
+    } else {
+        tracing::warn!(account_id = %msg.account_id, message_id = %msg.message_id, error = %err, retry_at = %ts(retry_at), "nothing sent: put back on the queue");
+    }
+    deps.table.release(msg, retry_at, deps.due_shards).await?;
+    Ok(Delivery {
+        message_id: msg.message_id.clone(),
+        outcome: "retry",
+        reason: "transient_error",
+    })
+}
+
+/// The checks before Publish. `Err` only for failures where nothing was sent and a later
+/// attempt may succeed (the caller puts the message back).
+async fn check<T, K, S, E, C>(
+    deps: &Deps<T, K, S, E, C>,
+    msg: &MessageItem,
+    now: DateTime<Utc>,
+) -> Result<Ready, PortError>
+where
+    T: AccountStore + Outbox,
+    K: NumberOpener,
+    S: SmsGateway,
+    E: EventPublisher,
+    C: Clock,
+{
+    let done = |end: Finish<'static>| async move {
+        end_message(deps, msg, end, now, false)
+            .await
+            .map(Ready::Done)
+    };
+    let account = match deps.table.get_account(&msg.account_id).await? {
+        Some(account) if account.enabled => account,
+        _ => return done(Finish::Cancelled(Reason::AccountDisabled)).await,
+    };
+    let send_before = DateTime::parse_from_rfc3339(&msg.send_before)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(now);
+    if now > send_before {
+        return done(Finish::Expired(Reason::DeferralLimit)).await;
+    }
+    // Rule 4 again at send time: a late event, a retry or a backlog must not text at night.
+    if let Some(next) = outside_window(msg.region.as_deref(), &account, now) {
+        if next > send_before {
+            return done(Finish::Expired(Reason::DeferralLimit)).await;
+        }
+        // The day reservation moves with the message (rule 3).
+        let day = rules::recipient_calendar(msg.region.as_deref(), &account).local_date(next);
+        let day_sk = day_sk(&msg.caller_hash, day);
+        if !deps
+            .table
+            .reschedule(msg, next, &day_sk, deps.due_shards)
+            .await?
+        {
+            return done(Finish::Cancelled(Reason::AlreadyTextedToday)).await;
+        }
+        tracing::info!(account_id = %msg.account_id, message_id = %msg.message_id, due_at = %ts(next), "outside the recipient's sending window: rescheduled");
+        return Ok(Ready::Done(Delivery {
+            message_id: msg.message_id.clone(),
+            outcome: "scheduled",
+            reason: Reason::QuietHours.as_str(),
+        }));
+    }
+    if deps
+        .table
+        .is_opted_out(&msg.account_id, &msg.caller_hash)
+        .await?
+    {
+        return done(Finish::Cancelled(Reason::OptedOut)).await;
+    }
+    let Some(sealed) = &msg.number else {
+        return done(Finish::Failed(Reason::NumberUnavailable)).await;
+    };
+    let number = match deps.keys.open(&msg.account_id, sealed).await {
+        Ok(number) => number,
+        Err(err) if err.applied == Applied::Refused => {
+            tracing::error!(message_id = %msg.message_id, error = %err, "cannot open the sealed number");
+            return done(Finish::Failed(Reason::NumberUnavailable)).await;
+        }
+        Err(err) => return Err(err),
+    };
+    if deps.sms.is_opted_out(&number).await? {
+        // A STOP reply reached the carrier: remember it for this account.
+        deps.table
+            .put_opt_out(&msg.account_id, &msg.caller_hash, "carrier", now)
+            .await?;
+        return done(Finish::Cancelled(Reason::OptedOut)).await;
+    }
+    Ok(Ready::Send { number, account })
 }
 
 #[cfg(test)]

@@ -4,22 +4,26 @@
 //!
 //! Answers: 200 with the provider's expected body (also for a redelivery, which changes
 //! nothing); 400 malformed, 401 bad signature, 404 unknown provider or account, 405 not POST,
-//! 413 body over 64 KiB, 500 storage/KMS failure (the provider retries). Errors are
-//! `application/problem+json` (RFC 9457). A call is stored before the 2xx, never after.
+//! 413 body over 64 KiB, 500 storage/KMS failure (the provider retries), 503 with
+//! `Retry-After` when a missed-call event arrives before the earlier leg it needs (Telnyx
+//! `call.initiated`, Vonage leg A) — for up to [`LEG_WAIT`] after the call, then it is stored
+//! as it reads. Errors are `application/problem+json` (RFC 9457). A call is stored before the
+//! 2xx, never after.
 
 use chrono::{DateTime, Duration, Utc};
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use rappel::account::Secrets;
-use rappel::aws::Table;
 use rappel::call::{CallEvent, Direction};
 use rappel::items::{
-    CallItem, CallerFields, LegItem, RETENTION_DAYS, account_pk, call_sk, leg_sk, ts,
+    CallItem, CallerFields, LegItem, RETENTION_DAYS, account_pk, call_sk, leg_sk, shard_of, ts,
+    undecided_pk, undecided_sk,
 };
 use rappel::phone::{self, Caller};
 use rappel::ports::{Clock, NumberProtector, PortError, SecretsVault};
 use rappel::problem::{self, Problem};
 use rappel::providers::{self, Ack, Leg, WebhookError, WebhookRequest};
+use rappel::store::{AccountStore, CallStore};
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::sync::Mutex;
@@ -30,12 +34,19 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// How long a remembered call leg is kept, days.
 pub const LEG_RETENTION_DAYS: i64 = 2;
 
+/// How long after a call a missed-call event that needs an earlier leg of the same call (not
+/// yet arrived: the provider retries it) is answered 503 rather than stored without it.
+pub const LEG_WAIT: Duration = Duration::minutes(10);
+
+/// `Retry-After` of the 503 answered while waiting for a leg, seconds.
+pub const LEG_RETRY_AFTER_SECONDS: u32 = 30;
+
 /// Region used to read national-format numbers (`06…`).
 pub const DEFAULT_REGION: &str = "FR";
 
 /// What the handler needs, built once per cold start.
-pub struct Deps<K: NumberProtector + SecretsVault, C: Clock> {
-    pub table: Table,
+pub struct Deps<T: AccountStore + CallStore, K: NumberProtector + SecretsVault, C: Clock> {
+    pub table: T,
     pub keys: K,
     pub clock: C,
     /// Public base URL providers call (custom domain + base path), no trailing slash. URL-signed
@@ -43,6 +54,8 @@ pub struct Deps<K: NumberProtector + SecretsVault, C: Clock> {
     pub public_base_url: String,
     /// Opened webhook secrets, per account, reused while the sealed value is unchanged.
     pub secrets: SecretsCache,
+    /// Shards of the undecided-calls index (`DUE_SHARDS`, like the due queue).
+    pub due_shards: u32,
 }
 
 /// Webhook secrets opened by this execution environment: account id → (sealed value, secrets).
@@ -76,8 +89,8 @@ impl SecretsCache {
 }
 
 /// Handle one webhook request. Never returns `Err`: every failure is an HTTP answer.
-pub async fn handle<K: NumberProtector + SecretsVault, C: Clock>(
-    deps: &Deps<K, C>,
+pub async fn handle<T: AccountStore + CallStore, K: NumberProtector + SecretsVault, C: Clock>(
+    deps: &Deps<T, K, C>,
     req: Request,
 ) -> Result<Response<Body>, Infallible> {
     Ok(match intake(deps, &req).await {
@@ -133,8 +146,8 @@ pub fn webhook_request_parts<'r>(
     })
 }
 
-async fn intake<K: NumberProtector + SecretsVault, C: Clock>(
-    deps: &Deps<K, C>,
+async fn intake<T: AccountStore + CallStore, K: NumberProtector + SecretsVault, C: Clock>(
+    deps: &Deps<T, K, C>,
     req: &Request,
 ) -> Result<Ack, Problem> {
     let now = deps.clock.now();
@@ -225,14 +238,33 @@ async fn intake<K: NumberProtector + SecretsVault, C: Clock>(
 
     // Some providers need an earlier leg of the same call to say which way it went and who
     // the prospect is (Vonage connect legs, Telnyx hangups).
-    let remembered = match provider.leg_key(&event) {
+    let leg_key = provider.leg_key(&event);
+    let remembered = match &leg_key {
         Some(key) => deps
             .table
-            .get_leg(account_id, provider_name, &key)
+            .get_leg(account_id, provider_name, key)
             .await
             .map_err(internal)?,
         None => None,
     };
+    if leg_key.is_some() && remembered.is_none() && waits_for_leg(&event, now) {
+        // The earlier leg (which says which way the call went and who the prospect is) got an
+        // error and will be retried: read alone, this event would be stored as the business's
+        // own call and the good one taken for a redelivery. Nothing is stored; the provider
+        // retries this one.
+        tracing::info!(
+            provider = provider_name,
+            account_id,
+            call_id = %event.call_id,
+            "missed-call event before its earlier leg: retry later"
+        );
+        return Err(Problem::new(
+            503,
+            "leg-pending",
+            "Service Unavailable",
+            "an earlier event of this call has not arrived yet; retry later",
+        ));
+    }
     let call = match remembered {
         Some(leg) if leg.forwarded => {
             tracing::info!(
@@ -251,6 +283,10 @@ async fn intake<K: NumberProtector + SecretsVault, C: Clock>(
             .await
             .map_err(internal)?,
     };
+    let mut call = call;
+    let shard = shard_of(&call.sk, deps.due_shards);
+    call.gsi1pk = Some(undecided_pk(shard));
+    call.gsi1sk = Some(undecided_sk(&call.received_at, &call.sk));
     let stored = deps.table.put_call(&call).await.map_err(internal)?;
     tracing::info!(
         provider = provider_name,
@@ -350,13 +386,25 @@ pub fn call_item(
         due_at: None,
         sent_at: None,
         decided_at: None,
+        gsi1pk: None,
+        gsi1sk: None,
         expires_at: (now + Duration::days(RETENTION_DAYS)).timestamp(),
     }
 }
 
+/// Whether `event`, which needs an earlier leg that has not arrived, should wait for it: a
+/// missed (not answered) status, within [`LEG_WAIT`] of the call. After that, or without any
+/// instant in the event, it is stored as it reads (best effort: nothing is lost).
+pub fn waits_for_leg(event: &CallEvent, now: DateTime<Utc>) -> bool {
+    let missed = event.status != rappel::call::CallStatus::Answered
+        && event.status != rappel::call::CallStatus::Other;
+    let at = event.ended_at.or(event.started_at);
+    missed && at.is_some_and(|at| now - at <= LEG_WAIT)
+}
+
 /// Remember `leg` (once: its first event wins, and KMS is not called again for a known leg).
-async fn remember<K: NumberProtector + SecretsVault, C: Clock>(
-    deps: &Deps<K, C>,
+async fn remember<T: AccountStore + CallStore, K: NumberProtector + SecretsVault, C: Clock>(
+    deps: &Deps<T, K, C>,
     account_id: &str,
     provider: &str,
     leg: &Leg,
@@ -437,9 +485,13 @@ fn internal(err: PortError) -> Problem {
 
 /// An RFC 9457 problem as an HTTP response.
 pub fn problem_response(problem: &Problem) -> Response<Body> {
-    Response::builder()
+    let mut response = Response::builder()
         .status(problem.status)
-        .header(header::CONTENT_TYPE, problem::CONTENT_TYPE)
+        .header(header::CONTENT_TYPE, problem::CONTENT_TYPE);
+    if problem.status == 503 {
+        response = response.header(header::RETRY_AFTER, LEG_RETRY_AFTER_SECONDS);
+    }
+    response
         .body(Body::from(problem.to_json()))
         .expect("valid problem response")
 }

@@ -14,6 +14,7 @@ async fn main() -> Result<(), Error> {
         clock: SystemClock,
         public_base_url: settings.public_base_url.clone(),
         secrets: Default::default(),
+        due_shards: settings.due_shards,
     };
     run(service_fn(|req| handle(&deps, req))).await
 }

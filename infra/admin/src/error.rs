@@ -45,7 +45,9 @@ struct AwsSummary<'a>(&'a PortError);
 
 impl fmt::Display for AwsSummary<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let PortError { service, message } = self.0;
+        let PortError {
+            service, message, ..
+        } = self.0;
         let cut = SDK_DUMPS
             .iter()
             .filter_map(|marker| message.find(marker))

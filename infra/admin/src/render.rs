@@ -444,6 +444,8 @@ mod tests {
             due_at: outcome.map(|_| "2026-11-28T07:00:00Z".into()),
             sent_at: None,
             decided_at: None,
+            gsi1pk: None,
+            gsi1sk: None,
             expires_at: 0,
         }
     }

@@ -142,6 +142,7 @@ async fn run() -> Result<(), BoxError> {
             clock: clock.clone(),
             public_base_url: public_base_url.clone(),
             secrets: Default::default(),
+            due_shards: settings.due_shards,
         },
         eligibility: eligibility::handler::Deps {
             table: table(),

@@ -173,9 +173,9 @@ impl SmsGateway for RecordingSms {
 
 /// Every function's dependencies, wired to moto through the recording adapters.
 pub struct App {
-    pub intake: webhook_intake::handler::Deps<Kms, SharedClock>,
-    pub eligibility: eligibility::handler::Deps<RecordingBus, SharedClock>,
-    pub sender: sender::handler::Deps<Kms, RecordingSms, RecordingBus, SharedClock>,
+    pub intake: webhook_intake::handler::Deps<Table, Kms, SharedClock>,
+    pub eligibility: eligibility::handler::Deps<Table, RecordingBus, SharedClock>,
+    pub sender: sender::handler::Deps<Table, Kms, RecordingSms, RecordingBus, SharedClock>,
     pub booking: booking::handler::Deps<RecordingBus, SharedClock>,
     /// A table handle for the local routes.
     pub table: Table,
@@ -438,12 +438,9 @@ impl App {
             let response = PHASE
                 .scope(
                     "eligibility",
-                    eligibility::handler::handle(
-                        &self.eligibility,
-                        LambdaEvent::new(event, Context::default()),
-                    ),
+                    eligibility::handler::handle_batch(&self.eligibility, &event),
                 )
-                .await?;
+                .await;
             if !response.batch_item_failures.is_empty() {
                 return Err(format!(
                     "eligibility failed on {} record(s); see the log",

@@ -1,6 +1,6 @@
 //! KMS: envelope encryption (`GenerateDataKey` / `Decrypt`) and caller hashes (`GenerateMac`).
 
-use super::port_error;
+use super::sdk_error;
 use crate::crypto::{self, Sealed};
 use crate::phone::E164;
 use crate::ports::{NumberOpener, NumberProtector, PortError, SecretsVault};
@@ -59,7 +59,7 @@ impl NumberProtector for Kms {
             .encryption_context(CONTEXT_KEY, account_id)
             .send()
             .await
-            .map_err(|e| port_error("kms", e))?;
+            .map_err(|e| sdk_error("kms", e))?;
         let (Some(plaintext), Some(wrapped)) = (out.plaintext(), out.ciphertext_blob()) else {
             return Err(PortError::new("kms", "GenerateDataKey returned no key"));
         };
@@ -84,7 +84,7 @@ impl NumberProtector for Kms {
             .message(Blob::new(message.into_bytes()))
             .send()
             .await
-            .map_err(|e| port_error("kms", e))?;
+            .map_err(|e| sdk_error("kms", e))?;
         let mac = out
             .mac()
             .ok_or_else(|| PortError::new("kms", "GenerateMac returned no MAC"))?;
@@ -104,7 +104,7 @@ impl NumberOpener for Kms {
             .encryption_context(CONTEXT_KEY, account_id)
             .send()
             .await
-            .map_err(|e| port_error("kms", e))?;
+            .map_err(|e| sdk_error("kms", e))?;
         let key = out
             .plaintext()
             .ok_or_else(|| PortError::new("kms", "Decrypt returned no plaintext"))?;
@@ -131,7 +131,7 @@ impl SecretsVault for Kms {
             .encryption_context("purpose", SECRETS_PURPOSE)
             .send()
             .await
-            .map_err(|e| port_error("kms", e))?;
+            .map_err(|e| sdk_error("kms", e))?;
         let (Some(key), Some(wrapped)) = (out.plaintext(), out.ciphertext_blob()) else {
             return Err(PortError::new("kms", "GenerateDataKey returned no key"));
         };
@@ -158,7 +158,7 @@ impl SecretsVault for Kms {
             .encryption_context("purpose", SECRETS_PURPOSE)
             .send()
             .await
-            .map_err(|e| port_error("kms", e))?;
+            .map_err(|e| sdk_error("kms", e))?;
         let key = out
             .plaintext()
             .ok_or_else(|| PortError::new("kms", "Decrypt returned no plaintext"))?;

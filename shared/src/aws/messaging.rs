@@ -1,6 +1,6 @@
 //! SNS (SMS) and EventBridge adapters.
 
-use super::port_error;
+use super::{port_error, sdk_error};
 use crate::phone::E164;
 use crate::ports::{EVENT_SOURCE, EventPublisher, PortError, SmsGateway};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
@@ -35,12 +35,14 @@ impl SmsGateway for Sns {
             .phone_number(to.expose())
             .send()
             .await
-            .map_err(|e| port_error("sns", e))?;
+            .map_err(|e| sdk_error("sns", e))?;
         Ok(out.is_opted_out())
     }
 
     /// `Publish` with `AWS.SNS.SMS.SenderID` and `AWS.SNS.SMS.SMSType` = `Transactional`
-    /// (SNS developer guide, "Publishing to a mobile phone").
+    /// (SNS developer guide, "Publishing to a mobile phone"), **without the SDK's retries**:
+    /// a retry after an answer lost in transit would send a second SMS. The error says
+    /// whether the SMS may have left ([`crate::ports::Applied`]); the caller decides.
     async fn publish(&self, to: &E164, sender_id: &str, body: &str) -> Result<String, PortError> {
         let out = self
             .client
@@ -49,9 +51,14 @@ impl SmsGateway for Sns {
             .message(body)
             .message_attributes("AWS.SNS.SMS.SenderID", string_attribute(sender_id)?)
             .message_attributes("AWS.SNS.SMS.SMSType", string_attribute("Transactional")?)
+            .customize()
+            .config_override(
+                aws_sdk_sns::config::Builder::default()
+                    .retry_config(aws_sdk_sns::config::retry::RetryConfig::disabled()),
+            )
             .send()
             .await
-            .map_err(|e| port_error("sns", e))?;
+            .map_err(|e| sdk_error("sns", e))?;
         out.message_id()
             .map(str::to_string)
             .ok_or_else(|| PortError::new("sns", "Publish returned no message id"))
@@ -90,7 +97,7 @@ impl EventPublisher for EventBus {
             .entries(entry)
             .send()
             .await
-            .map_err(|e| port_error("eventbridge", e))?;
+            .map_err(|e| sdk_error("eventbridge", e))?;
         if out.failed_entry_count() > 0 {
             let code = out
                 .entries()

@@ -8,13 +8,18 @@ mod messaging;
 pub mod provision;
 mod table;
 
+pub use crate::store::{Cancelled, Finish, ScheduleError};
 pub use kms::Kms;
 pub use messaging::{EventBus, Sns};
-pub use table::{Cancelled, Finish, ScheduleError, Table};
+pub use table::Table;
 
-use crate::ports::PortError;
+use crate::ports::{Applied, PortError};
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_types::error::display::DisplayErrorContext;
+use std::time::Duration;
 
 /// Settings every function reads from its environment (set by `template.yaml`, or by the
 /// local runner).
@@ -72,15 +77,82 @@ impl Settings {
     }
 }
 
-/// Load the shared SDK configuration (region, credentials, `AWS_ENDPOINT_URL`) once.
-pub async fn sdk_config() -> SdkConfig {
-    aws_config::load_defaults(BehaviorVersion::latest()).await
+/// Timeouts of every AWS operation (case "one hung SDK call uses up the whole invocation"):
+/// connecting 2 s, one attempt 5 s, the whole operation with the SDK's retries 12 s. Each
+/// can be overridden in seconds by `AWS_CONNECT_TIMEOUT_SECONDS`,
+/// `AWS_ATTEMPT_TIMEOUT_SECONDS`, `AWS_OPERATION_TIMEOUT_SECONDS`. The sender's sweep keeps a
+/// margin larger than one operation before its Lambda deadline.
+pub fn timeouts() -> TimeoutConfig {
+    let secs = |name: &str, default: f64| {
+        let value = std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| *v > 0.0 && *v < 900.0)
+            .unwrap_or(default);
+        Duration::from_secs_f64(value)
+    };
+    TimeoutConfig::builder()
+        .connect_timeout(secs("AWS_CONNECT_TIMEOUT_SECONDS", 2.0))
+        .operation_attempt_timeout(secs("AWS_ATTEMPT_TIMEOUT_SECONDS", 5.0))
+        .operation_timeout(secs("AWS_OPERATION_TIMEOUT_SECONDS", 12.0))
+        .build()
 }
 
-/// Turn an SDK error into a [`PortError`]. SDK errors carry service codes and messages,
-/// never request parameters, so no number can leak through them.
+/// Load the shared SDK configuration (region, credentials, `AWS_ENDPOINT_URL`) once, with
+/// [`timeouts`] on every operation.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts())
+        .load()
+        .await
+}
+
+/// Turn a non-SDK error (a request that could not be built) into a [`PortError`]: nothing
+/// was sent. The text is scrubbed of anything number-like.
 pub(crate) fn port_error<E: std::error::Error>(service: &'static str, err: E) -> PortError {
-    PortError::new(service, DisplayErrorContext(&err).to_string())
+    PortError::new(service, DisplayErrorContext(&err).to_string()).applied(Applied::Refused)
+}
+
+/// Service error codes that mean "refused before any work, try again later".
+const RETRYABLE_CODES: &[&str] = &[
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "LimitExceededException",
+    "TransactionConflictException",
+    "TransactionInProgressException",
+    "KMSInvalidStateException",
+];
+
+/// Turn an SDK error into a [`PortError`], saying whether the call may have applied
+/// ([`Applied`]): a throttle is `No`; another 4xx service error is `Refused`; a timeout, a
+/// dispatch failure (connection reset, refused), an unreadable answer or a 5xx is `Maybe`.
+/// The text is scrubbed of anything number-like (SNS puts the number in some errors).
+pub(crate) fn sdk_error<E>(service: &'static str, err: SdkError<E, HttpResponse>) -> PortError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let applied = match &err {
+        SdkError::ConstructionFailure(_) => Applied::Refused,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            Applied::Maybe
+        }
+        SdkError::ServiceError(service_err) => {
+            let code = service_err.err().code().unwrap_or_default();
+            if RETRYABLE_CODES.contains(&code) {
+                Applied::No
+            } else if service_err.raw().status().as_u16() >= 500 {
+                Applied::Maybe
+            } else {
+                Applied::Refused
+            }
+        }
+        _ => Applied::Maybe,
+    };
+    PortError::new(service, DisplayErrorContext(&err).to_string()).applied(applied)
 }
 
 /// Install the `tracing` subscriber once at cold start: JSON lines on Lambda (CloudWatch

@@ -3,12 +3,17 @@
 //! Each write that must not happen twice is conditional; multi-item changes are one
 //! `TransactWriteItems`, so nothing is ever half-written.
 
-use super::port_error;
+use super::{port_error, sdk_error};
 use crate::account::{Account, Secrets};
 use crate::items::*;
-use crate::ports::{PortError, SecretsVault};
+use crate::ports::{Applied, PortError, SecretsVault};
 use crate::rules::{Outcome, Reason};
+use crate::store::{
+    AccountStore, CallStore, Cancelled, Contact, DailyCap, DecisionStore, DuePage, Finish, Outbox,
+    QueueEntry, ScheduleError,
+};
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -36,35 +41,50 @@ fn to_item<T: Serialize>(value: &T) -> Result<Item, PortError> {
     serde_dynamo::to_item(value).map_err(|e| PortError::new(SERVICE, format!("serialize: {e}")))
 }
 
+/// Read an item as `T`; an item this code cannot read is [`PortError::unreadable`], named by
+/// its keys (never by its values).
 fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, PortError> {
-    serde_dynamo::from_item(item).map_err(|e| PortError::new(SERVICE, format!("deserialize: {e}")))
+    let key = item_key(&item);
+    serde_dynamo::from_item(item).map_err(|e| PortError::unreadable(SERVICE, &key, e))
+}
+
+/// `PK/SK` of an item, for logs.
+fn item_key(item: &Item) -> String {
+    let get = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(v)) => v.as_str(),
+        _ => "?",
+    };
+    format!("{}/{}", get(PK), get(SK))
+}
+
+/// A string attribute of an item.
+fn attr<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Some(v.as_str()),
+        _ => None,
+    }
+}
+
+/// A due-queue or in-flight entry: the message's keys, or the key of an unreadable item.
+fn queue_entry(item: &Item) -> QueueEntry {
+    match (attr(item, "account_id"), attr(item, "message_id")) {
+        (Some(account_id), Some(message_id)) => {
+            Ok((account_id.to_string(), message_id.to_string()))
+        }
+        _ => Err(item_key(item)),
+    }
+}
+
+/// The result of a sent request, its error classified by [`sdk_error`].
+fn sent<T, E>(r: Result<T, SdkError<E, HttpResponse>>) -> Result<T, PortError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    r.map_err(|e| sdk_error(SERVICE, e))
 }
 
 fn build<T, E: std::error::Error>(r: Result<T, E>) -> Result<T, PortError> {
     r.map_err(|e| port_error(SERVICE, e))
-}
-
-/// Why scheduling a message was refused by its transaction.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ScheduleError {
-    /// The caller already has a message reserved for that local day (rule 3).
-    #[error("caller already texted (or scheduled) that day")]
-    AlreadyTextedToday,
-    /// The caller opted out of this account.
-    #[error("caller opted out")]
-    OptedOut,
-    /// The call already carries a decision (stream redelivery).
-    #[error("call already decided")]
-    AlreadyDecided,
-    #[error(transparent)]
-    Port(#[from] PortError),
-}
-
-/// A message cancelled by [`Table::cancel_pending`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cancelled {
-    pub message_id: String,
-    pub call_sk: String,
 }
 
 /// The Rappel table.
@@ -110,7 +130,7 @@ impl Table {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| port_error(SERVICE, e))?;
+            .map_err(|e| sdk_error(SERVICE, e))?;
         Ok(out.item)
     }
 
@@ -129,7 +149,7 @@ impl Table {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| port_error(SERVICE, e))?;
+                .map_err(|e| sdk_error(SERVICE, e))?;
             items.extend(out.items.unwrap_or_default());
             match out.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
@@ -169,7 +189,11 @@ impl Table {
         };
         let item: AccountItem = from_item(item)?;
         let mut account = Account::from_json(&item.settings).map_err(|e| {
-            PortError::new(SERVICE, format!("account {account_id} is invalid: {e}"))
+            PortError::unreadable(
+                SERVICE,
+                &format!("{}/{ACCOUNT_SK}", account_pk(account_id)),
+                e,
+            )
         })?;
         for provider in &item.secret_providers {
             account
@@ -214,7 +238,7 @@ impl Table {
             webhook_secrets: sealed_secrets,
             updated_at: ts(now),
         };
-        build(
+        sent(
             self.client
                 .put_item()
                 .table_name(&self.name)
@@ -263,7 +287,7 @@ impl Table {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| port_error(SERVICE, e))?;
+                .map_err(|e| sdk_error(SERVICE, e))?;
             for item in out.items.unwrap_or_default() {
                 let item: AccountItem = from_item(item)?;
                 let mut account = Account::from_json(&item.settings)
@@ -336,7 +360,8 @@ impl Table {
         Ok(calls)
     }
 
-    /// Record a final decision on a call that has none yet. `false` if it already had one.
+    /// Record a final decision on a call that has none yet, taking it off the undecided
+    /// index. `false` if it already had one.
     pub async fn record_decision(
         &self,
         call: &CallItem,
@@ -350,7 +375,9 @@ impl Table {
             .table_name(&self.name)
             .key(PK, s(&call.pk))
             .key(SK, s(&call.sk))
-            .update_expression("SET outcome = :o, reason = :r, decided_at = :t")
+            .update_expression(
+                "SET outcome = :o, reason = :r, decided_at = :t REMOVE GSI1PK, GSI1SK",
+            )
             .condition_expression("attribute_exists(PK) AND attribute_not_exists(outcome)")
             .expression_attribute_values(":o", s(outcome.as_str()))
             .expression_attribute_values(":r", s(reason.as_str()))
@@ -362,15 +389,15 @@ impl Table {
 
     // ---------------------------------------------------------------- outbox
 
-    /// Schedule an SMS in one transaction: reserve the caller's day (rule 3), check the
-    /// caller has not opted out (rule 6), write the message (on the due queue) and its link,
-    /// and record the decision on the call. Any condition failing leaves nothing written.
+    /// See [`DecisionStore::schedule`]: one `TransactWriteItems` of day reservation, opt-out
+    /// check, last-contact check, daily cap counter, decision on the call, message and link.
     pub async fn schedule(
         &self,
         call: &CallItem,
         msg: &MessageItem,
         link: &LinkItem,
         reason: Reason,
+        cap: &DailyCap,
         now: DateTime<Utc>,
     ) -> Result<(), ScheduleError> {
         let pk = account_pk(&msg.account_id);
@@ -380,34 +407,63 @@ impl Table {
             message_id: msg.message_id.clone(),
             expires_at: msg.expires_at,
         };
+        let condition_check = |sk: String, condition: &str, values: Vec<(&str, AttributeValue)>| {
+            let mut check = ConditionCheck::builder()
+                .table_name(&self.name)
+                .key(PK, s(&pk))
+                .key(SK, s(sk))
+                .condition_expression(condition);
+            for (name, value) in values {
+                check = check.expression_attribute_values(name, value);
+            }
+            Ok::<_, PortError>(
+                TransactWriteItem::builder()
+                    .condition_check(build(check.build())?)
+                    .build(),
+            )
+        };
+        let cap_expires = (now + chrono::Duration::days(3)).timestamp();
         let items = vec![
             // 0: the day reservation
             put(&self.name, to_item(&day)?, Some("attribute_not_exists(PK)"))?,
             // 1: not opted out
-            TransactWriteItem::builder()
-                .condition_check(build(
-                    ConditionCheck::builder()
-                        .table_name(&self.name)
-                        .key(PK, s(&pk))
-                        .key(SK, s(optout_sk(&msg.caller_hash)))
-                        .condition_expression("attribute_not_exists(PK)")
-                        .build(),
-                )?)
-                .build(),
-            // 2: the decision on the call
+            condition_check(optout_sk(&msg.caller_hash), "attribute_not_exists(PK)", vec![])?,
+            // 2: the decision on the call (taken off the undecided index)
             TransactWriteItem::builder()
                 .update(build(
                     Update::builder()
                         .table_name(&self.name)
                         .key(PK, s(&call.pk))
                         .key(SK, s(&call.sk))
-                        .update_expression("SET outcome = :o, reason = :r, decided_at = :t, message_id = :m, due_at = :d")
+                        .update_expression("SET outcome = :o, reason = :r, decided_at = :t, message_id = :m, due_at = :d REMOVE GSI1PK, GSI1SK")
                         .condition_expression("attribute_exists(PK) AND attribute_not_exists(outcome)")
                         .expression_attribute_values(":o", s(Outcome::Scheduled.as_str()))
                         .expression_attribute_values(":r", s(reason.as_str()))
                         .expression_attribute_values(":t", s(ts(now)))
                         .expression_attribute_values(":m", s(&msg.message_id))
                         .expression_attribute_values(":d", s(&msg.due_at))
+                        .build(),
+                )?)
+                .build(),
+            // 3: no human contact since the call (rule 5, whatever order webhooks arrive in)
+            condition_check(
+                contact_sk(&msg.caller_hash),
+                "attribute_not_exists(PK) OR last_contact_at < :happened",
+                vec![(":happened", s(&call.happened_at))],
+            )?,
+            // 4: the account's daily cap
+            TransactWriteItem::builder()
+                .update(build(
+                    Update::builder()
+                        .table_name(&self.name)
+                        .key(PK, s(&pk))
+                        .key(SK, s(cap_sk(cap.day)))
+                        .update_expression("ADD #count :one SET expires_at = if_not_exists(expires_at, :exp)")
+                        .condition_expression("attribute_not_exists(#count) OR #count < :cap")
+                        .expression_attribute_names("#count", "count")
+                        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                        .expression_attribute_values(":cap", AttributeValue::N(cap.limit.to_string()))
+                        .expression_attribute_values(":exp", AttributeValue::N(cap_expires.to_string()))
                         .build(),
                 )?)
                 .build(),
@@ -426,9 +482,74 @@ impl Table {
                 Some([0, ..]) => ScheduleError::AlreadyTextedToday,
                 Some([1, ..]) => ScheduleError::OptedOut,
                 Some([2, ..]) => ScheduleError::AlreadyDecided,
-                _ => ScheduleError::Port(port_error(SERVICE, e)),
+                Some([3, ..]) => ScheduleError::HumanContact,
+                Some([4, ..]) => ScheduleError::DailyCap,
+                _ => ScheduleError::Port(sdk_error(SERVICE, e)),
             }),
         }
+    }
+
+    /// See [`DecisionStore::record_contact`].
+    pub async fn record_contact(
+        &self,
+        account_id: &str,
+        hash: &str,
+        contact: &Contact,
+    ) -> Result<(), PortError> {
+        let expires_at = (contact.at + chrono::Duration::days(CONTACT_RETENTION_DAYS)).timestamp();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .key(PK, s(account_pk(account_id)))
+            .key(SK, s(contact_sk(hash)))
+            .update_expression("SET last_contact_at = :t, reason = :r, expires_at = :e")
+            .condition_expression("attribute_not_exists(last_contact_at) OR last_contact_at < :t")
+            .expression_attribute_values(":t", s(ts(contact.at)))
+            .expression_attribute_values(":r", s(contact.reason.as_str()))
+            .expression_attribute_values(":e", AttributeValue::N(expires_at.to_string()))
+            .send()
+            .await;
+        // A condition failure means a later contact is already recorded: nothing to do.
+        unless_condition_failed(result).map(drop)
+    }
+
+    /// See [`DecisionStore::last_contact`].
+    pub async fn last_contact(
+        &self,
+        account_id: &str,
+        hash: &str,
+    ) -> Result<Option<Contact>, PortError> {
+        let Some(item) = self.get(account_pk(account_id), &contact_sk(hash)).await? else {
+            return Ok(None);
+        };
+        let item: ContactItem = from_item(item)?;
+        let at = DateTime::parse_from_rfc3339(&item.last_contact_at)
+            .map_err(|e| PortError::unreadable(SERVICE, &item.sk, e))?
+            .with_timezone(&Utc);
+        Ok(Some(Contact {
+            at,
+            reason: item.reason,
+        }))
+    }
+
+    /// See [`DecisionStore::undecided`].
+    pub async fn undecided(
+        &self,
+        shard: u32,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Result<CallItem, String>>, PortError> {
+        let (items, _) = self
+            .gsi_page(undecided_pk(shard), before, None, limit)
+            .await?;
+        Ok(items
+            .into_iter()
+            .map(|item| {
+                let key = item_key(&item);
+                serde_dynamo::from_item(item).map_err(|_| key)
+            })
+            .collect())
     }
 
     /// Cancel every scheduled message to caller `hash` of `account_id` (rule 5, opt-out):
@@ -523,69 +644,95 @@ impl Table {
                 }),
                 // Claimed by the sender in the meantime: too late to cancel.
                 Err(e) if failed_conditions(&e).is_some() => {}
-                Err(e) => return Err(port_error(SERVICE, e)),
+                Err(e) => return Err(sdk_error(SERVICE, e)),
             }
         }
         Ok(cancelled)
     }
 
-    /// Message ids on the due queue of `shard` whose due instant is at or before `now`.
+    /// See [`Outbox::due`].
     pub async fn due(
         &self,
         shard: u32,
         now: DateTime<Utc>,
-        limit: i32,
-    ) -> Result<Vec<(String, String)>, PortError> {
-        self.gsi_before(due_pk(shard), now, limit).await
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<DuePage, PortError> {
+        let (items, next) = self.gsi_page(due_pk(shard), now, after, limit).await?;
+        Ok(DuePage {
+            entries: items.iter().map(queue_entry).collect(),
+            next,
+        })
     }
 
-    /// Messages claimed (status `sending`) before `before` in `shard`: a sender died between
-    /// claim and record.
+    /// See [`Outbox::stale_sending`].
     pub async fn stale_sending(
         &self,
         shard: u32,
         before: DateTime<Utc>,
-    ) -> Result<Vec<(String, String)>, PortError> {
-        self.gsi_before(sending_pk(shard), before, 100).await
+    ) -> Result<Vec<QueueEntry>, PortError> {
+        let (items, _) = self.gsi_page(sending_pk(shard), before, None, 100).await?;
+        Ok(items.iter().map(queue_entry).collect())
     }
 
-    /// `(account_id, message_id)` pairs from GSI1 partition `gsi1pk` with GSI1SK ≤ `at`.
-    async fn gsi_before(
+    /// Items of GSI1 partition `gsi1pk` with GSI1SK ≤ `at` (and > cursor `after`), in GSI1SK
+    /// order, at most `limit`; and the cursor of the next page (the last GSI1SK returned) when
+    /// there may be more.
+    async fn gsi_page(
         &self,
         gsi1pk: String,
         at: DateTime<Utc>,
-        limit: i32,
-    ) -> Result<Vec<(String, String)>, PortError> {
-        let out = self
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Item>, Option<String>), PortError> {
+        // '~' sorts after every message id character: includes all entries at `at`.
+        let upto = format!("{}~", ts(at));
+        let (condition, lower) = match after {
+            Some(after) => (
+                "GSI1PK = :pk AND GSI1SK BETWEEN :after AND :upto",
+                Some(after),
+            ),
+            None => ("GSI1PK = :pk AND GSI1SK <= :upto", None),
+        };
+        let mut query = self
             .client
             .query()
             .table_name(&self.name)
             .index_name(GSI1)
-            .key_condition_expression("GSI1PK = :pk AND GSI1SK <= :upto")
+            .key_condition_expression(condition)
             .expression_attribute_values(":pk", s(gsi1pk))
-            // '~' sorts after every message id character: includes all entries at `at`.
-            .expression_attribute_values(":upto", s(format!("{}~", ts(at))))
-            .limit(limit)
-            .send()
-            .await
-            .map_err(|e| port_error(SERVICE, e))?;
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| {
-                let msg: MessageItem = from_item(item)?;
-                Ok((msg.account_id, msg.message_id))
+            .expression_attribute_values(":upto", s(upto))
+            .limit(i32::try_from(limit + usize::from(after.is_some())).unwrap_or(i32::MAX));
+        if let Some(lower) = lower {
+            query = query.expression_attribute_values(":after", s(lower));
+        }
+        let out = query.send().await.map_err(|e| sdk_error(SERVICE, e))?;
+        let mut items = out.items.unwrap_or_default();
+        // BETWEEN is inclusive: drop the cursor's own entry.
+        if let Some(after) = after {
+            items.retain(|item| attr(item, GSI1SK) != Some(after));
+        }
+        items.truncate(limit);
+        let more = out.last_evaluated_key.is_some_and(|k| !k.is_empty()) || items.len() == limit;
+        let next = more
+            .then(|| {
+                items
+                    .last()
+                    .and_then(|i| attr(i, GSI1SK))
+                    .map(str::to_string)
             })
-            .collect()
+            .flatten();
+        Ok((items, next))
     }
 
-    /// Claim a scheduled message that is due at `now`: status → `sending`, moved from the due
-    /// queue to the in-flight index. `None` if it is not (or no longer) scheduled and due:
-    /// another sender has it, or it was cancelled. Exactly one claimer ever wins.
+    /// See [`Outbox::claim`]. A condition failure returns the item as it was
+    /// (`ReturnValuesOnConditionCheckFailure`), so a claim the SDK retried after it applied is
+    /// recognised by its token at no extra cost.
     pub async fn claim(
         &self,
         account_id: &str,
         message_id: &str,
+        claim_token: &str,
         shards: u32,
         now: DateTime<Utc>,
     ) -> Result<Option<MessageItem>, PortError> {
@@ -596,7 +743,7 @@ impl Table {
             .key(PK, s(account_pk(account_id)))
             .key(SK, s(msg_sk(message_id)))
             .update_expression(
-                "SET #st = :sending, GSI1PK = :gpk, GSI1SK = :gsk, claimed_at = :now",
+                "SET #st = :sending, GSI1PK = :gpk, GSI1SK = :gsk, claimed_at = :now, claim_token = :tok",
             )
             .condition_expression("#st = :scheduled AND due_at <= :now")
             .expression_attribute_names("#st", "status")
@@ -605,24 +752,45 @@ impl Table {
             .expression_attribute_values(":gpk", s(sending_pk(shard_of(message_id, shards))))
             .expression_attribute_values(":gsk", s(due_sk(now, message_id)))
             .expression_attribute_values(":now", s(ts(now)))
+            .expression_attribute_values(":tok", s(claim_token))
             .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
             .send()
             .await;
-        unless_condition_failed(result)?
-            .map(|out| from_item(out.attributes.unwrap_or_default()))
-            .transpose()
+        match result {
+            Ok(out) => from_item(out.attributes.unwrap_or_default()).map(Some),
+            Err(SdkError::ServiceError(err))
+                if err.err().code() == Some("ConditionalCheckFailedException") =>
+            {
+                let old = match err.into_err() {
+                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(e) => e.item().cloned(),
+                    _ => None,
+                };
+                // Ours already (the SDK retried a claim that had applied)?
+                match old {
+                    Some(item)
+                        if attr(&item, "claim_token") == Some(claim_token)
+                            && attr(&item, "status") == Some(MessageStatus::Sending.as_str()) =>
+                    {
+                        from_item(item).map(Some)
+                    }
+                    _ => Ok(None),
+                }
+            }
+            Err(e) => Err(sdk_error(SERVICE, e)),
+        }
     }
 
-    /// Record the end of a claimed message and of its call, atomically: `Sent` (with the SNS
-    /// id), or `Cancelled`/`Expired`/`Failed` with `reason`. Cancelled and expired messages
-    /// free their day reservation (rule 3). `shred` removes the sealed number from both.
+    /// See [`Outbox::finish`].
     pub async fn finish(
         &self,
         msg: &MessageItem,
         end: Finish<'_>,
         now: DateTime<Utc>,
         shred: bool,
-    ) -> Result<(), PortError> {
+    ) -> Result<bool, PortError> {
         let pk = account_pk(&msg.account_id);
         let (status, outcome) = match end {
             Finish::Sent { .. } => (MessageStatus::Sent, Outcome::Sent),
@@ -677,35 +845,41 @@ impl Table {
                 sent_at.map(|t| (t, shred)),
             )?,
         ];
-        // Nothing left: the day is not used up (a message that may have left keeps it).
-        let unsent = matches!(
-            end,
-            Finish::Cancelled(_)
-                | Finish::Expired(_)
-                | Finish::Failed(Reason::ProviderError | Reason::NumberUnavailable)
-        );
-        if unsent {
+        if end.frees_day() {
             items.push(delete(&self.name, &pk, &msg.day_sk)?);
         }
-        build(
-            self.client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await,
-        )?;
-        Ok(())
+        self.transact_unless_taken(items).await
     }
 
-    /// Put a claimed message back on the due queue at `due_at` (UTC), and show the new due
-    /// instant on its call: used when the sender finds it outside the recipient's sending
-    /// window (rule 4 re-checked at send time). Conditional on the message still being claimed.
+    /// Run a transaction whose first item is conditional on the message still being
+    /// `sending`: `Ok(false)` when that condition failed (someone else recorded it first).
+    async fn transact_unless_taken(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<bool, PortError> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => match failed_conditions(&e).as_deref() {
+                Some([0, ..]) => Ok(false),
+                _ => Err(sdk_error(SERVICE, e)),
+            },
+        }
+    }
+
+    /// See [`Outbox::reschedule`].
     pub async fn reschedule(
         &self,
         msg: &MessageItem,
         due_at: DateTime<Utc>,
+        day_sk: &str,
         shards: u32,
-    ) -> Result<(), PortError> {
+    ) -> Result<bool, PortError> {
         let pk = account_pk(&msg.account_id);
         let update_msg = build(
             Update::builder()
@@ -713,13 +887,14 @@ impl Table {
                 .key(PK, s(&pk))
                 .key(SK, s(&msg.sk))
                 .update_expression(
-                    "SET #st = :scheduled, due_at = :due, GSI1PK = :gpk, GSI1SK = :gsk",
+                    "SET #st = :scheduled, due_at = :due, day_sk = :day, GSI1PK = :gpk, GSI1SK = :gsk",
                 )
                 .condition_expression("#st = :sending")
                 .expression_attribute_names("#st", "status")
                 .expression_attribute_values(":scheduled", s(MessageStatus::Scheduled.as_str()))
                 .expression_attribute_values(":sending", s(MessageStatus::Sending.as_str()))
                 .expression_attribute_values(":due", s(ts(due_at)))
+                .expression_attribute_values(":day", s(day_sk))
                 .expression_attribute_values(":gpk", s(due_pk(shard_of(&msg.message_id, shards))))
                 .expression_attribute_values(":gsk", s(due_sk(due_at, &msg.message_id)))
                 .build(),
@@ -734,18 +909,72 @@ impl Table {
                 .expression_attribute_values(":due", s(ts(due_at)))
                 .build(),
         )?;
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().update(update_msg).build(),
             TransactWriteItem::builder().update(update_call).build(),
         ];
-        build(
-            self.client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await,
-        )?;
-        Ok(())
+        if day_sk != msg.day_sk {
+            // The reservation moves with the message (rule 3): the new day is taken in the
+            // same transaction, or nothing changes.
+            let day = DayItem {
+                pk: pk.clone(),
+                sk: day_sk.to_string(),
+                message_id: msg.message_id.clone(),
+                expires_at: msg.expires_at,
+            };
+            items.push(put(
+                &self.name,
+                to_item(&day)?,
+                Some("attribute_not_exists(PK)"),
+            )?);
+            items.push(delete(&self.name, &pk, &msg.day_sk)?);
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                match failed_conditions(&e).as_deref() {
+                    Some([2]) => Ok(false),
+                    Some(_) => Err(PortError::new(SERVICE, "message no longer claimed")
+                        .applied(Applied::Refused)),
+                    None => Err(sdk_error(SERVICE, e)),
+                }
+            }
+        }
+    }
+
+    /// See [`Outbox::release`].
+    pub async fn release(
+        &self,
+        msg: &MessageItem,
+        retry_at: DateTime<Utc>,
+        shards: u32,
+    ) -> Result<bool, PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .key(PK, s(account_pk(&msg.account_id)))
+            .key(SK, s(&msg.sk))
+            .update_expression(
+                "SET #st = :scheduled, due_at = :due, GSI1PK = :gpk, GSI1SK = :gsk ADD attempts :one",
+            )
+            .condition_expression("#st = :sending")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":scheduled", s(MessageStatus::Scheduled.as_str()))
+            .expression_attribute_values(":sending", s(MessageStatus::Sending.as_str()))
+            .expression_attribute_values(":due", s(ts(retry_at)))
+            .expression_attribute_values(":gpk", s(due_pk(shard_of(&msg.message_id, shards))))
+            .expression_attribute_values(":gsk", s(due_sk(retry_at, &msg.message_id)))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .send()
+            .await;
+        Ok(unless_condition_failed(result)?.is_some())
     }
 
     /// Whether caller `hash` opted out of `account_id`.
@@ -844,7 +1073,7 @@ impl Table {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<(), PortError> {
-        build(
+        sent(
             self.client
                 .update_item()
                 .table_name(&self.name)
@@ -858,18 +1087,6 @@ impl Table {
         )?;
         Ok(())
     }
-}
-
-/// How a claimed message ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Finish<'a> {
-    Sent {
-        sns_message_id: &'a str,
-        reason: Reason,
-    },
-    Cancelled(Reason),
-    Expired(Reason),
-    Failed(Reason),
 }
 
 fn put(table: &str, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, PortError> {
@@ -928,12 +1145,11 @@ fn set_call_outcome(
 
 /// `Some(output)`, or `None` when the write's condition failed (the item was not in the
 /// expected state: someone else got there first); any other error is a [`PortError`].
-fn unless_condition_failed<T, E, R>(
-    result: Result<T, SdkError<E, R>>,
+fn unless_condition_failed<T, E>(
+    result: Result<T, SdkError<E, HttpResponse>>,
 ) -> Result<Option<T>, PortError>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     match result {
         Ok(out) => Ok(Some(out)),
@@ -943,7 +1159,7 @@ where
         {
             Ok(None)
         }
-        Err(e) => Err(port_error(SERVICE, e)),
+        Err(e) => Err(sdk_error(SERVICE, e)),
     }
 }
 
@@ -962,4 +1178,163 @@ fn failed_conditions<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Ve
         .map(|(i, _)| i)
         .collect();
     (!failed.is_empty()).then_some(failed)
+}
+
+impl AccountStore for Table {
+    async fn get_account(&self, account_id: &str) -> Result<Option<Account>, PortError> {
+        Table::get_account(self, account_id).await
+    }
+    async fn get_account_sealed(
+        &self,
+        account_id: &str,
+    ) -> Result<Option<(Account, Option<String>)>, PortError> {
+        Table::get_account_sealed(self, account_id).await
+    }
+}
+
+impl CallStore for Table {
+    async fn put_call(&self, call: &CallItem) -> Result<bool, PortError> {
+        Table::put_call(self, call).await
+    }
+    async fn put_leg(&self, leg: &LegItem) -> Result<(), PortError> {
+        Table::put_leg(self, leg).await
+    }
+    async fn get_leg(
+        &self,
+        account_id: &str,
+        provider: &str,
+        key: &str,
+    ) -> Result<Option<LegItem>, PortError> {
+        Table::get_leg(self, account_id, provider, key).await
+    }
+}
+
+impl DecisionStore for Table {
+    async fn record_decision(
+        &self,
+        call: &CallItem,
+        outcome: Outcome,
+        reason: Reason,
+        now: DateTime<Utc>,
+    ) -> Result<bool, PortError> {
+        Table::record_decision(self, call, outcome, reason, now).await
+    }
+    async fn schedule(
+        &self,
+        call: &CallItem,
+        msg: &MessageItem,
+        link: &LinkItem,
+        reason: Reason,
+        cap: &DailyCap,
+        now: DateTime<Utc>,
+    ) -> Result<(), ScheduleError> {
+        Table::schedule(self, call, msg, link, reason, cap, now).await
+    }
+    async fn record_contact(
+        &self,
+        account_id: &str,
+        hash: &str,
+        contact: &Contact,
+    ) -> Result<(), PortError> {
+        Table::record_contact(self, account_id, hash, contact).await
+    }
+    async fn last_contact(
+        &self,
+        account_id: &str,
+        hash: &str,
+    ) -> Result<Option<Contact>, PortError> {
+        Table::last_contact(self, account_id, hash).await
+    }
+    async fn cancel_pending_before(
+        &self,
+        account_id: &str,
+        hash: &str,
+        reason: Reason,
+        contact_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Cancelled>, PortError> {
+        Table::cancel_pending_before(self, account_id, hash, reason, contact_at, now).await
+    }
+    async fn undecided(
+        &self,
+        shard: u32,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Result<CallItem, String>>, PortError> {
+        Table::undecided(self, shard, before, limit).await
+    }
+}
+
+impl Outbox for Table {
+    async fn due(
+        &self,
+        shard: u32,
+        now: DateTime<Utc>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<DuePage, PortError> {
+        Table::due(self, shard, now, after, limit).await
+    }
+    async fn stale_sending(
+        &self,
+        shard: u32,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<QueueEntry>, PortError> {
+        Table::stale_sending(self, shard, before).await
+    }
+    async fn claim(
+        &self,
+        account_id: &str,
+        message_id: &str,
+        claim_token: &str,
+        shards: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Option<MessageItem>, PortError> {
+        Table::claim(self, account_id, message_id, claim_token, shards, now).await
+    }
+    async fn get_message(
+        &self,
+        account_id: &str,
+        message_id: &str,
+    ) -> Result<Option<MessageItem>, PortError> {
+        Table::get_message(self, account_id, message_id).await
+    }
+    async fn finish(
+        &self,
+        msg: &MessageItem,
+        end: Finish<'_>,
+        now: DateTime<Utc>,
+        shred: bool,
+    ) -> Result<bool, PortError> {
+        Table::finish(self, msg, end, now, shred).await
+    }
+    async fn reschedule(
+        &self,
+        msg: &MessageItem,
+        due_at: DateTime<Utc>,
+        day_sk: &str,
+        shards: u32,
+    ) -> Result<bool, PortError> {
+        Table::reschedule(self, msg, due_at, day_sk, shards).await
+    }
+    async fn release(
+        &self,
+        msg: &MessageItem,
+        retry_at: DateTime<Utc>,
+        shards: u32,
+    ) -> Result<bool, PortError> {
+        Table::release(self, msg, retry_at, shards).await
+    }
+    async fn is_opted_out(&self, account_id: &str, hash: &str) -> Result<bool, PortError> {
+        Table::is_opted_out(self, account_id, hash).await
+    }
+    async fn put_opt_out(
+        &self,
+        account_id: &str,
+        hash: &str,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        Table::put_opt_out(self, account_id, hash, source, now).await
+    }
 }
