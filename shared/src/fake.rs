@@ -194,9 +194,12 @@ fn service_of(op: &str) -> &'static str {
 
 type Key = (String, String);
 
-/// The table, in memory (see the module documentation).
+/// The table, in memory (see the module documentation). Clones share the same items.
+#[derive(Clone)]
 pub struct MemoryTable {
-    items: Mutex<BTreeMap<Key, Value>>,
+    items: Arc<Mutex<BTreeMap<Key, Value>>>,
+    /// Keys of items created, in order (what the table's stream reports as `INSERT`).
+    inserted: Arc<Mutex<Vec<Key>>>,
     faults: Arc<Faults>,
 }
 
@@ -232,7 +235,8 @@ enum Write {
 impl MemoryTable {
     pub fn new(faults: Arc<Faults>) -> MemoryTable {
         MemoryTable {
-            items: Mutex::new(BTreeMap::new()),
+            items: Arc::new(Mutex::new(BTreeMap::new())),
+            inserted: Arc::new(Mutex::new(Vec::new())),
             faults,
         }
     }
@@ -263,7 +267,22 @@ impl MemoryTable {
     /// Store any JSON item as it is (an item the code may not be able to read).
     pub fn insert_raw(&self, item: Value) {
         let key = key_of(&item);
-        self.items.lock().unwrap().insert(key, item);
+        if self
+            .items
+            .lock()
+            .unwrap()
+            .insert(key.clone(), item)
+            .is_none()
+        {
+            self.inserted.lock().unwrap().push(key);
+        }
+    }
+
+    /// Keys of the items created since index `from` of the insert log (the stream's
+    /// `INSERT` records), and the new end of the log.
+    pub fn inserted_since(&self, from: usize) -> (Vec<(String, String)>, usize) {
+        let log = self.inserted.lock().unwrap();
+        (log[from.min(log.len())..].to_vec(), log.len())
     }
 
     /// The item `pk`/`sk` as stored.
@@ -329,7 +348,10 @@ impl MemoryTable {
         for write in writes {
             match write {
                 Write::Put(item) => {
-                    items.insert(key_of(&item), item);
+                    let key = key_of(&item);
+                    if items.insert(key.clone(), item).is_none() {
+                        self.inserted.lock().unwrap().push(key);
+                    }
                 }
                 Write::Delete(key) => {
                     items.remove(&key);
@@ -380,9 +402,9 @@ impl MemoryTable {
 }
 
 fn queue_entry(item: &Value) -> QueueEntry {
-    match (str_of(item, "account_id"), str_of(item, "message_id")) {
-        (Some(a), Some(m)) => Ok((a.to_string(), m.to_string())),
-        _ => {
+    match read::<MessageItem>(item) {
+        Ok(msg) => Ok((msg.account_id, msg.message_id)),
+        Err(_) => {
             let (pk, sk) = key_of(item);
             Err(format!("{pk}/{sk}"))
         }
@@ -1058,6 +1080,7 @@ impl Outbox for MemoryTable {
 
 /// Number sealing, hashing and secrets, in memory: a reversible, non-clear encoding (not
 /// cryptography: a fake), and an HMAC-SHA-256 hash keyed per account.
+#[derive(Clone)]
 pub struct FakeKeys {
     faults: Arc<Faults>,
 }
@@ -1133,6 +1156,8 @@ impl SecretsVault for FakeKeys {
 /// An SMS the fake carrier accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentSms {
+    /// When it was accepted (the fake clock).
+    pub at: DateTime<Utc>,
     /// E.164 (test numbers only).
     pub to: String,
     pub sender_id: String,
@@ -1142,22 +1167,25 @@ pub struct SentSms {
 
 /// SMS in memory: records what was published; numbers in [`FakeSms::opt_out`] (and, like
 /// moto, numbers ending in `99`) are opted out at the carrier.
+#[derive(Clone)]
 pub struct FakeSms {
     faults: Arc<Faults>,
-    sent: Mutex<Vec<SentSms>>,
-    opted_out: Mutex<BTreeSet<String>>,
+    clock: FakeClock,
+    sent: Arc<Mutex<Vec<SentSms>>>,
+    opted_out: Arc<Mutex<BTreeSet<String>>>,
     /// The next Publish is refused with this service message (e.g. SNS's
     /// `Invalid parameter: PhoneNumber Reason: +33… is not valid to publish to`).
-    refuse_next: Mutex<Option<String>>,
+    refuse_next: Arc<Mutex<Option<String>>>,
 }
 
 impl FakeSms {
-    pub fn new(faults: Arc<Faults>) -> FakeSms {
+    pub fn new(faults: Arc<Faults>, clock: FakeClock) -> FakeSms {
         FakeSms {
             faults,
-            sent: Mutex::new(Vec::new()),
-            opted_out: Mutex::new(BTreeSet::new()),
-            refuse_next: Mutex::new(None),
+            clock,
+            sent: Arc::default(),
+            opted_out: Arc::default(),
+            refuse_next: Arc::default(),
         }
     }
 
@@ -1192,6 +1220,7 @@ impl SmsGateway for FakeSms {
             let mut sent = self.sent.lock().unwrap();
             let message_id = format!("sns-{}", sent.len() + 1);
             sent.push(SentSms {
+                at: crate::ports::Clock::now(&self.clock),
                 to: to.expose().to_string(),
                 sender_id: sender_id.to_string(),
                 body: body.to_string(),
@@ -1205,16 +1234,17 @@ impl SmsGateway for FakeSms {
 // ------------------------------------------------------------------------------------ events
 
 /// Events in memory.
+#[derive(Clone)]
 pub struct FakeEvents {
     faults: Arc<Faults>,
-    events: Mutex<Vec<(String, Value)>>,
+    events: Arc<Mutex<Vec<(String, Value)>>>,
 }
 
 impl FakeEvents {
     pub fn new(faults: Arc<Faults>) -> FakeEvents {
         FakeEvents {
             faults,
-            events: Mutex::new(Vec::new()),
+            events: Arc::default(),
         }
     }
 
@@ -1255,6 +1285,30 @@ impl EventPublisher for FakeEvents {
                 .push((detail_type.to_string(), detail));
             Ok(())
         })
+    }
+}
+
+// ------------------------------------------------------------------------------------ clock
+
+/// A clock tests move by hand. Clones share the same instant.
+#[derive(Clone)]
+pub struct FakeClock(Arc<Mutex<DateTime<Utc>>>);
+
+impl FakeClock {
+    pub fn at(start: DateTime<Utc>) -> FakeClock {
+        FakeClock(Arc::new(Mutex::new(start)))
+    }
+    pub fn set(&self, to: DateTime<Utc>) {
+        *self.0.lock().unwrap() = to;
+    }
+    pub fn advance(&self, by: chrono::Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl crate::ports::Clock for FakeClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
     }
 }
 

@@ -68,6 +68,7 @@ SHARED = 20  # PP of a caller who rings through every provider
 MISSED, ANSWERED, REDELIVERED, TAMPERED, TAMPERED_TO, WRONG_SECRET, REPLAYED = 1, 2, 3, 4, 5, 6, 7
 ROTATION_OLD, ROTATION_NEW, LEG_FLOW, LONE_LEG, CLEAR_SCAN, IN_WINDOW, FUTURE, SEVERAL = 8, 9, 10, 11, 12, 13, 14, 15
 TRANSFER = 16
+OUT_OF_ORDER = 17
 
 
 def mobile(provider: str, case: int) -> str:
@@ -503,13 +504,46 @@ def test_vonage_connect_leg_texts_the_caller_of_leg_a(stack):
 
 
 def test_vonage_connect_leg_without_leg_a_is_the_business_calling_out(stack):
-    """A lone outbound leg (no inbound leg known in its conversation) is stored as outbound: no SMS."""
-    call = vonage_call("vonage-lone-leg", mobile("vonage", LONE_LEG), False, stack.now(), leg_a=False)
+    """A lone outbound leg (no inbound leg known in its conversation) whose call ended more
+    than 10 minutes ago is stored as outbound: no SMS. (A recent one waits for its leg A: 503,
+    see the out-of-order test.)"""
+    call = vonage_call("vonage-lone-leg", mobile("vonage", LONE_LEG), False, stack.now() - timedelta(minutes=11),
+                       leg_a=False)
     sent_before = len(stack.outbox())
     deliver(stack, "vonage", call)
     stack.drain()
     assert decision(stack, call) == ("ignored", "outbound")
     assert len(stack.outbox()) == sent_before
+
+
+@pytest.mark.parametrize("provider", ["vonage", "telnyx"])
+def test_a_leg_that_arrives_before_its_partner_is_retried_not_lost(stack, provider):
+    """Issue 6, case 10: the leg Rappel must remember first got a 5xx and is retried later; the
+    hangup (Telnyx) or leg B (Vonage) arrives before it. Rappel answers 503 with Retry-After and
+    stores nothing, so the provider's retry, after the good leg, is read the right way round."""
+    caller = mobile(provider, OUT_OF_ORDER)
+    if provider == "vonage":
+        call = vonage_call("vonage-out-of-order", caller, False, stack.now())
+        first_leg, deciding = call.bodies[:3], call.bodies[5]
+        early = [deciding]
+        rest = first_leg + call.bodies[3:]
+    else:
+        call = telnyx_call("telnyx-out-of-order", caller, False, stack.now(), hangup_direction=False)
+        early = [call.bodies[1]]
+        rest = call.bodies
+    for body in early:
+        reply = post(stack, provider, body, SIGNING[provider])
+        assert reply.status == 503, f"{reply.status} {scrub(reply.text)}"
+        assert reply.headers.get("retry-after") == "30"
+        assert reply.json()["type"].endswith("leg-pending")
+    stack.drain()
+    assert rows(stack, call.call_id) == [], "nothing stored before the earlier leg"
+    for body in rest:
+        reply = post(stack, provider, body, SIGNING[provider])
+        assert reply.status == 200, f"{reply.status} {scrub(reply.text)}"
+    stack.drain()
+    assert decision(stack, call) == ("sent", "in_hours")
+    assert sms_count(stack, caller) == 1, f"SMS to {mask(caller)}"
 
 
 def test_telnyx_hangup_without_direction_is_read_from_call_initiated(stack):
@@ -553,8 +587,11 @@ def test_telnyx_transfer_leg_is_not_a_second_decision(stack):
 
 
 def test_telnyx_hangup_without_a_known_leg_is_stored_as_outbound(stack):
+    """A hangup whose call.initiated never came, once the 10-minute wait is over, is stored as it
+    reads (outbound): nothing is lost, and nothing is texted."""
     caller = mobile("telnyx", LONE_LEG)
-    call = telnyx_call("telnyx-lone-leg", caller, False, stack.now(), initiated=False, hangup_direction=False)
+    call = telnyx_call("telnyx-lone-leg", caller, False, stack.now() - timedelta(minutes=11), initiated=False,
+                       hangup_direction=False)
     sent_before = len(stack.outbox())
     deliver(stack, "telnyx", call)
     stack.drain()

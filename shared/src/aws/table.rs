@@ -65,13 +65,12 @@ fn attr<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     }
 }
 
-/// A due-queue or in-flight entry: the message's keys, or the key of an unreadable item.
+/// A due-queue or in-flight entry: the message's keys, or the key of an item this code
+/// cannot read as a message (skipped before it is claimed: GSI1 projects whole items).
 fn queue_entry(item: &Item) -> QueueEntry {
-    match (attr(item, "account_id"), attr(item, "message_id")) {
-        (Some(account_id), Some(message_id)) => {
-            Ok((account_id.to_string(), message_id.to_string()))
-        }
-        _ => Err(item_key(item)),
+    match serde_dynamo::from_item::<_, MessageItem>(item.clone()) {
+        Ok(msg) => Ok((msg.account_id, msg.message_id)),
+        Err(_) => Err(item_key(item)),
     }
 }
 
