@@ -154,7 +154,7 @@ def test_aws_calls_per_missed_call(stack):
     for c in after:
         key = (c["function"], c["service"], c["operation"])
         n = c["count"] - before.get(key, 0)
-        if n and c["function"] != "sender:sweep":
+        if n and c["function"] not in ("sender:sweep", "eligibility:redecide"):
             diff[key] = n
     per_service: dict[str, int] = {}
     for (_, service, _), n in diff.items():
@@ -363,6 +363,7 @@ def test_template_allows_every_aws_call_the_functions_made(stack):
     Runs after this module's other tests, which exercise intake, eligibility, both sender
     triggers (with a carrier STOP), booking and opt-out."""
     function_of = {"webhook-intake": "WebhookIntakeFunction", "eligibility": "EligibilityFunction",
+                   "eligibility:redecide": "EligibilityFunction",
                    "sender:MessageDue": "SenderFunction", "sender:sweep": "SenderFunction",
                    "booking": "BookingFunction"}
     prefix = {"DynamoDB": "dynamodb", "KMS": "kms", "SNS": "sns", "EventBridge": "events"}

@@ -12,6 +12,8 @@ pub const EXIT_NOT_FOUND: u8 = 1;
 pub const EXIT_INVALID: u8 = 2;
 /// Exit code: AWS (DynamoDB, KMS) failed or could not be reached.
 pub const EXIT_AWS: u8 = 3;
+/// Exit code: `stuck` found something that needs a look.
+pub const EXIT_ATTENTION: u8 = 4;
 
 const AFTER_HELP: &str = "\
 Exit codes:
@@ -19,6 +21,7 @@ Exit codes:
   1  not found (unknown account)
   2  invalid input (account file refused, bad caller number, unreadable file)
   3  AWS error (DynamoDB or KMS failed, no credentials, table or key missing)
+  4  stuck: something needs a look (listed)
 
 Examples:
   rappel-admin validate --file plomberie-martin.json
@@ -26,6 +29,8 @@ Examples:
   rappel-admin --local list-accounts
   rappel-admin get-account plomberie-martin
   rappel-admin calls --account plomberie-martin --caller '+33 6 00 00 00 01'
+  rappel-admin stuck --account plomberie-martin
+  rappel-admin redecide --account plomberie-martin
 
 Against AWS, credentials and region come from the standard chain (AWS_PROFILE,
 AWS_REGION, ...). With --local, the local stack (moto on 127.0.0.1:$MOTO_PORT, default
@@ -82,6 +87,14 @@ pub struct Connection {
     )]
     pub number_key_id: String,
 
+    /// EventBridge bus Rappel puts its events on (used by `redecide`).
+    #[arg(long, env = "EVENT_BUS_NAME", default_value = "rappel", global = true)]
+    pub event_bus: String,
+
+    /// Partitions of the due queue and of the undecided index (the template's `DueShards`).
+    #[arg(long, env = "DUE_SHARDS", default_value_t = 4, global = true)]
+    pub due_shards: u32,
+
     /// Use the local stack (moto on http://127.0.0.1:$MOTO_PORT, default 5055) instead of AWS.
     #[arg(long, global = true)]
     pub local: bool,
@@ -134,6 +147,37 @@ pub enum Command {
         /// national numbers are read as French.
         #[arg(long, value_name = "NUMBER")]
         caller: Option<String>,
+    },
+
+    /// Show what is stuck or needs a look in an account (what the alarms point at).
+    ///
+    /// Lists: calls without an outcome received more than 10 minutes ago (the stream failed
+    /// them: see `redecide`); calls still `scheduled` more than 5 minutes past their due time;
+    /// messages in flight (`sending`) for more than 5 minutes (a sender died: the next sweep
+    /// records them `send_interrupted`); messages `failed` with `send_interrupted` or
+    /// `send_uncertain` (the SMS may have left: check SNS delivery logs before any manual
+    /// resend); items this version cannot read. Exit code 0 when nothing is listed, 1 otherwise.
+    #[command(after_help = "Example:\n  rappel-admin stuck --account plomberie-martin")]
+    Stuck {
+        /// The account id.
+        #[arg(long)]
+        account: String,
+    },
+
+    /// Decide again the calls of an account that have no outcome (what the five-minute
+    /// re-decide schedule does): each goes through the same rules as from the stream, with the
+    /// same conditional writes, so a call decided meanwhile is left alone.
+    #[command(
+        after_help = "Example:\n  rappel-admin redecide --account plomberie-martin --older-than-minutes 10"
+    )]
+    Redecide {
+        /// The account id.
+        #[arg(long)]
+        account: String,
+
+        /// Only calls received at least this long ago (minutes; default 10, as the schedule).
+        #[arg(long, default_value_t = 10)]
+        older_than_minutes: u32,
     },
 }
 

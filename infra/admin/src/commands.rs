@@ -65,7 +65,180 @@ pub async fn run(cli: Cli) -> Result<(), AdminError> {
         Command::Calls { account, caller } => {
             calls(&cli.connection, &account, caller.as_deref(), json).await
         }
+        Command::Stuck { account } => stuck(&cli.connection, &account, json).await,
+        Command::Redecide {
+            account,
+            older_than_minutes,
+        } => redecide(&cli.connection, &account, older_than_minutes, json).await,
     }
+}
+
+/// One thing `stuck` lists.
+#[derive(Debug, Serialize)]
+struct StuckRow {
+    /// `undecided`, `overdue`, `in_flight`, `interrupted`, `uncertain`, `unreadable`.
+    kind: &'static str,
+    /// The call (`provider#call_id`), message id or item key.
+    item: String,
+    /// The instant that makes it stuck (received, due, claimed, finished), UTC.
+    since: String,
+    /// What to do.
+    next: &'static str,
+}
+
+/// `stuck`: what the alarms point at, for one account.
+async fn stuck(connection: &Connection, account_id: &str, json: bool) -> Result<(), AdminError> {
+    let table = table(connection).await;
+    find_account(&table, account_id).await?;
+    let now = Utc::now();
+    let older = |at: &str, minutes: i64| {
+        chrono::DateTime::parse_from_rfc3339(at)
+            .is_ok_and(|t| now - t.with_timezone(&Utc) > chrono::Duration::minutes(minutes))
+    };
+    let mut rows = Vec::new();
+    for call in table.calls(account_id).await? {
+        let id = format!("{}#{}", call.provider, call.call_id);
+        match (call.outcome, call.due_at.as_deref()) {
+            (None, _) if older(&call.received_at, 10) => rows.push(StuckRow {
+                kind: "undecided",
+                item: id,
+                since: call.received_at.clone(),
+                next: "rappel-admin redecide --account <account>",
+            }),
+            (Some(rappel::rules::Outcome::Scheduled), Some(due)) if older(due, 5) => {
+                rows.push(StuckRow {
+                    kind: "overdue",
+                    item: id,
+                    since: due.to_string(),
+                    next: "is the sender's schedule running? (SenderErrorsAlarm, its log)",
+                })
+            }
+            _ => {}
+        }
+    }
+    for message in table.messages(account_id).await? {
+        let msg = match message {
+            Ok(msg) => msg,
+            Err(key) => {
+                rows.push(StuckRow {
+                    kind: "unreadable",
+                    item: key,
+                    since: String::new(),
+                    next: "written by another version: roll forward, or fix the item by hand",
+                });
+                continue;
+            }
+        };
+        use rappel::items::MessageStatus;
+        use rappel::rules::Reason;
+        let row = match (msg.status, msg.reason) {
+            (MessageStatus::Sending, _) => {
+                Some(("in_flight", "the next sweep records it send_interrupted"))
+            }
+            (MessageStatus::Failed, Some(Reason::SendInterrupted)) => Some((
+                "interrupted",
+                "the SMS may have left: check SNS delivery logs before any manual resend",
+            )),
+            (MessageStatus::Failed, Some(Reason::SendUncertain)) => Some((
+                "uncertain",
+                "Publish failed after it may have gone through: check SNS delivery logs",
+            )),
+            _ => None,
+        };
+        if let Some((kind, next)) = row {
+            if kind == "in_flight" && !older(&msg.due_at, 5) {
+                continue;
+            }
+            rows.push(StuckRow {
+                kind,
+                item: msg.message_id.clone(),
+                since: msg.sent_at.clone().unwrap_or(msg.due_at.clone()),
+                next,
+            });
+        }
+    }
+    if json {
+        print_json(&rows);
+    } else if rows.is_empty() {
+        println!("account {account_id}: nothing stuck");
+    } else {
+        println!("account {account_id}: {} item(s) need a look", rows.len());
+        for row in &rows {
+            println!(
+                "{:<12} {:<48} {:<21} {}",
+                row.kind, row.item, row.since, row.next
+            );
+        }
+    }
+    if rows.is_empty() {
+        Ok(())
+    } else {
+        Err(AdminError::Attention(format!(
+            "{} item(s) need a look",
+            rows.len()
+        )))
+    }
+}
+
+/// `redecide`: run eligibility again on the account's calls without an outcome.
+async fn redecide(
+    connection: &Connection,
+    account_id: &str,
+    older_than_minutes: u32,
+    json: bool,
+) -> Result<(), AdminError> {
+    let config = connect::sdk_config(connection.local).await;
+    let table =
+        Table::new(aws_sdk_dynamodb::Client::new(&config), &connection.table).without_cache();
+    find_account(&table, account_id).await?;
+    let before = Utc::now() - chrono::Duration::minutes(i64::from(older_than_minutes));
+    let undecided: Vec<_> = table
+        .calls(account_id)
+        .await?
+        .into_iter()
+        .filter(|c| {
+            c.outcome.is_none()
+                && chrono::DateTime::parse_from_rfc3339(&c.received_at)
+                    .is_ok_and(|t| t.with_timezone(&Utc) <= before)
+        })
+        .collect();
+    let deps = eligibility::handler::Deps {
+        table,
+        events: rappel::aws::EventBus::new(
+            aws_sdk_eventbridge::Client::new(&config),
+            &connection.event_bus,
+        ),
+        clock: rappel::ports::SystemClock,
+        due_shards: connection.due_shards,
+    };
+    #[derive(Serialize)]
+    struct Row {
+        call: String,
+        outcome: &'static str,
+        reason: &'static str,
+    }
+    let mut rows = Vec::new();
+    for call in &undecided {
+        let decided = eligibility::handler::process_call(&deps, call).await?;
+        tracing::info!(event = "redecided", account_id, call_id = %call.call_id, "decided by rappel-admin redecide");
+        rows.push(Row {
+            call: format!("{}#{}", call.provider, call.call_id),
+            outcome: decided.outcome.as_str(),
+            reason: decided.reason.as_str(),
+        });
+    }
+    if json {
+        print_json(&rows);
+    } else if rows.is_empty() {
+        println!(
+            "account {account_id}: no call without an outcome older than {older_than_minutes} min"
+        );
+    } else {
+        for row in &rows {
+            println!("{:<48} {:<10} {}", row.call, row.outcome, row.reason);
+        }
+    }
+    Ok(())
 }
 
 /// `calls`: every call of the account, or with `caller` only that number's, by keyed hash.

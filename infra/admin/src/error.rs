@@ -1,6 +1,6 @@
 //! Why a command failed, and the exit code that says so.
 
-use crate::cli::{EXIT_AWS, EXIT_INVALID, EXIT_NOT_FOUND};
+use crate::cli::{EXIT_ATTENTION, EXIT_AWS, EXIT_INVALID, EXIT_NOT_FOUND};
 use rappel::ports::PortError;
 use std::fmt;
 
@@ -14,6 +14,9 @@ pub enum AdminError {
     /// Exit 2.
     #[error("{0}")]
     Invalid(String),
+    /// Exit 4: `stuck` listed something.
+    #[error("{0}")]
+    Attention(String),
     /// Exit 3. Shown shortened, with a hint; `RUST_LOG=debug` logs the SDK's full error.
     #[error("AWS error: {}", AwsSummary(.0))]
     Aws(#[from] PortError),
@@ -26,6 +29,7 @@ impl AdminError {
             AdminError::NotFound(_) => EXIT_NOT_FOUND,
             AdminError::Invalid(_) => EXIT_INVALID,
             AdminError::Aws(_) => EXIT_AWS,
+            AdminError::Attention(_) => EXIT_ATTENTION,
         }
     }
 }
@@ -116,5 +120,6 @@ mod tests {
     fn exit_codes_follow_help() {
         assert_eq!(AdminError::NotFound("x".into()).exit_code(), 1);
         assert_eq!(AdminError::Invalid("x".into()).exit_code(), 2);
+        assert_eq!(AdminError::Attention("x".into()).exit_code(), 4);
     }
 }

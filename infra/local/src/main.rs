@@ -12,6 +12,8 @@
 //! | `RAPPEL_ACCOUNTS_DIR` | `infra/local/accounts` | account JSON files loaded at start |
 //! | `MOTO_PORT` | 5055 | moto's port |
 //! | `MOTO_SERVER` | `.venv/bin/moto_server` | moto executable |
+//! | `RAPPEL_FAULTS` | off | fault injection spec (`rate=0.2,seed=7,...`, see `infra/local/faults.py`): the handlers' AWS calls go through a proxy that throttles, fails, resets and delays them |
+//! | `RAPPEL_FAULTS_PORT` | `MOTO_PORT` + 1 | the fault proxy's port |
 
 mod metrics;
 mod pipeline;
@@ -82,6 +84,21 @@ async fn run() -> Result<(), BoxError> {
     let _moto = stack::start_moto(moto_port).await?;
     let config = aws::sdk_config().await;
     stack::provision(&config).await?;
+    // RAPPEL_FAULTS: the handlers' AWS calls go through the fault-injecting proxy
+    // (infra/local/faults.py); the runner's own calls (stream, control routes) go to moto.
+    let (_faults, handler_endpoint) = match std::env::var("RAPPEL_FAULTS")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        Some(spec) => {
+            let faults_port: u16 = env_or("RAPPEL_FAULTS_PORT", &(moto_port + 1).to_string())
+                .parse()
+                .map_err(|_| "RAPPEL_FAULTS_PORT must be a port number")?;
+            let child = stack::start_faults_proxy(faults_port, moto_port, &spec).await?;
+            (Some(child), Some(format!("http://127.0.0.1:{faults_port}")))
+        }
+        None => (None, None),
+    };
 
     let settings = Settings {
         table_name: stack::TABLE_NAME.into(),
@@ -96,26 +113,38 @@ async fn run() -> Result<(), BoxError> {
     let records = Recorder::default();
     // The handlers' clients count their calls (GET /_local/aws-calls); the runner's own are not.
     let calls = metrics::AwsCalls::default();
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&config)
-            .interceptor(calls.clone())
-            .build(),
-    );
-    let kms = aws_sdk_kms::Client::from_conf(
-        aws_sdk_kms::config::Builder::from(&config)
-            .interceptor(calls.clone())
-            .build(),
-    );
-    let sns = aws_sdk_sns::Client::from_conf(
-        aws_sdk_sns::config::Builder::from(&config)
-            .interceptor(calls.clone())
-            .build(),
-    );
-    let eventbridge = aws_sdk_eventbridge::Client::from_conf(
-        aws_sdk_eventbridge::config::Builder::from(&config)
-            .interceptor(calls.clone())
-            .build(),
-    );
+    let dynamodb = {
+        let mut builder = aws_sdk_dynamodb::config::Builder::from(&config);
+        builder.set_endpoint_url(handler_endpoint.clone());
+        if handler_endpoint.is_some() {
+            builder.set_retry_config(Some(stack::fast_retries()));
+        }
+        aws_sdk_dynamodb::Client::from_conf(builder.interceptor(calls.clone()).build())
+    };
+    let kms = {
+        let mut builder = aws_sdk_kms::config::Builder::from(&config);
+        builder.set_endpoint_url(handler_endpoint.clone());
+        if handler_endpoint.is_some() {
+            builder.set_retry_config(Some(stack::fast_retries()));
+        }
+        aws_sdk_kms::Client::from_conf(builder.interceptor(calls.clone()).build())
+    };
+    let sns = {
+        let mut builder = aws_sdk_sns::config::Builder::from(&config);
+        builder.set_endpoint_url(handler_endpoint.clone());
+        if handler_endpoint.is_some() {
+            builder.set_retry_config(Some(stack::fast_retries()));
+        }
+        aws_sdk_sns::Client::from_conf(builder.interceptor(calls.clone()).build())
+    };
+    let eventbridge = {
+        let mut builder = aws_sdk_eventbridge::config::Builder::from(&config);
+        builder.set_endpoint_url(handler_endpoint.clone());
+        if handler_endpoint.is_some() {
+            builder.set_retry_config(Some(stack::fast_retries()));
+        }
+        aws_sdk_eventbridge::Client::from_conf(builder.interceptor(calls.clone()).build())
+    };
     let table = || Table::new(dynamodb.clone(), &settings.table_name).without_cache();
     let keys = || {
         Kms::new(kms.clone(), &settings.number_key_id, &settings.hash_key_id)
@@ -177,6 +206,10 @@ async fn run() -> Result<(), BoxError> {
         dynamodb: aws_sdk_dynamodb::Client::new(&config),
         iterators: Default::default(),
         drain_lock: Default::default(),
+        pending_stream: Default::default(),
+        retry_due: Default::default(),
+        dead_letters: Default::default(),
+        last_redecide: Default::default(),
         due_shards: settings.due_shards,
     });
 

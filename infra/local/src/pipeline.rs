@@ -190,8 +190,23 @@ pub struct App {
     /// Serialises drains (AWS would run them concurrently; one at a time keeps the local
     /// stack deterministic).
     pub drain_lock: tokio::sync::Mutex<()>,
+    /// Stream records waiting for a (re)delivery to eligibility, with their attempts.
+    pub pending_stream: tokio::sync::Mutex<Vec<(Value, usize)>>,
+    /// `MessageDue` events whose delivery failed, with their attempts (EventBridge retries).
+    pub retry_due: tokio::sync::Mutex<Vec<(Value, usize)>>,
+    /// Stream records given up on (what the template's dead-letter queue would hold).
+    pub dead_letters: std::sync::atomic::AtomicUsize,
+    /// When the re-decide schedule last ran (simulated or real clock).
+    pub last_redecide: tokio::sync::Mutex<Option<DateTime<Utc>>>,
     pub due_shards: u32,
 }
+
+/// How many times a failed stream record is retried before the dead-letter queue.
+pub const STREAM_RETRIES: usize = 3;
+/// How many times a failed `MessageDue` delivery is retried.
+pub const EVENT_RETRIES: usize = 3;
+/// The re-decide schedule's period (template: `rate(5 minutes)`).
+pub const REDECIDE_EVERY: chrono::Duration = chrono::Duration::minutes(5);
 
 /// What a drain did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -218,25 +233,40 @@ impl App {
             let records = self.pump_stream().await?;
             report.stream_records += records;
             work += records;
+            let mut events: Vec<(Value, usize)> = std::mem::take(&mut *self.retry_due.lock().await);
             while let Some(event) = self.records.pop_due() {
+                events.push((event, 0));
+            }
+            for (event, attempts) in events {
                 let out = PHASE
                     .scope(
                         "sender:MessageDue",
                         sender::handler::handle(
                             &self.sender,
-                            LambdaEvent::new(event, Context::default()),
+                            LambdaEvent::new(event.clone(), Context::default()),
                         ),
                     )
-                    .await?;
+                    .await;
                 report.events_delivered += 1;
-                report.sms_sent += out
-                    .deliveries
-                    .iter()
-                    .filter(|d| d.outcome == "sent")
-                    .count();
                 work += 1;
+                match out {
+                    Ok(out) => {
+                        report.sms_sent += out
+                            .deliveries
+                            .iter()
+                            .filter(|d| d.outcome == "sent")
+                            .count();
+                    }
+                    Err(err) if attempts < EVENT_RETRIES => {
+                        tracing::warn!(error = %err, "MessageDue delivery failed; EventBridge retries it");
+                        self.retry_due.lock().await.push((event, attempts + 1));
+                    }
+                    Err(err) => {
+                        tracing::error!(error = %err, "MessageDue delivery failed {EVENT_RETRIES} retries; the sweep takes the message");
+                    }
+                }
             }
-            let sweep = PHASE
+            match PHASE
                 .scope(
                     "sender:sweep",
                     sender::handler::handle(
@@ -244,13 +274,51 @@ impl App {
                         LambdaEvent::new(json!({"sweep": true}), Context::default()),
                     ),
                 )
-                .await?;
-            report.sms_sent += sweep
-                .deliveries
-                .iter()
-                .filter(|d| d.outcome == "sent")
-                .count();
-            work += sweep.deliveries.len() + sweep.interrupted.len();
+                .await
+            {
+                Ok(sweep) => {
+                    report.sms_sent += sweep
+                        .deliveries
+                        .iter()
+                        .filter(|d| d.outcome == "sent")
+                        .count();
+                    work += sweep
+                        .deliveries
+                        .iter()
+                        .filter(|d| d.outcome != "retry")
+                        .count()
+                        + sweep.interrupted.len();
+                }
+                Err(err) => tracing::error!(error = %err, "sweep failed; the next one goes on"),
+            }
+            // The re-decide schedule (every 5 minutes of the clock, simulated or real).
+            let now = self.clock.now();
+            let due_redecide = {
+                let mut last = self.last_redecide.lock().await;
+                let due = last.is_none_or(|at| now - at >= REDECIDE_EVERY);
+                if due {
+                    *last = Some(now);
+                }
+                due
+            };
+            if due_redecide {
+                match PHASE
+                    .scope(
+                        "eligibility:redecide",
+                        eligibility::handler::handle(
+                            &self.eligibility,
+                            LambdaEvent::new(json!({"redecide": true}), Context::default()),
+                        ),
+                    )
+                    .await
+                {
+                    Ok(out) => {
+                        work += out["redecided"].as_array().map_or(0, Vec::len);
+                    }
+                    Err(err) => tracing::error!(error = %err, "re-decide sweep failed"),
+                }
+            }
+            work += self.pending_stream.lock().await.len() + self.retry_due.lock().await.len();
             if work == 0 || report.rounds > 1000 {
                 return Ok(report);
             }
@@ -430,10 +498,19 @@ impl App {
                     },
                 }));
             }
-            if records.is_empty() {
-                continue;
-            }
-            delivered += records.len();
+            self.pending_stream
+                .lock()
+                .await
+                .extend(records.into_iter().map(|r| (r, 0)));
+        }
+        drop(checkpoints);
+        // Deliver new records and retry failed ones, as Lambda does with
+        // ReportBatchItemFailures; after STREAM_RETRIES a record goes to the dead-letter queue
+        // (only counted here: the re-decide schedule gives its call an outcome).
+        let pending = std::mem::take(&mut *self.pending_stream.lock().await);
+        if !pending.is_empty() {
+            delivered += pending.len();
+            let records: Vec<Value> = pending.iter().map(|(r, _)| r.clone()).collect();
             let event: StreamEvent = serde_json::from_value(json!({ "Records": records }))?;
             let response = PHASE
                 .scope(
@@ -441,13 +518,31 @@ impl App {
                     eligibility::handler::handle_batch(&self.eligibility, &event),
                 )
                 .await;
-            if !response.batch_item_failures.is_empty() {
-                return Err(format!(
-                    "eligibility failed on {} record(s); see the log",
-                    response.batch_item_failures.len()
-                )
-                .into());
+            let failed: std::collections::BTreeSet<String> = response
+                .batch_item_failures
+                .iter()
+                .filter_map(|f| f.item_identifier.clone())
+                .collect();
+            let mut retry = Vec::new();
+            for (record, attempts) in pending {
+                let seq = record["dynamodb"]["SequenceNumber"]
+                    .as_str()
+                    .unwrap_or_default();
+                if !failed.contains(seq) {
+                    continue;
+                }
+                if attempts + 1 > STREAM_RETRIES {
+                    tracing::error!(
+                        sequence_number = seq,
+                        "stream record failed {STREAM_RETRIES} retries: sent to the dead-letter queue"
+                    );
+                    self.dead_letters
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                } else {
+                    retry.push((record, attempts + 1));
+                }
             }
+            self.pending_stream.lock().await.extend(retry);
         }
         Ok(delivered)
     }

@@ -85,3 +85,52 @@ pub async fn provision(config: &SdkConfig) -> Result<(), BoxError> {
     };
     rappel::aws::provision::provision(config, &names).await
 }
+
+/// Start the fault-injecting proxy (`infra/local/faults.py`, run by the venv's Python) on
+/// `port` in front of moto on `moto_port`, with `spec` (`RAPPEL_FAULTS`). The child is killed
+/// when dropped.
+pub async fn start_faults_proxy(port: u16, moto_port: u16, spec: &str) -> Result<Child, BoxError> {
+    let python = std::env::var_os("RAPPEL_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(".venv/bin/python"));
+    let child = Command::new(&python)
+        .args([
+            "infra/local/faults.py",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--upstream",
+            &format!("http://127.0.0.1:{moto_port}"),
+            "--spec",
+            spec,
+        ])
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "cannot start the fault proxy with {}: {e}",
+                python.display()
+            )
+        })?;
+    for _ in 0..100 {
+        if reachable(port).await {
+            tracing::warn!(
+                port,
+                spec,
+                "fault injection on: the handlers' AWS calls go through the proxy"
+            );
+            return Ok(child);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!("the fault proxy did not listen on {port} within 10 s").into())
+}
+
+/// The SDK's standard retries (3 attempts, the same errors retried) with a local backoff of
+/// milliseconds instead of seconds: under injected faults the local stack keeps AWS's
+/// behaviour without waiting for it.
+pub fn fast_retries() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard()
+        .with_initial_backoff(Duration::from_millis(5))
+        .with_max_backoff(Duration::from_millis(50))
+}

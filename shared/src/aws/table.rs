@@ -359,6 +359,23 @@ impl Table {
         Ok(calls)
     }
 
+    /// The outbox messages of an account (administration: `rappel-admin stuck`). Items that
+    /// cannot be read are returned as their key.
+    pub async fn messages(
+        &self,
+        account_id: &str,
+    ) -> Result<Vec<Result<MessageItem, String>>, PortError> {
+        Ok(self
+            .query_prefix(account_pk(account_id), MSG_PREFIX)
+            .await?
+            .into_iter()
+            .map(|item| {
+                let key = item_key(&item);
+                serde_dynamo::from_item(item).map_err(|_| key)
+            })
+            .collect())
+    }
+
     /// Record a final decision on a call that has none yet, taking it off the undecided
     /// index. `false` if it already had one.
     pub async fn record_decision(
