@@ -73,6 +73,8 @@ class Stack:
         # Chaos tests: RAPPEL_FAULTS spec for the fault proxy (infra/local/faults.py) that the
         # runner then puts between the handlers and moto, on faults_port (default moto_port + 1).
         self.faults_spec = faults
+        # Seconds to wait for an answer (a drain under injected faults takes longer).
+        self.request_timeout = 60 if faults is None else 600
         self.faults_port = faults_port if faults_port is not None else moto_port + 1
         self.base = f"http://127.0.0.1:{port}"
         self.clock = clock
@@ -140,7 +142,7 @@ class Stack:
         data = body.encode() if isinstance(body, str) else body
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers or {})
         try:
-            with urllib.request.urlopen(req, timeout=60) as res:
+            with urllib.request.urlopen(req, timeout=self.request_timeout) as res:
                 return Reply(res.status, dict(res.headers), res.read())
         except urllib.error.HTTPError as err:
             return Reply(err.code, dict(err.headers), err.read())

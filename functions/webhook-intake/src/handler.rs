@@ -845,12 +845,16 @@ mod tests {
         let image = stream["Records"][0]["dynamodb"]["NewImage"]
             .as_object()
             .unwrap();
-        let mut names: Vec<&String> = image.keys().collect();
+        // Intake adds the undecided-index keys after `protect` (see tests/handle.rs).
+        let mut names: Vec<&String> = image.keys().filter(|k| !k.starts_with("GSI1")).collect();
         names.sort();
         let mut stored_names: Vec<&String> = stored.keys().collect();
         stored_names.sort();
         assert_eq!(names, stored_names);
         for (name, attribute) in image {
+            if name.starts_with("GSI1") {
+                continue;
+            }
             if name == "number" || name == "caller_hash" {
                 continue; // KMS outputs; FakeKeys makes its own.
             }

@@ -201,3 +201,51 @@ pub fn event_bus(config: &SdkConfig, settings: &Settings) -> EventBus {
         &settings.event_bus_name,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::config::{Credentials, Region};
+
+    #[test]
+    fn every_operation_has_timeouts() {
+        let t = timeouts();
+        assert_eq!(t.connect_timeout(), Some(Duration::from_secs(2)));
+        assert_eq!(t.operation_attempt_timeout(), Some(Duration::from_secs(5)));
+        assert_eq!(t.operation_timeout(), Some(Duration::from_secs(12)));
+    }
+
+    /// Case "no operation timeout": a service that accepts the connection and never answers.
+    /// The call gives up by itself (the outer 30 s bound only keeps a regression from hanging
+    /// the suite), and says the request may have applied.
+    #[tokio::test]
+    async fn a_hung_call_gives_up_and_may_have_applied() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                held.push(stream);
+            }
+        });
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(1))
+            .operation_attempt_timeout(Duration::from_millis(300))
+            .operation_timeout(Duration::from_secs(1))
+            .build();
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-3"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .endpoint_url(format!("http://{addr}"))
+            .timeout_config(timeouts)
+            .build();
+        let table = Table::new(aws_sdk_dynamodb::Client::from_conf(config), "rappel");
+        let err = tokio::time::timeout(Duration::from_secs(30), table.get_account("acme"))
+            .await
+            .expect("the SDK call gave up by itself")
+            .unwrap_err();
+        assert_eq!(err.applied, Applied::Maybe, "{err}");
+        assert_eq!(err.service, "dynamodb");
+    }
+}

@@ -1,0 +1,147 @@
+//! sender through its `handle`, on the `events/` fixtures, with the in-memory fakes (no moto).
+
+use chrono::{DateTime, Utc};
+use lambda_runtime::{Context, LambdaEvent};
+use rappel::account::Account;
+use rappel::fake::{FakeClock, FakeEvents, FakeKeys, FakeSms, FaultMode, Faults, MemoryTable};
+use rappel::items::*;
+use rappel::rules::Reason;
+use sender::handler::{Deps, Report, handle};
+use serde_json::json;
+
+const DUE: &str = include_str!("../../../events/sender-message-due.json");
+const SWEEP: &str = include_str!("../../../events/sender-sweep.json");
+const DEMO: &str = include_str!("../../../infra/local/accounts/demo.json");
+const MESSAGE_ID: &str = "msg_5e0c9a7b3d1f2e4a6c8b0d92";
+const TO: &str = "+33600000101";
+
+type D = Deps<MemoryTable, FakeKeys, FakeSms, FakeEvents, FakeClock>;
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+/// The message the sample's `MessageDue` names, as eligibility scheduled it.
+fn world(now: &str) -> (D, std::sync::Arc<Faults>) {
+    let faults = Faults::new();
+    let clock = FakeClock::at(at(now));
+    let table = MemoryTable::new(faults.clone());
+    table.put_account(&Account::from_json(DEMO).unwrap());
+    let due = at("2026-11-27T17:29:43Z");
+    let call_sk = call_sk("generic", "ct-20261127-000101");
+    let msg = MessageItem {
+        pk: account_pk("demo"),
+        sk: msg_sk(MESSAGE_ID),
+        account_id: "demo".into(),
+        message_id: MESSAGE_ID.into(),
+        status: MessageStatus::Scheduled,
+        call_sk: call_sk.clone(),
+        caller_hash: "0eb739ef".into(),
+        caller_masked: Some("+33 6•• •• •• 01".into()),
+        number: Some(FakeKeys::seal_text(TO)),
+        day_sk: day_sk("0eb739ef", due.date_naive()),
+        region: Some("FR".into()),
+        call_happened_at: Some("2026-11-27T17:29:40Z".into()),
+        token: "tok".into(),
+        due_at: ts(due),
+        send_before: "2026-11-30T17:29:40Z".into(),
+        created_at: ts(due),
+        sent_at: None,
+        sns_message_id: None,
+        reason: Some(Reason::InHours),
+        attempts: 0,
+        claim_token: None,
+        gsi1pk: Some(due_pk(shard_of(MESSAGE_ID, 4))),
+        gsi1sk: Some(due_sk(due, MESSAGE_ID)),
+        expires_at: 0,
+    };
+    table.insert_raw(serde_json::to_value(&msg).unwrap());
+    table.insert_raw(json!({"PK": account_pk("demo"), "SK": msg.day_sk, "message_id": MESSAGE_ID, "expires_at": 0}));
+    table.insert_raw(json!({"PK": account_pk("demo"), "SK": call_sk, "account_id": "demo", "provider": "generic",
+        "call_id": "ct-20261127-000101", "direction": "inbound", "status": "no_answer", "provider_status": "no_answer",
+        "caller": "number", "received_at": "2026-11-27T17:29:42Z", "happened_at": "2026-11-27T17:29:40Z",
+        "outcome": "scheduled", "reason": "in_hours", "expires_at": 0}));
+    let deps = Deps {
+        table,
+        keys: FakeKeys::new(faults.clone()),
+        sms: FakeSms::new(faults.clone(), clock.clone()),
+        events: FakeEvents::new(faults.clone()),
+        clock,
+        due_shards: 4,
+        public_base_url: "https://rappel.example.fr".into(),
+    };
+    (deps, faults)
+}
+
+async fn invoke(deps: &D, payload: &str) -> Result<Report, lambda_runtime::Error> {
+    handle(
+        deps,
+        LambdaEvent::new(serde_json::from_str(payload).unwrap(), Context::default()),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_message_due_sample_sends_one_sms_and_records_it() {
+    let (deps, _) = world("2026-11-27T17:29:43Z");
+    let report = invoke(&deps, DUE).await.unwrap();
+    assert_eq!(report.deliveries.len(), 1);
+    assert_eq!(
+        (report.deliveries[0].outcome, report.deliveries[0].reason),
+        ("sent", "in_hours")
+    );
+    let sent = deps.sms.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (sent[0].to.as_str(), sent[0].sender_id.as_str()),
+        (TO, "PlombMartin")
+    );
+    assert!(sent[0].body.contains("https://rappel.example.fr/r/tok"));
+    let msg = &deps.table.messages()[0];
+    assert_eq!(
+        (msg.status, msg.sns_message_id.as_deref()),
+        (MessageStatus::Sent, Some("sns-1"))
+    );
+    let call = &deps.table.calls()[0];
+    assert_eq!(call.sent_at.as_deref(), Some("2026-11-27T17:29:43Z"));
+    let sms_sent = deps.events.of("SmsSent");
+    assert_eq!(sms_sent.len(), 1);
+    assert_eq!(sms_sent[0]["caller"], "+33 6•• •• •• 01");
+
+    // The event again (EventBridge's retry), and the sweep: nothing more.
+    assert_eq!(invoke(&deps, DUE).await.unwrap(), Report::default());
+    assert_eq!(invoke(&deps, SWEEP).await.unwrap(), Report::default());
+    assert_eq!(deps.sms.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn a_sender_that_dies_after_its_claim_is_reported_by_a_later_sweep() {
+    let (deps, faults) = world("2026-11-27T17:29:43Z");
+    faults.always("dynamodb.GetItem", FaultMode::Crash);
+    assert!(invoke(&deps, DUE).await.is_err() || faults.crashed());
+    faults.clear();
+    assert_eq!(deps.table.messages()[0].status, MessageStatus::Sending);
+    // Six minutes later the sweep records it: failed/send_interrupted, the day kept.
+    deps.clock.advance(chrono::Duration::minutes(6));
+    let report = invoke(&deps, SWEEP).await.unwrap();
+    assert_eq!(report.interrupted, vec![MESSAGE_ID.to_string()]);
+    let msg = &deps.table.messages()[0];
+    assert_eq!(
+        (msg.status, msg.reason),
+        (MessageStatus::Failed, Some(Reason::SendInterrupted))
+    );
+    assert_eq!(deps.table.days().len(), 1);
+    assert!(deps.sms.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_malformed_event_is_refused() {
+    let (deps, _) = world("2026-11-27T17:29:43Z");
+    let err = invoke(&deps, r#"{"detail-type": "MessageDue", "detail": {}}"#)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "MessageDue event without account_id/message_id"
+    );
+}

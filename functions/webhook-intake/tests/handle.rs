@@ -1,0 +1,138 @@
+//! webhook-intake through its `handle`, on the `events/` fixtures, with the in-memory fakes
+//! (no moto): what is stored, what is answered, and what a failing table does.
+
+use chrono::DateTime;
+use rappel::account::Account;
+use rappel::fake::{FakeClock, FakeKeys, FaultMode, Faults, MemoryTable};
+use rappel::items::CallItem;
+use serde_json::Value;
+use webhook_intake::handler::{Deps, handle};
+
+const GENERIC: &str = include_str!("../../../events/webhook-intake-generic.json");
+const TWILIO: &str = include_str!("../../../events/webhook-intake-twilio.json");
+const STREAM: &str = include_str!("../../../events/eligibility-stream-insert.json");
+const DEMO: &str = include_str!("../../../infra/local/accounts/demo.json");
+/// The generic sample is signed at this instant (events/README.md).
+const SIGNED_AT: i64 = 1_795_800_582;
+
+fn deps() -> (
+    Deps<MemoryTable, FakeKeys, FakeClock>,
+    std::sync::Arc<Faults>,
+) {
+    let faults = Faults::new();
+    let table = MemoryTable::new(faults.clone());
+    table.put_account(&Account::from_json(DEMO).unwrap());
+    let deps = Deps {
+        table,
+        keys: FakeKeys::new(faults.clone()),
+        clock: FakeClock::at(DateTime::from_timestamp(SIGNED_AT, 0).unwrap()),
+        public_base_url: "https://rappel.example.fr".into(),
+        secrets: Default::default(),
+        due_shards: 4,
+    };
+    (deps, faults)
+}
+
+async fn post(deps: &Deps<MemoryTable, FakeKeys, FakeClock>, sample: &str) -> (u16, Value, String) {
+    let req = lambda_http::request::from_str(sample).expect("sample parses");
+    let response = handle(deps, req).await.unwrap();
+    let status = response.status().as_u16();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body = String::from_utf8_lossy(response.body().as_ref()).into_owned();
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        content_type,
+    )
+}
+
+#[tokio::test]
+async fn the_generic_sample_is_stored_as_the_stream_sample_shows_it() {
+    let (deps, _) = deps();
+    let (status, _, _) = post(&deps, GENERIC).await;
+    assert_eq!(status, 200);
+    let calls: Vec<CallItem> = deps.table.calls();
+    assert_eq!(calls.len(), 1);
+    // The stored item is the stream sample's NewImage, but for the KMS outputs.
+    let stream: Value = serde_json::from_str(STREAM).unwrap();
+    let image: serde_dynamo::Item =
+        serde_json::from_value(stream["Records"][0]["dynamodb"]["NewImage"].clone()).unwrap();
+    let mut expected: CallItem = serde_dynamo::from_item(image).unwrap();
+    let stored = calls[0].clone();
+    expected.number = stored.number.clone();
+    expected.caller_hash = stored.caller_hash.clone();
+    assert_eq!(stored, expected);
+    assert_eq!(stored.gsi1pk.as_deref(), Some("UNDECIDED#1"));
+    assert!(
+        stored
+            .number
+            .as_deref()
+            .is_some_and(|n| !n.contains("600000101"))
+    );
+
+    // A redelivery changes nothing and is acknowledged the same way.
+    let (status, _, _) = post(&deps, GENERIC).await;
+    assert_eq!(status, 200);
+    assert_eq!(deps.table.calls(), vec![stored]);
+}
+
+#[tokio::test]
+async fn the_twilio_sample_is_acknowledged_with_twiml_and_stored() {
+    let (deps, _) = deps();
+    let (status, body, content_type) = post(&deps, TWILIO).await;
+    assert_eq!((status, content_type.as_str()), (200, "text/xml"));
+    assert!(
+        body.as_str().is_some_and(|b| b.contains("<Response")),
+        "{body}"
+    );
+    let calls = deps.table.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        calls[0].sk,
+        "CALL#twilio#CA9b2e4c6a8d0f1e3a5c7b9d2f4a6c8e01"
+    );
+}
+
+#[tokio::test]
+async fn a_table_or_kms_failure_answers_500_and_stores_nothing_half_written() {
+    for op in [
+        "dynamodb.GetItem",
+        "kms.GenerateDataKey",
+        "kms.GenerateMac",
+        "dynamodb.PutItem",
+    ] {
+        let (deps, faults) = deps();
+        faults.always(op, FaultMode::Before);
+        let (status, body, content_type) = post(&deps, GENERIC).await;
+        assert_eq!(status, 500, "{op}");
+        assert_eq!(content_type, "application/problem+json");
+        assert_eq!(body["status"], 500);
+        assert!(deps.table.calls().is_empty(), "{op}: nothing stored");
+        // The provider's retry goes through.
+        faults.clear();
+        assert_eq!(post(&deps, GENERIC).await.0, 200, "{op}");
+        assert_eq!(deps.table.calls().len(), 1);
+    }
+    // Stored, then the answer lost: the retry is a redelivery, one call.
+    let (deps, faults) = deps();
+    faults.always("dynamodb.PutItem", FaultMode::After);
+    assert_eq!(post(&deps, GENERIC).await.0, 500);
+    faults.clear();
+    assert_eq!(post(&deps, GENERIC).await.0, 200);
+    assert_eq!(deps.table.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn an_unknown_account_or_a_bad_signature_leaves_no_trace() {
+    let (deps, _) = deps();
+    let other = GENERIC.replace("/webhooks/generic/demo", "/webhooks/generic/nobody");
+    assert_eq!(post(&deps, &other).await.0, 404);
+    let tampered = GENERIC.replace("no_answer", "no-answer");
+    let (status, body, _) = post(&deps, &tampered).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["status"], 401);
+    assert!(deps.table.all().iter().all(|i| i["SK"] == "ACCOUNT"));
+}
