@@ -1,4 +1,4 @@
-//! Account settings: what a business configures, with DESIGN's defaults, validated when saved
+//! Account settings: what a business configures, with their defaults, validated when saved
 //! or loaded (a bad account is refused with a message that names the field).
 
 use crate::calendar::{HolidayZone, SendingHours};
@@ -42,7 +42,7 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
-/// A business using Rappel (DESIGN "Account settings"). JSON field names are the public
+/// A business using Rappel (README, "Account settings"). JSON field names are the public
 /// configuration format read by `rappel-admin` and the local stack.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -88,7 +88,7 @@ pub struct Account {
     /// deployment's SNS spend limit for every tenant. 1–100 000.
     #[serde(default = "default_daily_cap")]
     pub daily_sms_cap: u32,
-    /// Whether a call that ended in voicemail counts as missed (DESIGN rule 1).
+    /// Whether a call that ended in voicemail counts as missed (rule 1, docs/architecture.md).
     #[serde(default = "yes")]
     pub voicemail_is_missed: bool,
     /// Provider name → webhook secret(s) (Twilio auth token, HMAC secret...).
@@ -188,7 +188,7 @@ impl Account {
             .unwrap_or_default()
     }
 
-    /// Check every rule of DESIGN "Account settings" and rule 6 (template names the company,
+    /// Check every rule of README, "Account settings" and rule 6 (template names the company,
     /// offers STOP, fits in 2 segments with the longest link this account can produce).
     pub fn validate(&self) -> Result<(), AccountError> {
         let id_ok = !self.account_id.is_empty()

@@ -1,4 +1,4 @@
-//! The recipient's calendar: time zones, French public holidays and quiet hours (DESIGN rule 4).
+//! The recipient's calendar: time zones, French public holidays and quiet hours (rule 4, docs/architecture.md).
 //!
 //! Every instant going in or out of this module is UTC (`DateTime<Utc>`); local reasoning
 //! (wall-clock time, calendar date, weekday) is done in the recipient's IANA zone with

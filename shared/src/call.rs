@@ -33,7 +33,7 @@ pub enum CallStatus {
 }
 
 impl CallStatus {
-    /// Whether this final status means nobody answered (DESIGN rule 1; voicemail is decided
+    /// Whether this final status means nobody answered (rule 1, docs/architecture.md; voicemail is decided
     /// by the account's `voicemail_is_missed`).
     pub fn is_missed(self) -> bool {
         matches!(

@@ -1,6 +1,6 @@
 //! The single DynamoDB table: key names, key builders and one struct per item type.
 //!
-//! Keys (DESIGN "Data"): `PK`/`SK`; sparse `GSI1` (`GSI1PK`/`GSI1SK`) holds the due queue
+//! Keys (docs/architecture.md, "The table"): `PK`/`SK`; sparse `GSI1` (`GSI1PK`/`GSI1SK`) holds the due queue
 //! (`DUE#{shard}` / `{due_at}#{message_id}`) and in-flight sends (`SENDING#{shard}`);
 //! `expires_at` (epoch seconds) is the TTL attribute. Instants are RFC 3339 UTC strings, which
 //! sort lexicographically in time order (always written with [`ts`]).

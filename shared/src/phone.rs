@@ -1,7 +1,7 @@
 //! Caller numbers: E.164 normalisation, line type, region, withheld callers, masking.
 //!
 //! Classification uses libphonenumber metadata (crate `phonenumber`), never prefix regexes
-//! (DESIGN rule 2). Clear numbers are personal data (DESIGN rule 7): [`E164`] prints masked.
+//! (rule 2, docs/architecture.md). Clear numbers are personal data (rule 7, docs/architecture.md): [`E164`] prints masked.
 //!
 //! Robustness: the `phonenumber` parser has panicked on malformed input in the past
 //! (whisperfish/rust-phonenumber#32, #43), so [`classify`] never hands it the raw provider
@@ -36,7 +36,7 @@ pub enum LineType {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
     /// No caller id: empty, `anonymous`, `restricted`, `private`, `unknown`, `unavailable`,
-    /// `sip:anonymous@...`, or one of Twilio's keypad numbers (DESIGN rule 2).
+    /// `sip:anonymous@...`, or one of Twilio's keypad numbers (rule 2, docs/architecture.md).
     Withheld,
     /// Something that is not a valid phone number.
     Invalid,

@@ -125,7 +125,7 @@ impl Clock for SystemClock {
     }
 }
 
-/// Protecting a number at intake: envelope encryption and keyed hash (DESIGN rule 7).
+/// Protecting a number at intake: envelope encryption and keyed hash (rule 7, docs/architecture.md).
 pub trait NumberProtector: Send + Sync {
     /// Seal `number` for `account_id` (KMS `GenerateDataKey` with encryption context
     /// `account_id`, then AES-256-GCM). Returns [`crate::crypto::Sealed::encode`]'s string.

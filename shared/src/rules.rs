@@ -1,4 +1,4 @@
-//! The eligibility rules (DESIGN rules 1–5) as a pure function of facts, account and clock.
+//! The eligibility rules (rules 1–5 (docs/architecture.md)) as a pure function of facts, account and clock.
 //!
 //! [`decide`] never sees a phone number: it works on the caller's line type, region and keyed
 //! hash, recorded at intake. Side effects (day reservation, outbox, cancellation) are the
@@ -166,7 +166,7 @@ pub fn recipient_calendar(region: Option<&str>, account: &Account) -> RecipientC
     }
 }
 
-/// Apply DESIGN rules 1–5 to `facts` for `account` at instant `now` (UTC).
+/// Apply rules 1–5 (docs/architecture.md) to `facts` for `account` at instant `now` (UTC).
 ///
 /// Order matters and is part of the contract: human contact first (it cancels), then
 /// "not a missed inbound call" (ignored), account switch, caller checks (withheld, invalid,

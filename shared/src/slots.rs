@@ -1,5 +1,5 @@
 //! Callback slots offered on the booking page, from the account's `callback_hours`
-//! (DESIGN rule 8).
+//! (rule 8, docs/architecture.md).
 //!
 //! Slots are computed in the account's local time zone (`chrono-tz`) and returned as UTC
 //! instants with a French label in local time.

@@ -1,4 +1,4 @@
-//! The booking page (DESIGN rule 8): `GET /r/{token}` shows the callback slots, `POST /r/{token}`
+//! The booking page (rule 8, docs/architecture.md): `GET /r/{token}` shows the callback slots, `POST /r/{token}`
 //! books one (`CallbackRequested`), `POST /r/{token}/opt-out` stops the SMS (`OptedOut`).
 //!
 //! Everything is server-rendered HTML that works without JavaScript. The handler never fails:

@@ -370,7 +370,7 @@ fn outcome_of(end: Finish<'_>) -> (&'static str, Reason) {
 }
 
 /// `Some(next allowed instant)` when `now` (UTC) is outside the sending window of a recipient
-/// in `region` for `account` (DESIGN rule 4, re-checked at send time); `None` when allowed.
+/// in `region` for `account` (rule 4, docs/architecture.md, re-checked at send time); `None` when allowed.
 pub fn outside_window(
     region: Option<&str>,
     account: &rappel::account::Account,

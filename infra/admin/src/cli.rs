@@ -104,7 +104,7 @@ pub struct Connection {
 pub enum Command {
     /// Validate an account's settings and save them (create or replace).
     ///
-    /// The file is the account JSON described in DESIGN "Account settings". It is refused,
+    /// The file is the account JSON described in README, "Account settings". It is refused,
     /// with a message naming the field, when anything is wrong: time zone, sender ID, SMS
     /// template (company named, STOP offered, at most 2 segments), sending hours, countries...
     /// Nothing is saved then.

@@ -3,7 +3,7 @@
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 
-/// moto's port when `MOTO_PORT` is not set (DESIGN "The local stack").
+/// moto's port when `MOTO_PORT` is not set (README, "An interactive stack").
 pub const DEFAULT_MOTO_PORT: &str = "5055";
 /// Region used locally when none is set.
 pub const LOCAL_REGION: &str = "eu-west-3";

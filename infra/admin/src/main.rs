@@ -1,4 +1,4 @@
-//! `rappel-admin`: account administration for cloud teams (DESIGN "Account settings").
+//! `rappel-admin`: account administration for cloud teams (README, "Account settings").
 //! Run `rappel-admin --help`.
 
 mod cli;

@@ -3,7 +3,7 @@
 //! Starts moto (or reuses one on `MOTO_PORT`), creates the table, keys and bus, loads the
 //! accounts of `RAPPEL_ACCOUNTS_DIR`, then serves on `127.0.0.1:RAPPEL_PORT` the API Gateway
 //! routes with the very same handler functions as the Lambdas, plus the `/_local/` control
-//! routes (DESIGN "The local stack"). Settings:
+//! routes (README, "An interactive stack"). Settings:
 //!
 //! | variable | default | meaning |
 //! |---|---|---|

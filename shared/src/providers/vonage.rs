@@ -1272,7 +1272,7 @@ mod tests {
                     HeaderValue::from_str(val.as_str().unwrap()).unwrap(),
                 );
             }
-            // Numbers only from DESIGN's test ranges, in Vonage's form (no '+').
+            // Numbers only from the test ranges (README, "Tests"), in Vonage's form (no '+').
             let fields: Value = serde_json::from_slice(&body).unwrap();
             for f in ["from", "to"] {
                 let n = fields[f].as_str().unwrap();
