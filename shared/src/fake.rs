@@ -230,6 +230,9 @@ enum Write {
     Put(Value),
     Delete(Key),
     Update(Key, Box<dyn FnOnce(&mut Value) + Send>),
+    /// An update of an item that may be gone (a call past its TTL): skipped then, as the
+    /// adapter records the rest of the transaction without it.
+    UpdateIfExists(Key, Box<dyn FnOnce(&mut Value) + Send>),
 }
 
 impl MemoryTable {
@@ -355,6 +358,11 @@ impl MemoryTable {
                 }
                 Write::Delete(key) => {
                     items.remove(&key);
+                }
+                Write::UpdateIfExists(key, f) => {
+                    if let Some(item) = items.get_mut(&key) {
+                        f(item);
+                    }
                 }
                 Write::Update(key, f) => {
                     let item = items
@@ -484,6 +492,39 @@ impl CallStore for MemoryTable {
                 .transpose()
         })
     }
+
+    async fn put_pending(&self, pending: &CallItem) -> Result<(), PortError> {
+        let item = to_value(pending);
+        self.faults.run("dynamodb.PutItem", || {
+            let key = key_of(&item);
+            let _ = self.transact(
+                |items| items.contains_key(&key).then_some(0),
+                vec![Write::Put(item)],
+            );
+            Ok(())
+        })
+    }
+
+    async fn get_pending(
+        &self,
+        account_id: &str,
+        provider: &str,
+        key: &str,
+    ) -> Result<Option<CallItem>, PortError> {
+        self.faults.run("dynamodb.GetItem", || {
+            self.get(&account_pk(account_id), &pending_sk(provider, key))
+                .map(|i| read(&i))
+                .transpose()
+        })
+    }
+
+    async fn delete_pending(&self, account_id: &str, pending_sk: &str) -> Result<(), PortError> {
+        let key = (account_pk(account_id), pending_sk.to_string());
+        self.faults.run("dynamodb.DeleteItem", || {
+            let _ = self.transact(|_| None, vec![Write::Delete(key)]);
+            Ok(())
+        })
+    }
 }
 
 impl DecisionStore for MemoryTable {
@@ -544,19 +585,24 @@ impl DecisionStore for MemoryTable {
         let msg_value = to_value(msg);
         let link_value = to_value(link);
         let (msg_key, link_key) = (key_of(&msg_value), key_of(&link_value));
-        let cap_expires = (now + chrono::Duration::days(3)).timestamp();
+        let cap_expires = (cap.day + chrono::Days::new(3))
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc()
+            .timestamp();
         let result = self.faults.run("dynamodb.TransactWriteItems", || {
             Ok(self.transact(
                 |items| {
+                    // A call already decided is reported first (as the adapter does).
+                    match items.get(&call_key) {
+                        Some(c) if c.get("outcome").is_none() => {}
+                        _ => return Some(2),
+                    }
                     if items.contains_key(&day_key) {
                         return Some(0);
                     }
                     if items.contains_key(&optout_key) {
                         return Some(1);
-                    }
-                    match items.get(&call_key) {
-                        Some(c) if c.get("outcome").is_none() => {}
-                        _ => return Some(2),
                     }
                     if items
                         .get(&contact_key)
@@ -722,8 +768,11 @@ impl DecisionStore for MemoryTable {
                 Ok(self
                     .transact(
                         |items| {
-                            (items.get(&check_key).and_then(|m| str_of(m, "status"))
-                                != Some(MessageStatus::Scheduled.as_str()))
+                            let current = items.get(&check_key);
+                            (current.and_then(|m| str_of(m, "status"))
+                                != Some(MessageStatus::Scheduled.as_str())
+                                || current.and_then(|m| str_of(m, "day_sk"))
+                                    != Some(msg.day_sk.as_str()))
                             .then_some(0)
                         },
                         vec![
@@ -736,7 +785,7 @@ impl DecisionStore for MemoryTable {
                                 }),
                             ),
                             Write::Delete((pk.clone(), msg.day_sk.clone())),
-                            Write::Update(
+                            Write::UpdateIfExists(
                                 (pk.clone(), msg.call_sk.clone()),
                                 MemoryTable::call_outcome_update(
                                     Outcome::Cancelled,
@@ -763,21 +812,50 @@ impl DecisionStore for MemoryTable {
         &self,
         shard: u32,
         before: DateTime<Utc>,
+        after: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<Result<CallItem, String>>, PortError> {
+    ) -> Result<(Vec<Result<CallItem, String>>, Option<String>), PortError> {
         self.faults.run("dynamodb.Query", || {
-            Ok(self
-                .gsi(&undecided_pk(shard), &format!("{}~", ts(before)), None)
-                .into_iter()
-                .take(limit)
+            let found = self.gsi(&undecided_pk(shard), &format!("{}~", ts(before)), after);
+            let more = found.len() > limit;
+            let page: Vec<Value> = found.into_iter().take(limit).collect();
+            let next = (more || page.len() == limit)
+                .then(|| {
+                    page.last()
+                        .and_then(|i| str_of(i, GSI1SK))
+                        .map(str::to_string)
+                })
+                .flatten();
+            let entries = page
+                .iter()
                 .map(|i| {
-                    read(&i).map_err(|_| {
-                        let (pk, sk) = key_of(&i);
+                    read(i).map_err(|_| {
+                        let (pk, sk) = key_of(i);
                         format!("{pk}/{sk}")
                     })
                 })
-                .collect())
+                .collect();
+            Ok((entries, next))
         })
+    }
+
+    async fn promote_pending(
+        &self,
+        pending: &CallItem,
+        shards: u32,
+    ) -> Result<CallItem, PortError> {
+        let call = call_from_pending(pending, shards);
+        let item = to_value(&call);
+        self.faults.run("dynamodb.PutItem", || {
+            let key = key_of(&item);
+            let _ = self.transact(
+                |items| items.contains_key(&key).then_some(0),
+                vec![Write::Put(item)],
+            );
+            Ok(())
+        })?;
+        CallStore::delete_pending(self, &pending.account_id, &pending.sk).await?;
+        Ok(call)
     }
 }
 
@@ -969,7 +1047,7 @@ impl Outbox for MemoryTable {
                     m[GSI1SK] = json!(gsk);
                 }),
             ),
-            Write::Update(
+            Write::UpdateIfExists(
                 (pk.clone(), msg.call_sk.clone()),
                 Box::new(move |c| c["due_at"] = json!(due_for_call)),
             ),
@@ -1043,11 +1121,26 @@ impl Outbox for MemoryTable {
         })
     }
 
-    async fn is_opted_out(&self, account_id: &str, hash: &str) -> Result<bool, PortError> {
-        self.faults.run("dynamodb.GetItem", || {
-            Ok(self
-                .get(&account_pk(account_id), &optout_sk(hash))
-                .is_some())
+    async fn caller_state(&self, account_id: &str, hash: &str) -> Result<CallerState, PortError> {
+        self.faults.run("dynamodb.BatchGetItem", || {
+            let pk = account_pk(account_id);
+            let last_contact = match self.get(&pk, &contact_sk(hash)) {
+                Some(item) => {
+                    let item: ContactItem = read(&item)?;
+                    let at = DateTime::parse_from_rfc3339(&item.last_contact_at)
+                        .map_err(|e| PortError::unreadable("dynamodb", &item.sk, e))?
+                        .with_timezone(&Utc);
+                    Some(Contact {
+                        at,
+                        reason: item.reason,
+                    })
+                }
+                None => None,
+            };
+            Ok(CallerState {
+                opted_out: self.get(&pk, &optout_sk(hash)).is_some(),
+                last_contact,
+            })
         })
     }
 

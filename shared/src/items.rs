@@ -59,6 +59,21 @@ pub fn optout_sk(hash: &str) -> String {
 pub fn link_pk(token: &str) -> String {
     format!("LINK#{token}")
 }
+/// An event waiting for the earlier leg it needs: `PENDING#{provider}#{key}`.
+pub fn pending_sk(provider: &str, key: &str) -> String {
+    format!("{PENDING_PREFIX}{provider}#{key}")
+}
+pub const PENDING_PREFIX: &str = "PENDING#";
+
+/// The call a pending event reads as: its own key, on the undecided index.
+pub fn call_from_pending(pending: &CallItem, shards: u32) -> CallItem {
+    let mut call = pending.clone();
+    call.sk = call_sk(&call.provider, &call.call_id);
+    call.gsi1pk = Some(undecided_pk(shard_of(&call.sk, shards)));
+    call.gsi1sk = Some(undecided_sk(&call.received_at, &call.sk));
+    call
+}
+
 /// Last human contact with a caller (rule 5): `CONTACT#{hash}`.
 pub fn contact_sk(hash: &str) -> String {
     format!("CONTACT#{hash}")

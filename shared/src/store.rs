@@ -48,6 +48,35 @@ pub trait CallStore: Send + Sync {
         provider: &str,
         key: &str,
     ) -> impl Future<Output = Result<Option<LegItem>, PortError>> + Send;
+
+    /// Keep a call event that arrived before the earlier leg it needs (Vonage leg B, a Telnyx
+    /// hangup before its `call.initiated`), as read so far, under `PENDING#{provider}#{key}`
+    /// (its `sk`), on the undecided index: the leg completes it when it arrives, the re-decide
+    /// sweep stores it as read if the leg never does. First one kept.
+    fn put_pending(&self, pending: &CallItem)
+    -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// The pending event waiting for leg `key`, if any.
+    fn get_pending(
+        &self,
+        account_id: &str,
+        provider: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<CallItem>, PortError>> + Send;
+
+    /// Forget a pending event (once its call is stored).
+    fn delete_pending(
+        &self,
+        account_id: &str,
+        pending_sk: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// What the table knows of a caller before a send: opt-out and last human contact.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallerState {
+    pub opted_out: bool,
+    pub last_contact: Option<Contact>,
 }
 
 /// The last human contact with a caller (rule 5): an answered inbound call or a call by the
@@ -155,15 +184,25 @@ pub trait DecisionStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<Cancelled>, PortError>> + Send;
 
-    /// Stored calls of `shard` without an outcome, received at or before `before` (UTC),
-    /// oldest first, at most `limit`: what the re-decide sweep takes (promise 2). An item that
-    /// cannot be read is returned as `Err` with its key, never fatal to its neighbours.
+    /// Stored calls (and pending events) of `shard` without an outcome, received at or
+    /// before `before` (UTC), oldest first, after cursor `after`, at most `limit`: what the
+    /// re-decide sweep takes (promise 2); and the cursor of the next page. An item that cannot
+    /// be read is returned as `Err` with its key, never fatal to its neighbours.
     fn undecided(
         &self,
         shard: u32,
         before: DateTime<Utc>,
+        after: Option<&str>,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<Result<CallItem, String>>, PortError>> + Send;
+    ) -> impl Future<Output = Result<(Vec<Result<CallItem, String>>, Option<String>), PortError>> + Send;
+
+    /// Store a pending event whose leg never came as the call it reads as (unless that call
+    /// exists), and forget the pending item. Returns the call as stored.
+    fn promote_pending(
+        &self,
+        pending: &CallItem,
+        shards: u32,
+    ) -> impl Future<Output = Result<CallItem, PortError>> + Send;
 }
 
 /// One entry of the due queue or the in-flight index: the message's keys, or the key of an
@@ -276,12 +315,13 @@ pub trait Outbox: Send + Sync {
         shards: u32,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
 
-    /// Whether caller `hash` opted out of `account_id`.
-    fn is_opted_out(
+    /// Whether caller `hash` opted out of `account_id`, and their last human contact, read
+    /// together (one consistent read of both items).
+    fn caller_state(
         &self,
         account_id: &str,
         hash: &str,
-    ) -> impl Future<Output = Result<bool, PortError>> + Send;
+    ) -> impl Future<Output = Result<CallerState, PortError>> + Send;
 
     /// Record an opt-out (idempotent: the first one is kept).
     fn put_opt_out(

@@ -800,14 +800,15 @@ async fn contact_cap_claim_token_release_undecided_and_paging() {
         Err(ScheduleError::HumanContact)
     );
     // Still undecided: the re-decide index lists it until a decision is recorded.
-    let undecided = table.undecided(0, now, 10).await.unwrap();
+    let (undecided, _) = table.undecided(0, now, None, 10).await.unwrap();
     assert_eq!(undecided.len(), 1);
     assert_eq!(undecided[0].as_ref().unwrap().sk, c1.sk);
     assert!(
         table
-            .undecided(0, now - Duration::seconds(1), 10)
+            .undecided(0, now - Duration::seconds(1), None, 10)
             .await
             .unwrap()
+            .0
             .is_empty()
     );
     assert!(
@@ -816,7 +817,48 @@ async fn contact_cap_claim_token_release_undecided_and_paging() {
             .await
             .unwrap()
     );
-    assert!(table.undecided(0, now, 10).await.unwrap().is_empty());
+    assert!(
+        table
+            .undecided(0, now, None, 10)
+            .await
+            .unwrap()
+            .0
+            .is_empty()
+    );
+    // Opt-out and last contact in one read.
+    let state = table.caller_state("acme", "h1").await.unwrap();
+    assert_eq!(
+        (state.opted_out, state.last_contact.map(|c| c.reason)),
+        (false, Some(Reason::CalledBack))
+    );
+    table.put_opt_out("acme", "h1", "link", now).await.unwrap();
+    assert!(table.caller_state("acme", "h1").await.unwrap().opted_out);
+    assert_eq!(
+        table.caller_state("acme", "nobody").await.unwrap(),
+        rappel::store::CallerState::default()
+    );
+    // A pending event, stored as the call it reads as by the sweep.
+    let mut pending = call("late", "h5", now);
+    pending.sk = pending_sk("telnyx", "leg-9");
+    table.put_pending(&pending).await.unwrap();
+    assert_eq!(
+        table.get_pending("acme", "telnyx", "leg-9").await.unwrap(),
+        Some(pending.clone())
+    );
+    let promoted = table.promote_pending(&pending, 4).await.unwrap();
+    assert_eq!(promoted.sk, call_sk("generic", "late"));
+    assert_eq!(
+        table.get_pending("acme", "telnyx", "leg-9").await.unwrap(),
+        None
+    );
+    assert!(
+        table
+            .calls("acme")
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.call_id == "late")
+    );
 
     // The daily cap: one message allowed, the second refused.
     let one = DailyCap { day, limit: 1 };

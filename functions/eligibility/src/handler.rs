@@ -19,7 +19,8 @@ use rappel::account::Account;
 use rappel::crypto;
 use rappel::items::{
     CALL_PREFIX, CallItem, LINK_SK, LINK_VALID_DAYS, LinkItem, MessageItem, MessageStatus,
-    RETENTION_DAYS, account_pk, day_sk, due_pk, due_sk, link_pk, msg_sk, shard_of, ts,
+    PENDING_PREFIX, RETENTION_DAYS, account_pk, day_sk, due_pk, due_sk, link_pk, msg_sk, shard_of,
+    ts,
 };
 use rappel::ports::{Clock, EventPublisher, PortError, detail_type};
 use rappel::rules::{self, Decision, Outcome, Reason};
@@ -60,7 +61,8 @@ pub struct RedecideReport {
     pub redecided: Vec<String>,
     /// Keys (`PK/SK`) of items that cannot be read: skipped, logged, counted.
     pub unreadable: Vec<String>,
-    /// Calls whose decision failed again (left for the next sweep).
+    /// Calls whose decision failed again, or shards that could not be read (left for the
+    /// next sweep).
     pub failed: usize,
 }
 
@@ -76,7 +78,11 @@ pub async fn handle<T: AccountStore + DecisionStore, E: EventPublisher, C: Clock
     event: LambdaEvent<Value>,
 ) -> Result<Value, lambda_runtime::Error> {
     if event.payload.get("redecide").and_then(Value::as_bool) == Some(true) {
-        let report = redecide(deps, deps.clock.now() - UNDECIDED_AFTER).await?;
+        // Lambda's deadline (ms since the epoch; 0 when run outside Lambda).
+        let deadline = (event.context.deadline > 0).then(|| {
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline)
+        });
+        let report = redecide_until(deps, deps.clock.now() - UNDECIDED_AFTER, deadline).await?;
         if report.failed > 0 {
             return Err(format!("{} undecided calls failed again", report.failed).into());
         }
@@ -107,40 +113,96 @@ pub async fn handle_batch<T: AccountStore + DecisionStore, E: EventPublisher, C:
     response
 }
 
-/// Decide stored calls received at or before `before` (UTC) that still have no outcome.
+/// Time kept in hand before the Lambda deadline by the re-decide sweep.
+pub const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Decide stored calls received at or before `before` (UTC) that still have no outcome, shard
+/// by shard, page after page, until done or `deadline` (wall clock) minus [`DEADLINE_MARGIN`].
+/// A pending event whose earlier leg never came is first stored as the call it reads as.
+/// Unreadable items and calls that fail again are counted and skipped (they stay on the
+/// index; the paging moves past them); a shard that cannot be read is skipped.
 pub async fn redecide<T: AccountStore + DecisionStore, E: EventPublisher, C: Clock>(
     deps: &Deps<T, E, C>,
     before: DateTime<Utc>,
 ) -> Result<RedecideReport, PortError> {
+    redecide_until(deps, before, None).await
+}
+
+/// [`redecide`] with a deadline.
+pub async fn redecide_until<T: AccountStore + DecisionStore, E: EventPublisher, C: Clock>(
+    deps: &Deps<T, E, C>,
+    before: DateTime<Utc>,
+    deadline: Option<std::time::SystemTime>,
+) -> Result<RedecideReport, PortError> {
+    let out_of_time =
+        || deadline.is_some_and(|d| std::time::SystemTime::now() + DEADLINE_MARGIN >= d);
     let mut report = RedecideReport::default();
-    for shard in 0..deps.due_shards.max(1) {
-        for entry in deps.table.undecided(shard, before, REDECIDE_BATCH).await? {
-            let call = match entry {
-                Ok(call) => call,
-                Err(key) => {
-                    tracing::error!(event = "unreadable_item", key = %key, "undecided call cannot be read by this version: skipped");
-                    report.unreadable.push(key);
-                    continue;
+    'shards: for shard in 0..deps.due_shards.max(1) {
+        let mut cursor: Option<String> = None;
+        loop {
+            let (entries, next) = match deps
+                .table
+                .undecided(shard, before, cursor.as_deref(), REDECIDE_BATCH)
+                .await
+            {
+                Ok(page) => page,
+                Err(err) => {
+                    tracing::error!(shard, error = %err, "cannot read the undecided index; the next sweep goes on");
+                    report.failed += 1;
+                    continue 'shards;
                 }
             };
-            if call.outcome.is_some() {
-                continue;
+            for entry in entries {
+                if out_of_time() {
+                    tracing::warn!(
+                        "re-decide sweep stopped before the Lambda deadline; the next one goes on"
+                    );
+                    break 'shards;
+                }
+                let item = match entry {
+                    Ok(item) => item,
+                    Err(key) => {
+                        tracing::error!(event = "unreadable_item", key = %key, "undecided call cannot be read by this version: skipped");
+                        report.unreadable.push(key);
+                        continue;
+                    }
+                };
+                if item.outcome.is_some() {
+                    continue;
+                }
+                let call = if item.sk.starts_with(PENDING_PREFIX) {
+                    // Its earlier leg never came: store it as it reads (nothing is lost).
+                    match deps.table.promote_pending(&item, deps.due_shards).await {
+                        Ok(call) => call,
+                        Err(err) => {
+                            tracing::error!(account_id = %item.account_id, call_id = %item.call_id, error = %err, "cannot store a pending event; the next sweep goes on");
+                            report.failed += 1;
+                            continue;
+                        }
+                    }
+                } else {
+                    item
+                };
+                match process_call(deps, &call).await {
+                    Ok(decided) => {
+                        tracing::warn!(event = "redecided", account_id = %call.account_id, provider = %call.provider, call_id = %call.call_id, outcome = decided.outcome.as_str(), reason = decided.reason.as_str(), "a stored call without an outcome was decided by the sweep");
+                        report
+                            .redecided
+                            .push(format!("{}#{}", call.provider, call.call_id));
+                    }
+                    Err(err) if err.is_unreadable() => {
+                        tracing::error!(event = "unreadable_item", account_id = %call.account_id, error = %err, "an item this call needs cannot be read: skipped");
+                        report.unreadable.push(format!("{}/{}", call.pk, call.sk));
+                    }
+                    Err(err) => {
+                        tracing::error!(account_id = %call.account_id, call_id = %call.call_id, error = %err, "undecided call failed again; the next sweep goes on");
+                        report.failed += 1;
+                    }
+                }
             }
-            match process_call(deps, &call).await {
-                Ok(decided) => {
-                    tracing::warn!(event = "redecided", account_id = %call.account_id, provider = %call.provider, call_id = %call.call_id, outcome = decided.outcome.as_str(), reason = decided.reason.as_str(), "a stored call without an outcome was decided by the sweep");
-                    report
-                        .redecided
-                        .push(format!("{}#{}", call.provider, call.call_id));
-                }
-                Err(err) if err.is_unreadable() => {
-                    tracing::error!(event = "unreadable_item", account_id = %call.account_id, error = %err, "an item this call needs cannot be read: skipped");
-                    report.unreadable.push(format!("{}/{}", call.pk, call.sk));
-                }
-                Err(err) => {
-                    tracing::error!(account_id = %call.account_id, call_id = %call.call_id, error = %err, "undecided call failed again; the next sweep goes on");
-                    report.failed += 1;
-                }
+            match next {
+                Some(next) => cursor = Some(next),
+                None => break,
             }
         }
     }

@@ -592,12 +592,48 @@ where
             reason: Reason::QuietHours.as_str(),
         }));
     }
-    if deps
+    // Rule 3 at send time: the send's local day is the one reserved. A message that waited
+    // past midnight (a sweep down, retries) moves its reservation to today, or is cancelled
+    // when today is already someone else's SMS day for this caller.
+    let calendar = rules::recipient_calendar(msg.region.as_deref(), &account);
+    let today = day_sk(&msg.caller_hash, calendar.local_date(now));
+    if today != msg.day_sk {
+        if !deps
+            .table
+            .reschedule(msg, now, &today, deps.due_shards)
+            .await?
+        {
+            return done(Finish::Cancelled(Reason::AlreadyTextedToday)).await;
+        }
+        tracing::info!(account_id = %msg.account_id, message_id = %msg.message_id, "sent on another local day than planned: reservation moved, sent by the next pass");
+        return Ok(Ready::Done(Delivery {
+            message_id: msg.message_id.clone(),
+            outcome: "scheduled",
+            reason: Reason::QuietHours.as_str(),
+        }));
+    }
+    // Opt-out and human contact since the call (rule 5, also for a message a cancellation
+    // found already claimed), in one read.
+    let caller = deps
         .table
-        .is_opted_out(&msg.account_id, &msg.caller_hash)
-        .await?
-    {
+        .caller_state(&msg.account_id, &msg.caller_hash)
+        .await?;
+    if caller.opted_out {
         return done(Finish::Cancelled(Reason::OptedOut)).await;
+    }
+    let happened = msg
+        .call_happened_at
+        .as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc));
+    if let (Some(contact), Some(happened)) = (&caller.last_contact, happened) {
+        if contact.at >= happened {
+            let reason = match contact.reason {
+                Reason::CalledBack => Reason::CalledBack,
+                _ => Reason::AnsweredLater,
+            };
+            return done(Finish::Cancelled(reason)).await;
+        }
     }
     let Some(sealed) = &msg.number else {
         return done(Finish::Failed(Reason::NumberUnavailable)).await;

@@ -4,11 +4,11 @@
 //!
 //! Answers: 200 with the provider's expected body (also for a redelivery, which changes
 //! nothing); 400 malformed, 401 bad signature, 404 unknown provider or account, 405 not POST,
-//! 413 body over 64 KiB, 500 storage/KMS failure (the provider retries), 503 with
-//! `Retry-After` when a missed-call event arrives before the earlier leg it needs (Telnyx
-//! `call.initiated`, Vonage leg A) — for up to [`LEG_WAIT`] after the call, then it is stored
-//! as it reads. Errors are `application/problem+json` (RFC 9457). A call is stored before the
-//! 2xx, never after.
+//! 413 body over 64 KiB, 500 storage/KMS failure (the provider retries). Errors are
+//! `application/problem+json` (RFC 9457). A call is stored before the 2xx, never after; a
+//! missed-call event that arrives before the earlier leg it needs (Telnyx `call.initiated`,
+//! Vonage leg A) is stored pending before the 2xx, and becomes the call when the leg arrives
+//! (or, after [`LEG_WAIT`], by the re-decide sweep, as it reads).
 
 use chrono::{DateTime, Duration, Utc};
 use lambda_http::http::{Method, StatusCode, header};
@@ -16,8 +16,8 @@ use lambda_http::{Body, Request, Response};
 use rappel::account::Secrets;
 use rappel::call::{CallEvent, Direction};
 use rappel::items::{
-    CallItem, CallerFields, LegItem, RETENTION_DAYS, account_pk, call_sk, leg_sk, shard_of, ts,
-    undecided_pk, undecided_sk,
+    CallItem, CallerFields, LegItem, RETENTION_DAYS, account_pk, call_from_pending, call_sk,
+    leg_sk, pending_sk, shard_of, ts, undecided_pk, undecided_sk,
 };
 use rappel::phone::{self, Caller};
 use rappel::ports::{Clock, NumberProtector, PortError, SecretsVault};
@@ -34,12 +34,10 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// How long a remembered call leg is kept, days.
 pub const LEG_RETENTION_DAYS: i64 = 2;
 
-/// How long after a call a missed-call event that needs an earlier leg of the same call (not
-/// yet arrived: the provider retries it) is answered 503 rather than stored without it.
+/// How long after a call a missed-call event that needs an earlier leg of the same call is
+/// kept pending for it (the re-decide sweep, which takes calls undecided for 10 minutes,
+/// stores it as it reads after that).
 pub const LEG_WAIT: Duration = Duration::minutes(10);
-
-/// `Retry-After` of the 503 answered while waiting for a leg, seconds.
-pub const LEG_RETRY_AFTER_SECONDS: u32 = 30;
 
 /// Region used to read national-format numbers (`06…`).
 pub const DEFAULT_REGION: &str = "FR";
@@ -247,23 +245,30 @@ async fn intake<T: AccountStore + CallStore, K: NumberProtector + SecretsVault, 
             .map_err(internal)?,
         None => None,
     };
-    if leg_key.is_some() && remembered.is_none() && waits_for_leg(&event, now) {
-        // The earlier leg (which says which way the call went and who the prospect is) got an
-        // error and will be retried: read alone, this event would be stored as the business's
-        // own call and the good one taken for a redelivery. Nothing is stored; the provider
-        // retries this one.
-        tracing::info!(
-            provider = provider_name,
-            account_id,
-            call_id = %event.call_id,
-            "missed-call event before its earlier leg: retry later"
-        );
-        return Err(Problem::new(
-            503,
-            "leg-pending",
-            "Service Unavailable",
-            "an earlier event of this call has not arrived yet; retry later",
-        ));
+    if let (Some(key), None) = (&leg_key, &remembered) {
+        if waits_for_leg(&event, now) {
+            // The earlier leg (which says which way the call went and who the prospect is)
+            // has not arrived: the provider may be retrying it after an error. Read alone,
+            // this event would be stored as the business's own call and the good reading
+            // lost. It is kept as pending (acknowledged: nothing is lost, whatever the
+            // provider's retry policy); the leg completes it, or the re-decide sweep stores it
+            // as it reads after LEG_WAIT.
+            let mut pending = protect(&deps.keys, account_id, &event, now)
+                .await
+                .map_err(internal)?;
+            pending.sk = pending_sk(provider_name, key);
+            let shard = shard_of(&pending.sk, deps.due_shards);
+            pending.gsi1pk = Some(undecided_pk(shard));
+            pending.gsi1sk = Some(undecided_sk(&pending.received_at, &pending.sk));
+            deps.table.put_pending(&pending).await.map_err(internal)?;
+            tracing::info!(
+                provider = provider_name,
+                account_id,
+                call_id = %event.call_id,
+                "event before its earlier leg: kept pending"
+            );
+            return Ok(provider.ack());
+        }
     }
     let call = match remembered {
         Some(leg) if leg.forwarded => {
@@ -393,12 +398,12 @@ pub fn call_item(
 }
 
 /// Whether `event`, which needs an earlier leg that has not arrived, should wait for it: a
-/// missed (not answered) status, within [`LEG_WAIT`] of the call. After that, or without any
-/// instant in the event, it is stored as it reads (best effort: nothing is lost).
+/// missed (not answered) status, within [`LEG_WAIT`] of the call (an instant in the future
+/// counts as now). After that, or without any instant in the event, it is stored as it reads.
 pub fn waits_for_leg(event: &CallEvent, now: DateTime<Utc>) -> bool {
     let missed = event.status != rappel::call::CallStatus::Answered
         && event.status != rappel::call::CallStatus::Other;
-    let at = event.ended_at.or(event.started_at);
+    let at = event.ended_at.or(event.started_at).map(|at| at.min(now));
     missed && at.is_some_and(|at| now - at <= LEG_WAIT)
 }
 
@@ -463,7 +468,41 @@ async fn remember<T: AccountStore + CallStore, K: NumberProtector + SecretsVault
         received_at: ts(now),
         expires_at,
     };
-    deps.table.put_leg(&item).await
+    deps.table.put_leg(&item).await?;
+    complete_pending(deps, account_id, provider, &leg.key, &item).await
+}
+
+/// An event of this call that came before the leg (kept pending) is stored now, read the
+/// right way round with the leg's direction and prospect; a forwarded leg's event is not a
+/// call of its own. The pending item is forgotten after the call is stored (a crash in
+/// between leaves it to the re-decide sweep, whose conditional put then changes nothing).
+async fn complete_pending<
+    T: AccountStore + CallStore,
+    K: NumberProtector + SecretsVault,
+    C: Clock,
+>(
+    deps: &Deps<T, K, C>,
+    account_id: &str,
+    provider: &str,
+    key: &str,
+    leg: &LegItem,
+) -> Result<(), PortError> {
+    let Some(pending) = deps.table.get_pending(account_id, provider, key).await? else {
+        return Ok(());
+    };
+    if !leg.forwarded {
+        let mut call = call_from_pending(&pending, deps.due_shards);
+        call.direction = leg.direction;
+        call.caller = leg.caller.caller.clone();
+        call.line_type = leg.caller.line_type;
+        call.region = leg.caller.region.clone();
+        call.caller_hash = leg.caller.caller_hash.clone();
+        call.caller_masked = leg.caller.caller_masked.clone();
+        call.number = leg.caller.number.clone();
+        deps.table.put_call(&call).await?;
+        tracing::info!(provider, account_id, call_id = %call.call_id, "pending event completed by its leg: call stored");
+    }
+    deps.table.delete_pending(account_id, &pending.sk).await
 }
 
 fn webhook_problem(err: WebhookError) -> Problem {
@@ -485,13 +524,9 @@ fn internal(err: PortError) -> Problem {
 
 /// An RFC 9457 problem as an HTTP response.
 pub fn problem_response(problem: &Problem) -> Response<Body> {
-    let mut response = Response::builder()
+    Response::builder()
         .status(problem.status)
-        .header(header::CONTENT_TYPE, problem::CONTENT_TYPE);
-    if problem.status == 503 {
-        response = response.header(header::RETRY_AFTER, LEG_RETRY_AFTER_SECONDS);
-    }
-    response
+        .header(header::CONTENT_TYPE, problem::CONTENT_TYPE)
         .body(Body::from(problem.to_json()))
         .expect("valid problem response")
 }

@@ -136,3 +136,87 @@ async fn an_unknown_account_or_a_bad_signature_leaves_no_trace() {
     assert_eq!(body["status"], 401);
     assert!(deps.table.all().iter().all(|i| i["SK"] == "ACCOUNT"));
 }
+
+/// Issue 6, case 10: the leg Rappel must remember first (Vonage leg A) got an error and is
+/// retried later; leg B's timeout arrives before it. It is acknowledged and kept pending, and
+/// leg A turns it into the inbound missed call of the right caller.
+#[tokio::test]
+async fn a_leg_b_before_its_leg_a_is_kept_pending_then_completed() {
+    let faults = Faults::new();
+    let table = MemoryTable::new(faults.clone());
+    let account = Account::from_json(
+        r#"{"account_id":"demo","company_name":"Plomberie Martin","webhook_secrets":{"vonage":"vonage-secret"}}"#,
+    )
+    .unwrap();
+    table.put_account(&account);
+    let now: DateTime<chrono::Utc> = "2025-03-04T10:00:00Z".parse().unwrap();
+    let deps = Deps {
+        table,
+        keys: FakeKeys::new(faults.clone()),
+        clock: FakeClock::at(now),
+        public_base_url: "https://rappel.example.fr".into(),
+        secrets: Default::default(),
+        due_shards: 4,
+    };
+    let fixture = |name: &str| -> String {
+        let text = std::fs::read_to_string(format!("../../events/providers/{name}.json")).unwrap();
+        let value: Value = serde_json::from_str(&text).unwrap();
+        value["body"].as_str().unwrap().to_string()
+    };
+    let send = |body: String| {
+        let token =
+            rappel::providers::vonage::sign("vonage-secret", body.as_bytes(), now.timestamp());
+        lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("https://rappel.example.fr/webhooks/vonage/demo")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(lambda_http::Body::from(body))
+            .unwrap()
+    };
+    // Leg B (the business phone did not answer) first.
+    let leg_b = fixture("vonage-connect-timeout");
+    let response = handle(&deps, send(leg_b.clone())).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        deps.table.calls().is_empty(),
+        "not stored as the business's own call"
+    );
+    let pending: Vec<Value> = deps
+        .table
+        .all()
+        .into_iter()
+        .filter(|i| i["SK"].as_str().unwrap().starts_with("PENDING#vonage#"))
+        .collect();
+    assert_eq!(pending.len(), 1);
+    assert!(
+        pending[0]["GSI1PK"]
+            .as_str()
+            .unwrap()
+            .starts_with("UNDECIDED#")
+    );
+
+    // Leg A arrives: the call is stored, inbound, with leg A's caller.
+    let response = handle(&deps, send(fixture("vonage-inbound-started")))
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let calls = deps.table.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].direction, rappel::call::Direction::Inbound);
+    assert_eq!(calls[0].caller_masked.as_deref(), Some("+33 6•• •• •• 01"));
+    assert_eq!(calls[0].status, rappel::call::CallStatus::NoAnswer);
+    assert!(
+        deps.table
+            .all()
+            .iter()
+            .all(|i| !i["SK"].as_str().unwrap().starts_with("PENDING#"))
+    );
+
+    // Leg B again (the provider's retry): a redelivery, one call.
+    assert_eq!(
+        handle(&deps, send(leg_b)).await.unwrap().status().as_u16(),
+        200
+    );
+    assert_eq!(deps.table.calls().len(), 1);
+}

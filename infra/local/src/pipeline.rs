@@ -523,12 +523,16 @@ impl App {
                 .iter()
                 .filter_map(|f| f.item_identifier.clone())
                 .collect();
+            // Lambda retries from the first failed record on, later ones included (they may
+            // be decided already: the conditional writes make that harmless).
             let mut retry = Vec::new();
+            let mut from_failure = false;
             for (record, attempts) in pending {
                 let seq = record["dynamodb"]["SequenceNumber"]
                     .as_str()
                     .unwrap_or_default();
-                if !failed.contains(seq) {
+                from_failure |= failed.contains(seq);
+                if !from_failure {
                     continue;
                 }
                 if attempts + 1 > STREAM_RETRIES {

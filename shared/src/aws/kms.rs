@@ -3,7 +3,7 @@
 use super::sdk_error;
 use crate::crypto::{self, Sealed};
 use crate::phone::E164;
-use crate::ports::{NumberOpener, NumberProtector, PortError, SecretsVault};
+use crate::ports::{Applied, NumberOpener, NumberProtector, PortError, SecretsVault};
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{DataKeySpec, MacAlgorithmSpec};
@@ -95,7 +95,9 @@ impl NumberProtector for Kms {
 impl NumberOpener for Kms {
     /// `Decrypt` of the wrapped data key with context `account_id`, then AES-256-GCM open.
     async fn open(&self, account_id: &str, sealed: &str) -> Result<E164, PortError> {
-        let sealed = Sealed::decode(sealed).map_err(|e| PortError::new("kms", e.to_string()))?;
+        // A value that cannot be decoded or opened never will be: refused, not retried.
+        let refused = |message: String| PortError::new("kms", message).applied(Applied::Refused);
+        let sealed = Sealed::decode(sealed).map_err(|e| refused(e.to_string()))?;
         let out = self
             .client
             .decrypt()
@@ -109,9 +111,9 @@ impl NumberOpener for Kms {
             .plaintext()
             .ok_or_else(|| PortError::new("kms", "Decrypt returned no plaintext"))?;
         let clear = crypto::open(key.as_ref(), account_id.as_bytes(), &sealed)
-            .map_err(|e| PortError::new("kms", e.to_string()))?;
-        let clear = String::from_utf8(clear)
-            .map_err(|_| PortError::new("kms", "sealed number is not UTF-8"))?;
+            .map_err(|e| refused(e.to_string()))?;
+        let clear =
+            String::from_utf8(clear).map_err(|_| refused("sealed number is not UTF-8".into()))?;
         Ok(E164::from_e164_unchecked(clear))
     }
 }

@@ -61,7 +61,11 @@ impl SmsGateway for Sns {
             .map_err(|e| sdk_error("sns", e))?;
         out.message_id()
             .map(str::to_string)
-            .ok_or_else(|| PortError::new("sns", "Publish returned no message id"))
+            // SNS answered success: the SMS has probably left.
+            .ok_or_else(|| {
+                PortError::new("sns", "Publish returned no message id")
+                    .applied(crate::ports::Applied::Maybe)
+            })
     }
 }
 

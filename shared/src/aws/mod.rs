@@ -118,12 +118,12 @@ const RETRYABLE_CODES: &[&str] = &[
     "ThrottlingException",
     "Throttling",
     "ThrottledException",
+    "Throttled",
     "ProvisionedThroughputExceededException",
     "RequestLimitExceeded",
     "TooManyRequestsException",
     "LimitExceededException",
     "TransactionConflictException",
-    "TransactionInProgressException",
     "KMSInvalidStateException",
 ];
 
@@ -142,7 +142,11 @@ where
         }
         SdkError::ServiceError(service_err) => {
             let code = service_err.err().code().unwrap_or_default();
-            if RETRYABLE_CODES.contains(&code) {
+            let status = service_err.raw().status().as_u16();
+            if code == "TransactionInProgressException" {
+                // The same request's transaction is still running: it may commit.
+                Applied::Maybe
+            } else if RETRYABLE_CODES.contains(&code) || status == 429 {
                 Applied::No
             } else if service_err.raw().status().as_u16() >= 500 {
                 Applied::Maybe

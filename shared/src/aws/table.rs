@@ -9,8 +9,8 @@ use crate::items::*;
 use crate::ports::{Applied, PortError, SecretsVault};
 use crate::rules::{Outcome, Reason};
 use crate::store::{
-    AccountStore, CallStore, Cancelled, Contact, DailyCap, DecisionStore, DuePage, Finish, Outbox,
-    QueueEntry, ScheduleError,
+    AccountStore, CallStore, CallerState, Cancelled, Contact, DailyCap, DecisionStore, DuePage,
+    Finish, Outbox, QueueEntry, ScheduleError,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
@@ -145,6 +145,7 @@ impl Table {
                 .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
                 .expression_attribute_values(":pk", s(pk.clone()))
                 .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -438,7 +439,7 @@ impl Table {
                     .build(),
             )
         };
-        let cap_expires = (now + chrono::Duration::days(3)).timestamp();
+        let cap_expires = cap_expiry(cap);
         let items = vec![
             // 0: the day reservation
             put(&self.name, to_item(&day)?, Some("attribute_not_exists(PK)"))?,
@@ -495,12 +496,13 @@ impl Table {
         {
             Ok(_) => Ok(()),
             Err(e) => Err(match failed_conditions(&e).as_deref() {
+                // A call already decided first: a retried record must not read as a refusal.
+                Some(failed) if failed.contains(&2) => ScheduleError::AlreadyDecided,
                 Some([0, ..]) => ScheduleError::AlreadyTextedToday,
                 Some([1, ..]) => ScheduleError::OptedOut,
-                Some([2, ..]) => ScheduleError::AlreadyDecided,
                 Some([3, ..]) => ScheduleError::HumanContact,
                 Some([4, ..]) => ScheduleError::DailyCap,
-                _ => ScheduleError::Port(sdk_error(SERVICE, e)),
+                _ => ScheduleError::Port(transact_error(e)),
             }),
         }
     }
@@ -554,18 +556,69 @@ impl Table {
         &self,
         shard: u32,
         before: DateTime<Utc>,
+        after: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<Result<CallItem, String>>, PortError> {
-        let (items, _) = self
-            .gsi_page(undecided_pk(shard), before, None, limit)
+    ) -> Result<(Vec<Result<CallItem, String>>, Option<String>), PortError> {
+        let (items, next) = self
+            .gsi_page(undecided_pk(shard), before, after, limit)
             .await?;
-        Ok(items
+        let entries = items
             .into_iter()
             .map(|item| {
                 let key = item_key(&item);
                 serde_dynamo::from_item(item).map_err(|_| key)
             })
-            .collect())
+            .collect();
+        Ok((entries, next))
+    }
+
+    /// See [`DecisionStore::promote_pending`].
+    pub async fn promote_pending(
+        &self,
+        pending: &CallItem,
+        shards: u32,
+    ) -> Result<CallItem, PortError> {
+        let call = call_from_pending(pending, shards);
+        self.put_if_absent(to_item(&call)?).await?;
+        self.delete_pending(&pending.account_id, &pending.sk)
+            .await?;
+        Ok(call)
+    }
+
+    /// See [`CallStore::put_pending`].
+    pub async fn put_pending(&self, pending: &CallItem) -> Result<(), PortError> {
+        self.put_if_absent(to_item(pending)?).await.map(drop)
+    }
+
+    /// See [`CallStore::get_pending`].
+    pub async fn get_pending(
+        &self,
+        account_id: &str,
+        provider: &str,
+        key: &str,
+    ) -> Result<Option<CallItem>, PortError> {
+        self.get(account_pk(account_id), &pending_sk(provider, key))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// See [`CallStore::delete_pending`].
+    pub async fn delete_pending(
+        &self,
+        account_id: &str,
+        pending_sk: &str,
+    ) -> Result<(), PortError> {
+        sent(
+            self.client
+                .delete_item()
+                .table_name(&self.name)
+                .key(PK, s(account_pk(account_id)))
+                .key(SK, s(pending_sk))
+                .send()
+                .await,
+        )
+        .map(drop)
     }
 
     /// Cancel every scheduled message to caller `hash` of `account_id` (rule 5, opt-out):
@@ -612,30 +665,34 @@ impl Table {
             if call_happened_at.is_some_and(|at| at > contact_at) {
                 continue;
             }
-            let items = vec![
-                TransactWriteItem::builder()
-                    .update(build(
-                        Update::builder()
-                            .table_name(&self.name)
-                            .key(PK, s(&pk))
-                            .key(SK, s(&msg.sk))
-                            .update_expression(
-                                "SET #st = :cancelled, reason = :r REMOVE GSI1PK, GSI1SK",
-                            )
-                            .condition_expression("#st = :scheduled")
-                            .expression_attribute_names("#st", "status")
-                            .expression_attribute_values(
-                                ":cancelled",
-                                s(MessageStatus::Cancelled.as_str()),
-                            )
-                            .expression_attribute_values(
-                                ":scheduled",
-                                s(MessageStatus::Scheduled.as_str()),
-                            )
-                            .expression_attribute_values(":r", s(reason.as_str()))
-                            .build(),
-                    )?)
-                    .build(),
+            // Conditional on the message as read: still scheduled, still holding that day
+            // (a reschedule in between moved it: the next human contact finds the new one).
+            let cancel_msg = TransactWriteItem::builder()
+                .update(build(
+                    Update::builder()
+                        .table_name(&self.name)
+                        .key(PK, s(&pk))
+                        .key(SK, s(&msg.sk))
+                        .update_expression(
+                            "SET #st = :cancelled, reason = :r REMOVE GSI1PK, GSI1SK",
+                        )
+                        .condition_expression("#st = :scheduled AND day_sk = :day")
+                        .expression_attribute_names("#st", "status")
+                        .expression_attribute_values(
+                            ":cancelled",
+                            s(MessageStatus::Cancelled.as_str()),
+                        )
+                        .expression_attribute_values(
+                            ":scheduled",
+                            s(MessageStatus::Scheduled.as_str()),
+                        )
+                        .expression_attribute_values(":day", s(&msg.day_sk))
+                        .expression_attribute_values(":r", s(reason.as_str()))
+                        .build(),
+                )?)
+                .build();
+            let mut items = vec![
+                cancel_msg,
                 delete(&self.name, &pk, &msg.day_sk)?,
                 set_call_outcome(
                     &self.name,
@@ -647,23 +704,43 @@ impl Table {
                     None,
                 )?,
             ];
-            match self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await
-            {
-                Ok(_) => cancelled.push(Cancelled {
+            let mut failed = self.transact_cancel(items.clone()).await?;
+            if failed == Some(2) {
+                // The call item is gone (TTL, erasure): cancel the message alone.
+                items.pop();
+                failed = self.transact_cancel(items).await?;
+            }
+            // Item 0 failing: claimed or moved by the sender in the meantime, too late here
+            // (the sender's own check of the last contact and opt-out sees it).
+            if failed.is_none() {
+                cancelled.push(Cancelled {
                     message_id: msg.message_id,
                     call_sk: msg.call_sk,
-                }),
-                // Claimed by the sender in the meantime: too late to cancel.
-                Err(e) if failed_conditions(&e).is_some() => {}
-                Err(e) => return Err(sdk_error(SERVICE, e)),
+                });
             }
         }
         Ok(cancelled)
+    }
+
+    /// Run a cancellation transaction: `Ok(None)` when it applied, `Ok(Some(i))` when the
+    /// condition of item `i` failed.
+    async fn transact_cancel(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Option<usize>, PortError> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(None),
+            Err(e) => match failed_conditions(&e) {
+                Some(failed) => Ok(failed.first().copied()),
+                None => Err(transact_error(e)),
+            },
+        }
     }
 
     /// See [`Outbox::due`].
@@ -869,22 +946,29 @@ impl Table {
 
     /// Run a transaction whose first item is conditional on the message still being
     /// `sending`: `Ok(false)` when that condition failed (someone else recorded it first).
+    /// The second item updates the message's call: when only that condition fails (the call
+    /// item is gone: TTL, erasure), the message is recorded alone.
     async fn transact_unless_taken(
         &self,
-        items: Vec<TransactWriteItem>,
+        mut items: Vec<TransactWriteItem>,
     ) -> Result<bool, PortError> {
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) => match failed_conditions(&e).as_deref() {
-                Some([0, ..]) => Ok(false),
-                _ => Err(sdk_error(SERVICE, e)),
-            },
+        loop {
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(true),
+                Err(e) => match failed_conditions(&e).as_deref() {
+                    Some([0, ..]) => return Ok(false),
+                    Some([1]) if items.len() >= 2 => {
+                        items.remove(1);
+                    }
+                    _ => return Err(transact_error(e)),
+                },
+            }
         }
     }
 
@@ -945,21 +1029,37 @@ impl Table {
             )?);
             items.push(delete(&self.name, &pk, &msg.day_sk)?);
         }
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                match failed_conditions(&e).as_deref() {
-                    Some([2]) => Ok(false),
-                    Some(_) => Err(PortError::new(SERVICE, "message no longer claimed")
-                        .applied(Applied::Refused)),
-                    None => Err(sdk_error(SERVICE, e)),
-                }
+        // Items: 0 the message (still claimed), 1 its call (may be gone: TTL, erasure),
+        // 2 the new day (if it moves), 3 the old day's deletion.
+        let mut call_gone = false;
+        loop {
+            let mut attempt = items.clone();
+            if call_gone {
+                attempt.remove(1);
+            }
+            let new_day = if call_gone { 1 } else { 2 };
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(attempt))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(true),
+                Err(e) => match failed_conditions(&e).as_deref() {
+                    Some([0, ..]) => {
+                        return Err(PortError::new(SERVICE, "message no longer claimed")
+                            .applied(Applied::Refused));
+                    }
+                    Some([1]) if !call_gone => call_gone = true,
+                    Some([i]) if *i == new_day => return Ok(false),
+                    Some(_) => {
+                        return Err(
+                            PortError::new(SERVICE, "reschedule refused").applied(Applied::Refused)
+                        );
+                    }
+                    None => return Err(transact_error(e)),
+                },
             }
         }
     }
@@ -991,6 +1091,69 @@ impl Table {
             .send()
             .await;
         Ok(unless_condition_failed(result)?.is_some())
+    }
+
+    /// See [`Outbox::caller_state`]: one consistent `BatchGetItem` of `OPTOUT#{hash}` and
+    /// `CONTACT#{hash}`.
+    pub async fn caller_state(
+        &self,
+        account_id: &str,
+        hash: &str,
+    ) -> Result<CallerState, PortError> {
+        let pk = account_pk(account_id);
+        let key = |sk: String| HashMap::from([(PK.to_string(), s(&pk)), (SK.to_string(), s(sk))]);
+        let keys = build(
+            aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                .keys(key(optout_sk(hash)))
+                .keys(key(contact_sk(hash)))
+                .consistent_read(true)
+                .build(),
+        )?;
+        let mut request = HashMap::from([(self.name.clone(), keys)]);
+        let mut items = Vec::new();
+        // Unprocessed keys (throttling) are asked again, a few times.
+        for _ in 0..4 {
+            let out = sent(
+                self.client
+                    .batch_get_item()
+                    .set_request_items(Some(request.clone()))
+                    .send()
+                    .await,
+            )?;
+            items.extend(
+                out.responses
+                    .unwrap_or_default()
+                    .remove(&self.name)
+                    .unwrap_or_default(),
+            );
+            match out.unprocessed_keys {
+                Some(left) if !left.is_empty() => request = left,
+                _ => {
+                    let mut state = CallerState::default();
+                    for item in items {
+                        match attr(&item, SK) {
+                            Some(sk) if sk.starts_with("OPTOUT#") => state.opted_out = true,
+                            Some(sk) if sk.starts_with("CONTACT#") => {
+                                let contact: ContactItem = from_item(item)?;
+                                let at = DateTime::parse_from_rfc3339(&contact.last_contact_at)
+                                    .map_err(|e| PortError::unreadable(SERVICE, &contact.sk, e))?
+                                    .with_timezone(&Utc);
+                                state.last_contact = Some(Contact {
+                                    at,
+                                    reason: contact.reason,
+                                });
+                            }
+                            _ => {}
+                        }
+                    }
+                    return Ok(state);
+                }
+            }
+        }
+        Err(PortError::new(
+            SERVICE,
+            "BatchGetItem left keys unprocessed (throttled)",
+        ))
     }
 
     /// Whether caller `hash` opted out of `account_id`.
@@ -1179,6 +1342,41 @@ where
     }
 }
 
+/// A failed transaction as a [`PortError`]: a transaction cancelled only for conflicts or
+/// throttling did not apply and can be retried ([`Applied::No`]); other errors are classified
+/// by [`sdk_error`].
+fn transact_error(err: SdkError<TransactWriteItemsError, HttpResponse>) -> PortError {
+    if let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) =
+        err.as_service_error()
+    {
+        let retryable = cancel.cancellation_reasons().iter().all(|r| {
+            matches!(
+                r.code(),
+                None | Some(
+                    "None"
+                        | "TransactionConflict"
+                        | "ThrottlingError"
+                        | "ProvisionedThroughputExceeded"
+                )
+            )
+        });
+        if retryable {
+            return PortError::new(SERVICE, "transaction cancelled by a conflict or throttling");
+        }
+    }
+    sdk_error(SERVICE, err)
+}
+
+/// When a daily cap counter may go: two days after the end of its day (UTC, generous for
+/// any zone), so it outlives every message scheduled for that day.
+fn cap_expiry(cap: &DailyCap) -> i64 {
+    (cap.day + chrono::Days::new(3))
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc()
+        .timestamp()
+}
+
 /// Indexes of the transaction items whose condition failed, when the transaction was
 /// cancelled for conditions only; `None` for any other error.
 fn failed_conditions<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<usize>> {
@@ -1222,6 +1420,20 @@ impl CallStore for Table {
         key: &str,
     ) -> Result<Option<LegItem>, PortError> {
         Table::get_leg(self, account_id, provider, key).await
+    }
+    async fn put_pending(&self, pending: &CallItem) -> Result<(), PortError> {
+        Table::put_pending(self, pending).await
+    }
+    async fn get_pending(
+        &self,
+        account_id: &str,
+        provider: &str,
+        key: &str,
+    ) -> Result<Option<CallItem>, PortError> {
+        Table::get_pending(self, account_id, provider, key).await
+    }
+    async fn delete_pending(&self, account_id: &str, pending_sk: &str) -> Result<(), PortError> {
+        Table::delete_pending(self, account_id, pending_sk).await
     }
 }
 
@@ -1275,9 +1487,17 @@ impl DecisionStore for Table {
         &self,
         shard: u32,
         before: DateTime<Utc>,
+        after: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<Result<CallItem, String>>, PortError> {
-        Table::undecided(self, shard, before, limit).await
+    ) -> Result<(Vec<Result<CallItem, String>>, Option<String>), PortError> {
+        Table::undecided(self, shard, before, after, limit).await
+    }
+    async fn promote_pending(
+        &self,
+        pending: &CallItem,
+        shards: u32,
+    ) -> Result<CallItem, PortError> {
+        Table::promote_pending(self, pending, shards).await
     }
 }
 
@@ -1341,8 +1561,8 @@ impl Outbox for Table {
     ) -> Result<bool, PortError> {
         Table::release(self, msg, retry_at, shards).await
     }
-    async fn is_opted_out(&self, account_id: &str, hash: &str) -> Result<bool, PortError> {
-        Table::is_opted_out(self, account_id, hash).await
+    async fn caller_state(&self, account_id: &str, hash: &str) -> Result<CallerState, PortError> {
+        Table::caller_state(self, account_id, hash).await
     }
     async fn put_opt_out(
         &self,

@@ -439,3 +439,109 @@ async fn case_11_the_daily_cap_stops_an_account() {
     );
     assert_eq!(w.check(&[A, B, C], &logs), Vec::<String>::new());
 }
+
+/// Case 10, when the earlier leg never comes: the pending event is stored as it reads by the
+/// re-decide sweep (nothing is lost) and decided.
+#[tokio::test]
+async fn case_10_a_pending_event_whose_leg_never_comes_is_stored_and_decided() {
+    let (logs, _guard) = capture_logs();
+    let mut w = World::new(at("2026-11-27T10:00:00Z"));
+    // A stored call as a template for what intake keeps pending (a Telnyx hangup with no
+    // call.initiated reads as outbound).
+    w.webhook(&call("template", "no_answer", "outbound", A, w.now()))
+        .await;
+    w.drain().await;
+    let mut pending = w.calls()["template"].clone();
+    pending.sk = rappel::items::pending_sk("generic", "leg-1");
+    pending.call_id = "h2".into();
+    pending.outcome = None;
+    pending.reason = None;
+    pending.decided_at = None;
+    pending.gsi1pk = Some(rappel::items::undecided_pk(0));
+    pending.gsi1sk = Some(rappel::items::undecided_sk(
+        &pending.received_at,
+        &pending.sk,
+    ));
+    w.table.insert_raw(serde_json::to_value(&pending).unwrap());
+    w.run_until(at("2026-11-27T10:16:00Z")).await;
+    let calls = w.calls();
+    assert_eq!(
+        outcome(&calls["h2"]),
+        (Some(Outcome::Ignored), Some(Reason::Outbound))
+    );
+    assert_eq!(calls["h2"].sk, "CALL#generic#h2");
+    assert!(
+        w.table
+            .all()
+            .iter()
+            .all(|i| !i["SK"].as_str().unwrap().starts_with("PENDING#"))
+    );
+    assert!(logs.text().contains("\"event\":\"redecided\""));
+}
+
+/// Case 1 again: a message that waited past midnight (the sweep down overnight) is sent on
+/// another local day than it reserved. Its reservation moves to the day of the send, or it is
+/// cancelled when the caller already holds that day: never two SMS on one day.
+#[tokio::test]
+async fn case_01_a_message_sent_a_day_late_moves_its_reservation() {
+    let (logs, _guard) = capture_logs();
+    // Monday 30 November 2026, 18:00 Paris: due now, but no sender runs until Tuesday.
+    let mut w = World::new(at("2026-11-30T17:00:00Z"));
+    w.webhook(&call("mon", "no_answer", "inbound", A, w.now()))
+        .await;
+    w.pump_stream().await;
+    w.events.take_due();
+    // Tuesday 08:30 Paris: the same caller again, texted now (Tuesday is free).
+    w.clock.set(at("2026-12-01T07:30:00Z"));
+    w.webhook(&call("tue", "no_answer", "inbound", A, w.now()))
+        .await;
+    w.pump_stream().await;
+    w.events.take_due();
+    assert_eq!(w.table.days().len(), 2);
+    // The sender comes back at 09:00.
+    w.clock.set(at("2026-12-01T08:00:00Z"));
+    w.sweep().await;
+    w.run_until(at("2026-12-01T08:05:00Z")).await;
+    assert_eq!(w.sent().len(), 1, "one SMS on Tuesday");
+    let calls = w.calls();
+    assert_eq!(
+        outcome(&calls["mon"]),
+        (Some(Outcome::Cancelled), Some(Reason::AlreadyTextedToday))
+    );
+    assert_eq!(
+        outcome(&calls["tue"]),
+        (Some(Outcome::Sent), Some(Reason::InHours))
+    );
+    assert_eq!(w.check(&[A], &logs), Vec::<String>::new());
+}
+
+/// Rule 5 at send time: a human contact the cancellation could not act on (the message was
+/// already claimed, or the contact was read before the message existed) stops the send.
+#[tokio::test]
+async fn a_contact_after_the_call_stops_a_message_at_send_time() {
+    let (logs, _guard) = capture_logs();
+    let mut w = World::new(at("2026-11-27T10:00:00Z"));
+    w.webhook(&call("missed", "no_answer", "inbound", A, w.now()))
+        .await;
+    w.pump_stream().await;
+    w.events.take_due();
+    let msg = w.table.messages()[0].clone();
+    // The business called back at 10:00:30; its cancellation did not see the message.
+    w.table.insert_raw(json!({
+        "PK": account_pk("acme"), "SK": format!("CONTACT#{}", msg.caller_hash),
+        "last_contact_at": "2026-11-27T10:00:30Z", "reason": "called_back", "expires_at": 0,
+    }));
+    w.clock.set(at("2026-11-27T10:01:00Z"));
+    w.sweep().await;
+    assert!(w.sent().is_empty());
+    assert_eq!(
+        outcome(&w.calls()["missed"]),
+        (Some(Outcome::Cancelled), Some(Reason::CalledBack))
+    );
+    assert_eq!(
+        w.table.days(),
+        Vec::<String>::new(),
+        "a cancelled message frees the day"
+    );
+    assert_eq!(w.check(&[A], &logs), Vec::<String>::new());
+}
