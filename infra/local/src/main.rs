@@ -115,32 +115,32 @@ async fn run() -> Result<(), BoxError> {
     let calls = metrics::AwsCalls::default();
     let dynamodb = {
         let mut builder = aws_sdk_dynamodb::config::Builder::from(&config);
-        builder.set_endpoint_url(handler_endpoint.clone());
-        if handler_endpoint.is_some() {
+        if let Some(proxy) = &handler_endpoint {
+            builder.set_endpoint_url(Some(proxy.clone()));
             builder.set_retry_config(Some(stack::fast_retries()));
         }
         aws_sdk_dynamodb::Client::from_conf(builder.interceptor(calls.clone()).build())
     };
     let kms = {
         let mut builder = aws_sdk_kms::config::Builder::from(&config);
-        builder.set_endpoint_url(handler_endpoint.clone());
-        if handler_endpoint.is_some() {
+        if let Some(proxy) = &handler_endpoint {
+            builder.set_endpoint_url(Some(proxy.clone()));
             builder.set_retry_config(Some(stack::fast_retries()));
         }
         aws_sdk_kms::Client::from_conf(builder.interceptor(calls.clone()).build())
     };
     let sns = {
         let mut builder = aws_sdk_sns::config::Builder::from(&config);
-        builder.set_endpoint_url(handler_endpoint.clone());
-        if handler_endpoint.is_some() {
+        if let Some(proxy) = &handler_endpoint {
+            builder.set_endpoint_url(Some(proxy.clone()));
             builder.set_retry_config(Some(stack::fast_retries()));
         }
         aws_sdk_sns::Client::from_conf(builder.interceptor(calls.clone()).build())
     };
     let eventbridge = {
         let mut builder = aws_sdk_eventbridge::config::Builder::from(&config);
-        builder.set_endpoint_url(handler_endpoint.clone());
-        if handler_endpoint.is_some() {
+        if let Some(proxy) = &handler_endpoint {
+            builder.set_endpoint_url(Some(proxy.clone()));
             builder.set_retry_config(Some(stack::fast_retries()));
         }
         aws_sdk_eventbridge::Client::from_conf(builder.interceptor(calls.clone()).build())
