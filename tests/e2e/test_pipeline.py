@@ -328,6 +328,37 @@ def test_rappel_admin_answers_why_a_caller_did_not_get_an_sms(stack, tmp_path):
     assert refused.returncode == 2 and "STOP" in refused.stderr
 
 
+def test_rappel_admin_finds_what_is_stuck_and_redecides_it(stack):
+    """A call the stream left without an outcome (its batch went to the DLQ): `stuck` lists it
+    (exit 4), `redecide` decides it, then `stuck` lists nothing of it."""
+    import boto3
+    body = generic_call("admin-stuck", "+33600000038", "no_answer", rfc3339(stack.now()))
+    assert stack.webhook("generic", "demo", body, JSON, SECRETS["generic"]).status == 200
+    stack.drain()
+    dynamodb = boto3.client("dynamodb", endpoint_url="http://127.0.0.1:5312", region_name="eu-west-3",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    key = {"PK": {"S": "ACCOUNT#demo"}, "SK": {"S": "CALL#generic#admin-stuck"}}
+    item = dynamodb.get_item(TableName="rappel", Key=key)["Item"]
+    # As if eligibility had never decided it.
+    dynamodb.update_item(TableName="rappel", Key=key,
+                         UpdateExpression="REMOVE outcome, reason, decided_at SET GSI1PK = :pk, GSI1SK = :sk",
+                         ExpressionAttributeValues={":pk": {"S": "UNDECIDED#0"},
+                                                    ":sk": {"S": item["received_at"]["S"] + "#CALL#generic#admin-stuck"}})
+    stuck = admin("stuck", "--account", "demo", "--json")
+    assert stuck.returncode == 4, stuck.stderr
+    rows = json.loads(stuck.stdout)
+    assert {"kind": "undecided", "item": "generic#admin-stuck"} in [{"kind": r["kind"], "item": r["item"]} for r in rows]
+    assert_no_clear_number(stuck.stdout + stuck.stderr, "rappel-admin stuck output")
+
+    redecided = admin("redecide", "--account", "demo", "--json")
+    assert redecided.returncode == 0, redecided.stderr
+    decided = {r["call"]: (r["outcome"], r["reason"]) for r in json.loads(redecided.stdout)}
+    # Decided now (real time), long after the simulated call: too old to text.
+    assert decided["generic#admin-stuck"] == ("skipped", "too_old")
+    after = admin("stuck", "--account", "demo", "--json")
+    assert "generic#admin-stuck" not in after.stdout
+
+
 def _template_actions() -> dict[str, set[str]]:
     """IAM actions each function's inline policies allow, from template.yaml."""
     import yaml
