@@ -31,7 +31,11 @@ import pytest
 import test_providers as tp
 from rappel_stack import Stack, parse_instant
 
-PORT, MOTO_PORT, FAULTS_PORT = 3330, 5330, 5331
+# Each run has ports of its own: a stopping moto may still hold the previous run's.
+def ports(seed: int) -> tuple[int, int, int]:
+    """(runner, moto, fault proxy) ports of the run with `seed`."""
+    i = SEEDS.index(seed)
+    return 3400 + i, 5400 + 2 * i, 5401 + 2 * i
 CALLS = int(os.environ.get("RAPPEL_CHAOS_CALLS", "60"))
 SEED = int(os.environ.get("RAPPEL_CHAOS_SEED", "6"))
 RUNS = int(os.environ.get("RAPPEL_CHAOS_RUNS", "1"))
@@ -60,15 +64,16 @@ def stack(tmp_path_factory, seed):
     shutil.copy(tp.ACCOUNT_FILE, accounts / tp.ACCOUNT_FILE.name)
     log = tmp_path_factory.mktemp("logs") / "rappel-local.log"
     spec = f"rate={RATE},seed={seed},kinds=throttle+error500+reset_before+reset_after+delay,delay_ms=300"
-    with Stack(port=PORT, moto_port=MOTO_PORT, clock=PHASES[0], accounts_dir=str(accounts), log_path=log,
-               faults=spec, faults_port=FAULTS_PORT) as s:
+    port, moto_port, faults_port = ports(seed)
+    with Stack(port=port, moto_port=moto_port, clock=PHASES[0], accounts_dir=str(accounts), log_path=log,
+               faults=spec, faults_port=faults_port) as s:
         s.log = log
         yield s
 
 
-def table_items() -> list[dict]:
+def table_items(moto_port: int) -> list[dict]:
     import boto3
-    dynamodb = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{MOTO_PORT}", region_name="eu-west-3",
+    dynamodb = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{moto_port}", region_name="eu-west-3",
                             aws_access_key_id="testing", aws_secret_access_key="testing")
     items, start = [], {}
     while True:
@@ -173,7 +178,7 @@ def test_chaos_keeps_the_three_promises(stack, seed):
     # No number in clear: the runner's log, the table, the events, the HTTP answers.
     scanned = set(numbers) | {tp.TRACKED}
     # (The banner before "Control routes:" shows a sample curl with test numbers on purpose.)
-    texts = {"log": stack.log.read_text(errors="replace").split("Control routes:", 1)[1], "table": json.dumps(table_items()),
+    texts = {"log": stack.log.read_text(errors="replace").split("Control routes:", 1)[1], "table": json.dumps(table_items(stack.moto_port)),
              "events": json.dumps(stack.events()), "answers": "\n".join(answers)}
     in_clear = [(where, tp.mask(num)) for where, text in texts.items() for num in scanned
                 for form in tp.clear_forms(num) if form in text]
