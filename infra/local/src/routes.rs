@@ -72,6 +72,10 @@ async fn webhook(State(app): State<Arc<App>>, req: Request) -> Response {
         Ok(req) => req,
         Err(res) => return res,
     };
+    // One thing at a time against moto: it rolls a cancelled transaction back by restoring a
+    // copy of the whole table, which would undo a write made meanwhile by another request
+    // (never on AWS). So webhooks wait for a drain in progress, and the other way round.
+    let _moto = app.drain_lock.lock().await;
     let Ok(res) = PHASE
         .scope(
             "webhook-intake",
@@ -86,6 +90,8 @@ async fn booking(State(app): State<Arc<App>>, req: Request) -> Response {
         Ok(req) => req,
         Err(res) => return res,
     };
+    // See `webhook`: moto's transaction rollback.
+    let _moto = app.drain_lock.lock().await;
     let Ok(res) = PHASE
         .scope("booking", booking::handler::handle(&app.booking, req))
         .await;
