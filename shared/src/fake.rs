@@ -333,6 +333,19 @@ impl MemoryTable {
             .collect()
     }
 
+    /// `PutItem` unless the key is taken (one port call): `true` when written.
+    fn put_if_absent(&self, item: Value) -> Result<bool, PortError> {
+        self.faults.run("dynamodb.PutItem", || {
+            let key = key_of(&item);
+            Ok(self
+                .transact(
+                    |items| items.contains_key(&key).then_some(0),
+                    vec![Write::Put(item)],
+                )
+                .is_ok())
+        })
+    }
+
     fn get(&self, pk: &str, sk: &str) -> Option<Value> {
         self.raw(pk, sk)
     }
@@ -457,27 +470,12 @@ impl AccountStore for MemoryTable {
 impl CallStore for MemoryTable {
     async fn put_call(&self, call: &CallItem) -> Result<bool, PortError> {
         let item = to_value(call);
-        self.faults.run("dynamodb.PutItem", || {
-            let key = key_of(&item);
-            Ok(self
-                .transact(
-                    |items| items.contains_key(&key).then_some(0),
-                    vec![Write::Put(item)],
-                )
-                .is_ok())
-        })
+        self.put_if_absent(item)
     }
 
     async fn put_leg(&self, leg: &LegItem) -> Result<(), PortError> {
         let item = to_value(leg);
-        self.faults.run("dynamodb.PutItem", || {
-            let key = key_of(&item);
-            let _ = self.transact(
-                |items| items.contains_key(&key).then_some(0),
-                vec![Write::Put(item)],
-            );
-            Ok(())
-        })
+        self.put_if_absent(item).map(drop)
     }
 
     async fn get_leg(
@@ -495,14 +493,7 @@ impl CallStore for MemoryTable {
 
     async fn put_pending(&self, pending: &CallItem) -> Result<(), PortError> {
         let item = to_value(pending);
-        self.faults.run("dynamodb.PutItem", || {
-            let key = key_of(&item);
-            let _ = self.transact(
-                |items| items.contains_key(&key).then_some(0),
-                vec![Write::Put(item)],
-            );
-            Ok(())
-        })
+        self.put_if_absent(item).map(drop)
     }
 
     async fn get_pending(
@@ -846,14 +837,7 @@ impl DecisionStore for MemoryTable {
     ) -> Result<CallItem, PortError> {
         let call = call_from_pending(pending, shards);
         let item = to_value(&call);
-        self.faults.run("dynamodb.PutItem", || {
-            let key = key_of(&item);
-            let _ = self.transact(
-                |items| items.contains_key(&key).then_some(0),
-                vec![Write::Put(item)],
-            );
-            Ok(())
-        })?;
+        self.put_if_absent(item).map(drop)?;
         CallStore::delete_pending(self, &pending.account_id, &pending.sk).await?;
         Ok(call)
     }
@@ -1158,14 +1142,7 @@ impl Outbox for MemoryTable {
             source: source.to_string(),
             opted_out_at: ts(now),
         });
-        self.faults.run("dynamodb.PutItem", || {
-            let key = key_of(&item);
-            let _ = self.transact(
-                |items| items.contains_key(&key).then_some(0),
-                vec![Write::Put(item)],
-            );
-            Ok(())
-        })
+        self.put_if_absent(item).map(drop)
     }
 }
 

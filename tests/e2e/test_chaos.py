@@ -71,19 +71,6 @@ def stack(tmp_path_factory, seed):
         yield s
 
 
-def table_items(moto_port: int) -> list[dict]:
-    import boto3
-    dynamodb = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{moto_port}", region_name="eu-west-3",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
-    items, start = [], {}
-    while True:
-        page = dynamodb.scan(TableName="rappel", **start)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return items
-        start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
-
-
 def send(stack: Stack, provider: str, body: str, answers: list) -> int:
     """POST like a provider: retried (as providers do) until a 2xx, at most 8 times."""
     status = 0
@@ -178,7 +165,7 @@ def test_chaos_keeps_the_three_promises(stack, seed):
     # No number in clear: the runner's log, the table, the events, the HTTP answers.
     scanned = set(numbers) | {tp.TRACKED}
     # (The banner before "Control routes:" shows a sample curl with test numbers on purpose.)
-    texts = {"log": stack.log.read_text(errors="replace").split("Control routes:", 1)[1], "table": json.dumps(table_items(stack.moto_port)),
+    texts = {"log": stack.log.read_text(errors="replace").split("Control routes:", 1)[1], "table": json.dumps(tp.table_items(stack.moto_port)),
              "events": json.dumps(stack.events()), "answers": "\n".join(answers)}
     in_clear = [(where, tp.mask(num)) for where, text in texts.items() for num in scanned
                 for form in tp.clear_forms(num) if form in text]

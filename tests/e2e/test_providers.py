@@ -319,8 +319,8 @@ def sms_count(stack: Stack, number: str) -> int:
     return sum(1 for sms in stack.outbox() if sms["to"] == number)
 
 
-def table_items() -> list[dict]:
-    dynamodb = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{MOTO_PORT}", region_name="eu-west-3",
+def table_items(moto_port: int = MOTO_PORT) -> list[dict]:
+    dynamodb = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{moto_port}", region_name="eu-west-3",
                             aws_access_key_id="testing", aws_secret_access_key="testing")
     items, start = [], {}
     while True:

@@ -188,7 +188,7 @@ where
         Err(err) => return Err(err),
     };
     match claimed {
-        Some(msg) => deliver(deps, &msg, now).await.map(Some),
+        Some(msg) => deps.deliver(&msg, now).await.map(Some),
         None => Ok(None),
     }
 }
@@ -254,7 +254,7 @@ where
                             continue;
                         }
                     };
-                    match interrupted(deps, &account_id, &message_id, now).await {
+                    match deps.interrupted(&account_id, &message_id, now).await {
                         Ok(true) => report.interrupted.push(message_id),
                         Ok(false) => {}
                         Err(err) if err.is_unreadable() => unreadable(
@@ -316,36 +316,6 @@ where
     }
 }
 
-/// Record a message claimed but never recorded as `failed`/`send_interrupted` (the day is
-/// kept: the SMS may have left). `false` when it is no longer in flight.
-async fn interrupted<T, K, S, E, C>(
-    deps: &Deps<T, K, S, E, C>,
-    account_id: &str,
-    message_id: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, PortError>
-where
-    T: AccountStore + Outbox,
-    K: NumberOpener,
-    S: SmsGateway,
-    E: EventPublisher,
-    C: Clock,
-{
-    let Some(msg) = deps.table.get_message(account_id, message_id).await? else {
-        return Ok(false);
-    };
-    let end = Finish::Failed(Reason::SendInterrupted);
-    if !deps.table.finish(&msg, end, now, false).await? {
-        return Ok(false);
-    }
-    finished(
-        &msg,
-        end,
-        "message was claimed but never recorded: the SMS may or may not have left; not retried",
-    );
-    Ok(true)
-}
-
 /// The one log line of a message that ended (the template's metric filters count
 /// `send_interrupted` and `send_uncertain` from it).
 fn finished(msg: &MessageItem, end: Finish<'_>, what: &str) {
@@ -391,12 +361,8 @@ enum Ready {
     Done(Delivery),
 }
 
-/// Re-check, open, publish and record a claimed message.
-async fn deliver<T, K, S, E, C>(
-    deps: &Deps<T, K, S, E, C>,
-    msg: &MessageItem,
-    now: DateTime<Utc>,
-) -> Result<Delivery, PortError>
+/// The steps of a delivery, on the handler's dependencies.
+impl<T, K, S, E, C> Deps<T, K, S, E, C>
 where
     T: AccountStore + Outbox,
     K: NumberOpener,
@@ -404,256 +370,262 @@ where
     E: EventPublisher,
     C: Clock,
 {
-    let (number, account) = match check(deps, msg, now).await {
-        Ok(Ready::Send { number, account }) => (number, account),
-        Ok(Ready::Done(delivery)) => return Ok(delivery),
-        // Nothing was sent: put it back with a backoff (case "a transient error before
-        // Publish loses the SMS").
-        Err(err) => return retry_later(deps, msg, now, err).await,
-    };
-    let base = account
-        .booking_base_url
-        .as_deref()
-        .unwrap_or(&deps.public_base_url)
-        .trim_end_matches('/');
-    let link = format!("{base}/r/{}", msg.token);
-    let body = sms::render(&account.message_template, &account.company_name, &link);
-    let sender_id = account.sender_id();
-    let segments = sms::segments(&body);
-    let sns_message_id = match deps.sms.publish(&number, &sender_id, &body).await {
-        Ok(id) => id,
-        Err(err) => {
-            let end = match err.applied {
-                // Throttled: nothing left; try again later.
-                Applied::No => return retry_later(deps, msg, now, err).await,
-                // Refused (invalid number, ...): nothing left; the day is freed.
-                Applied::Refused => Finish::Failed(Reason::ProviderError),
-                // It may have left: keep the day, never send again, report.
-                Applied::Maybe => Finish::Failed(Reason::SendUncertain),
-            };
-            tracing::error!(message_id = %msg.message_id, error = %err, "SMS publish failed");
-            return end_message(deps, msg, end, now, false).await;
+    /// Record a message claimed but never recorded as `failed`/`send_interrupted` (the day is
+    /// kept: the SMS may have left). `false` when it is no longer in flight.
+    async fn interrupted(
+        &self,
+        account_id: &str,
+        message_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, PortError> {
+        let deps = self;
+        let Some(msg) = deps.table.get_message(account_id, message_id).await? else {
+            return Ok(false);
+        };
+        let end = Finish::Failed(Reason::SendInterrupted);
+        if !deps.table.finish(&msg, end, now, false).await? {
+            return Ok(false);
         }
-    };
-    let reason = msg.reason.unwrap_or(Reason::InHours);
-    let end = Finish::Sent {
-        sns_message_id: &sns_message_id,
-        reason,
-    };
-    // The SMS has left: record it, trying a little harder than usual (if this fails, a later
-    // sweep reports the message as interrupted, which keeps the day).
-    let mut attempt = 0;
-    loop {
-        match deps
-            .table
-            .finish(msg, end, now, account.shred_number_after_send)
-            .await
-        {
-            Ok(_) => break,
-            Err(err) if attempt < 2 && err.applied != Applied::Refused => {
-                attempt += 1;
-                tracing::warn!(message_id = %msg.message_id, error = %err, "cannot record a sent SMS yet; trying again");
+        finished(
+            &msg,
+            end,
+            "message was claimed but never recorded: the SMS may or may not have left; not retried",
+        );
+        Ok(true)
+    }
+
+    /// Re-check, open, publish and record a claimed message.
+    async fn deliver(&self, msg: &MessageItem, now: DateTime<Utc>) -> Result<Delivery, PortError> {
+        let deps = self;
+        let (number, account) = match deps.check(msg, now).await {
+            Ok(Ready::Send { number, account }) => (number, account),
+            Ok(Ready::Done(delivery)) => return Ok(delivery),
+            // Nothing was sent: put it back with a backoff (case "a transient error before
+            // Publish loses the SMS").
+            Err(err) => return deps.retry_later(msg, now, err).await,
+        };
+        let base = account
+            .booking_base_url
+            .as_deref()
+            .unwrap_or(&deps.public_base_url)
+            .trim_end_matches('/');
+        let link = format!("{base}/r/{}", msg.token);
+        let body = sms::render(&account.message_template, &account.company_name, &link);
+        let sender_id = account.sender_id();
+        let segments = sms::segments(&body);
+        let sns_message_id = match deps.sms.publish(&number, &sender_id, &body).await {
+            Ok(id) => id,
+            Err(err) => {
+                let end = match err.applied {
+                    // Throttled: nothing left; try again later.
+                    Applied::No => return deps.retry_later(msg, now, err).await,
+                    // Refused (invalid number, ...): nothing left; the day is freed.
+                    Applied::Refused => Finish::Failed(Reason::ProviderError),
+                    // It may have left: keep the day, never send again, report.
+                    Applied::Maybe => Finish::Failed(Reason::SendUncertain),
+                };
+                tracing::error!(message_id = %msg.message_id, error = %err, "SMS publish failed");
+                return deps.end_message(msg, end, now, false).await;
             }
-            Err(err) => return Err(err),
+        };
+        let reason = msg.reason.unwrap_or(Reason::InHours);
+        let end = Finish::Sent {
+            sns_message_id: &sns_message_id,
+            reason,
+        };
+        // The SMS has left: record it, trying a little harder than usual (if this fails, a later
+        // sweep reports the message as interrupted, which keeps the day).
+        let mut attempt = 0;
+        loop {
+            match deps
+                .table
+                .finish(msg, end, now, account.shred_number_after_send)
+                .await
+            {
+                Ok(_) => break,
+                Err(err) if attempt < 2 && err.applied != Applied::Refused => {
+                    attempt += 1;
+                    tracing::warn!(message_id = %msg.message_id, error = %err, "cannot record a sent SMS yet; trying again");
+                }
+                Err(err) => return Err(err),
+            }
         }
+        finished(msg, end, "SMS sent");
+        let call_id = msg
+            .call_sk
+            .strip_prefix(CALL_PREFIX)
+            .and_then(|rest| rest.split_once('#'))
+            .map(|(_, id)| id)
+            .unwrap_or_default();
+        deps.events
+            .put(
+                detail_type::SMS_SENT,
+                json!({
+                    "account_id": msg.account_id,
+                    "message_id": msg.message_id,
+                    "call_id": call_id,
+                    "caller": msg.caller_masked,
+                    "sender_id": sender_id,
+                    "sns_message_id": sns_message_id,
+                    "segments": segments.count,
+                    "encoding": segments.encoding,
+                    "due_at": msg.due_at,
+                    "sent_at": ts(now),
+                }),
+            )
+            .await?;
+        Ok(Delivery {
+            message_id: msg.message_id.clone(),
+            outcome: "sent",
+            reason: reason.as_str(),
+        })
     }
-    finished(msg, end, "SMS sent");
-    let call_id = msg
-        .call_sk
-        .strip_prefix(CALL_PREFIX)
-        .and_then(|rest| rest.split_once('#'))
-        .map(|(_, id)| id)
-        .unwrap_or_default();
-    deps.events
-        .put(
-            detail_type::SMS_SENT,
-            json!({
-                "account_id": msg.account_id,
-                "message_id": msg.message_id,
-                "call_id": call_id,
-                "caller": msg.caller_masked,
-                "sender_id": sender_id,
-                "sns_message_id": sns_message_id,
-                "segments": segments.count,
-                "encoding": segments.encoding,
-                "due_at": msg.due_at,
-                "sent_at": ts(now),
-            }),
-        )
-        .await?;
-    Ok(Delivery {
-        message_id: msg.message_id.clone(),
-        outcome: "sent",
-        reason: reason.as_str(),
-    })
-}
 
-/// Record the end of a message that was not (or may not have been) sent.
-async fn end_message<T, K, S, E, C>(
-    deps: &Deps<T, K, S, E, C>,
-    msg: &MessageItem,
-    end: Finish<'static>,
-    now: DateTime<Utc>,
-    shred: bool,
-) -> Result<Delivery, PortError>
-where
-    T: AccountStore + Outbox,
-    K: NumberOpener,
-    S: SmsGateway,
-    E: EventPublisher,
-    C: Clock,
-{
-    deps.table.finish(msg, end, now, shred).await?;
-    finished(msg, end, "message not sent");
-    let (outcome, reason) = outcome_of(end);
-    Ok(Delivery {
-        message_id: msg.message_id.clone(),
-        outcome,
-        reason: reason.as_str(),
-    })
-}
-
-/// Put a claimed message back on the due queue after a failure before Publish.
-async fn retry_later<T, K, S, E, C>(
-    deps: &Deps<T, K, S, E, C>,
-    msg: &MessageItem,
-    now: DateTime<Utc>,
-    err: PortError,
-) -> Result<Delivery, PortError>
-where
-    T: AccountStore + Outbox,
-    K: NumberOpener,
-    S: SmsGateway,
-    E: EventPublisher,
-    C: Clock,
-{
-    let retry_at = now + retry_delay(msg.attempts);
-    if err.is_unreadable() {
-        tracing::error!(event = "unreadable_item", account_id = %msg.account_id, message_id = %msg.message_id, error = %err, "an item this message needs cannot be read: put back");
-    } else {
-        tracing::warn!(account_id = %msg.account_id, message_id = %msg.message_id, error = %err, retry_at = %ts(retry_at), "nothing sent: put back on the queue");
+    /// Record the end of a message that was not (or may not have been) sent.
+    async fn end_message(
+        &self,
+        msg: &MessageItem,
+        end: Finish<'static>,
+        now: DateTime<Utc>,
+        shred: bool,
+    ) -> Result<Delivery, PortError> {
+        let deps = self;
+        deps.table.finish(msg, end, now, shred).await?;
+        finished(msg, end, "message not sent");
+        let (outcome, reason) = outcome_of(end);
+        Ok(Delivery {
+            message_id: msg.message_id.clone(),
+            outcome,
+            reason: reason.as_str(),
+        })
     }
-    deps.table.release(msg, retry_at, deps.due_shards).await?;
-    Ok(Delivery {
-        message_id: msg.message_id.clone(),
-        outcome: "retry",
-        reason: "transient_error",
-    })
-}
 
-/// The checks before Publish. `Err` only for failures where nothing was sent and a later
-/// attempt may succeed (the caller puts the message back).
-async fn check<T, K, S, E, C>(
-    deps: &Deps<T, K, S, E, C>,
-    msg: &MessageItem,
-    now: DateTime<Utc>,
-) -> Result<Ready, PortError>
-where
-    T: AccountStore + Outbox,
-    K: NumberOpener,
-    S: SmsGateway,
-    E: EventPublisher,
-    C: Clock,
-{
-    let done = |end: Finish<'static>| async move {
-        end_message(deps, msg, end, now, false)
-            .await
-            .map(Ready::Done)
-    };
-    let account = match deps.table.get_account(&msg.account_id).await? {
-        Some(account) if account.enabled => account,
-        _ => return done(Finish::Cancelled(Reason::AccountDisabled)).await,
-    };
-    let send_before = DateTime::parse_from_rfc3339(&msg.send_before)
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or(now);
-    if now > send_before {
-        return done(Finish::Expired(Reason::DeferralLimit)).await;
+    /// Put a claimed message back on the due queue after a failure before Publish.
+    async fn retry_later(
+        &self,
+        msg: &MessageItem,
+        now: DateTime<Utc>,
+        err: PortError,
+    ) -> Result<Delivery, PortError> {
+        let deps = self;
+        let retry_at = now + retry_delay(msg.attempts);
+        if err.is_unreadable() {
+            tracing::error!(event = "unreadable_item", account_id = %msg.account_id, message_id = %msg.message_id, error = %err, "an item this message needs cannot be read: put back");
+        } else {
+            tracing::warn!(account_id = %msg.account_id, message_id = %msg.message_id, error = %err, retry_at = %ts(retry_at), "nothing sent: put back on the queue");
+        }
+        deps.table.release(msg, retry_at, deps.due_shards).await?;
+        Ok(Delivery {
+            message_id: msg.message_id.clone(),
+            outcome: "retry",
+            reason: "transient_error",
+        })
     }
-    // Rule 4 again at send time: a late event, a retry or a backlog must not text at night.
-    if let Some(next) = outside_window(msg.region.as_deref(), &account, now) {
-        if next > send_before {
+
+    /// The checks before Publish. `Err` only for failures where nothing was sent and a later
+    /// attempt may succeed (the caller puts the message back).
+    async fn check(&self, msg: &MessageItem, now: DateTime<Utc>) -> Result<Ready, PortError> {
+        let deps = self;
+        let done = |end: Finish<'static>| async move {
+            deps.end_message(msg, end, now, false)
+                .await
+                .map(Ready::Done)
+        };
+        let account = match deps.table.get_account(&msg.account_id).await? {
+            Some(account) if account.enabled => account,
+            _ => return done(Finish::Cancelled(Reason::AccountDisabled)).await,
+        };
+        let send_before = DateTime::parse_from_rfc3339(&msg.send_before)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or(now);
+        if now > send_before {
             return done(Finish::Expired(Reason::DeferralLimit)).await;
         }
-        // The day reservation moves with the message (rule 3).
-        let day = rules::recipient_calendar(msg.region.as_deref(), &account).local_date(next);
-        let day_sk = day_sk(&msg.caller_hash, day);
-        if !deps
+        // Rule 4 again at send time: a late event, a retry or a backlog must not text at night.
+        if let Some(next) = outside_window(msg.region.as_deref(), &account, now) {
+            if next > send_before {
+                return done(Finish::Expired(Reason::DeferralLimit)).await;
+            }
+            // The day reservation moves with the message (rule 3).
+            let day = rules::recipient_calendar(msg.region.as_deref(), &account).local_date(next);
+            let day_sk = day_sk(&msg.caller_hash, day);
+            if !deps
+                .table
+                .reschedule(msg, next, &day_sk, deps.due_shards)
+                .await?
+            {
+                return done(Finish::Cancelled(Reason::AlreadyTextedToday)).await;
+            }
+            tracing::info!(account_id = %msg.account_id, message_id = %msg.message_id, due_at = %ts(next), "outside the recipient's sending window: rescheduled");
+            return Ok(Ready::Done(Delivery {
+                message_id: msg.message_id.clone(),
+                outcome: "scheduled",
+                reason: Reason::QuietHours.as_str(),
+            }));
+        }
+        // Rule 3 at send time: the send's local day is the one reserved. A message that waited
+        // past midnight (a sweep down, retries) moves its reservation to today, or is cancelled
+        // when today is already someone else's SMS day for this caller.
+        let calendar = rules::recipient_calendar(msg.region.as_deref(), &account);
+        let today = day_sk(&msg.caller_hash, calendar.local_date(now));
+        if today != msg.day_sk {
+            if !deps
+                .table
+                .reschedule(msg, now, &today, deps.due_shards)
+                .await?
+            {
+                return done(Finish::Cancelled(Reason::AlreadyTextedToday)).await;
+            }
+            tracing::info!(account_id = %msg.account_id, message_id = %msg.message_id, "sent on another local day than planned: reservation moved, sent by the next pass");
+            return Ok(Ready::Done(Delivery {
+                message_id: msg.message_id.clone(),
+                outcome: "scheduled",
+                reason: Reason::QuietHours.as_str(),
+            }));
+        }
+        // Opt-out and human contact since the call (rule 5, also for a message a cancellation
+        // found already claimed), in one read.
+        let caller = deps
             .table
-            .reschedule(msg, next, &day_sk, deps.due_shards)
-            .await?
-        {
-            return done(Finish::Cancelled(Reason::AlreadyTextedToday)).await;
-        }
-        tracing::info!(account_id = %msg.account_id, message_id = %msg.message_id, due_at = %ts(next), "outside the recipient's sending window: rescheduled");
-        return Ok(Ready::Done(Delivery {
-            message_id: msg.message_id.clone(),
-            outcome: "scheduled",
-            reason: Reason::QuietHours.as_str(),
-        }));
-    }
-    // Rule 3 at send time: the send's local day is the one reserved. A message that waited
-    // past midnight (a sweep down, retries) moves its reservation to today, or is cancelled
-    // when today is already someone else's SMS day for this caller.
-    let calendar = rules::recipient_calendar(msg.region.as_deref(), &account);
-    let today = day_sk(&msg.caller_hash, calendar.local_date(now));
-    if today != msg.day_sk {
-        if !deps
-            .table
-            .reschedule(msg, now, &today, deps.due_shards)
-            .await?
-        {
-            return done(Finish::Cancelled(Reason::AlreadyTextedToday)).await;
-        }
-        tracing::info!(account_id = %msg.account_id, message_id = %msg.message_id, "sent on another local day than planned: reservation moved, sent by the next pass");
-        return Ok(Ready::Done(Delivery {
-            message_id: msg.message_id.clone(),
-            outcome: "scheduled",
-            reason: Reason::QuietHours.as_str(),
-        }));
-    }
-    // Opt-out and human contact since the call (rule 5, also for a message a cancellation
-    // found already claimed), in one read.
-    let caller = deps
-        .table
-        .caller_state(&msg.account_id, &msg.caller_hash)
-        .await?;
-    if caller.opted_out {
-        return done(Finish::Cancelled(Reason::OptedOut)).await;
-    }
-    let happened = msg
-        .call_happened_at
-        .as_deref()
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&Utc));
-    if let (Some(contact), Some(happened)) = (&caller.last_contact, happened) {
-        if contact.at >= happened {
-            let reason = match contact.reason {
-                Reason::CalledBack => Reason::CalledBack,
-                _ => Reason::AnsweredLater,
-            };
-            return done(Finish::Cancelled(reason)).await;
-        }
-    }
-    let Some(sealed) = &msg.number else {
-        return done(Finish::Failed(Reason::NumberUnavailable)).await;
-    };
-    let number = match deps.keys.open(&msg.account_id, sealed).await {
-        Ok(number) => number,
-        Err(err) if err.applied == Applied::Refused => {
-            tracing::error!(message_id = %msg.message_id, error = %err, "cannot open the sealed number");
-            return done(Finish::Failed(Reason::NumberUnavailable)).await;
-        }
-        Err(err) => return Err(err),
-    };
-    if deps.sms.is_opted_out(&number).await? {
-        // A STOP reply reached the carrier: remember it for this account.
-        deps.table
-            .put_opt_out(&msg.account_id, &msg.caller_hash, "carrier", now)
+            .caller_state(&msg.account_id, &msg.caller_hash)
             .await?;
-        return done(Finish::Cancelled(Reason::OptedOut)).await;
+        if caller.opted_out {
+            return done(Finish::Cancelled(Reason::OptedOut)).await;
+        }
+        let happened = msg
+            .call_happened_at
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc));
+        if let (Some(contact), Some(happened)) = (&caller.last_contact, happened) {
+            if contact.at >= happened {
+                let reason = match contact.reason {
+                    Reason::CalledBack => Reason::CalledBack,
+                    _ => Reason::AnsweredLater,
+                };
+                return done(Finish::Cancelled(reason)).await;
+            }
+        }
+        let Some(sealed) = &msg.number else {
+            return done(Finish::Failed(Reason::NumberUnavailable)).await;
+        };
+        let number = match deps.keys.open(&msg.account_id, sealed).await {
+            Ok(number) => number,
+            Err(err) if err.applied == Applied::Refused => {
+                tracing::error!(message_id = %msg.message_id, error = %err, "cannot open the sealed number");
+                return done(Finish::Failed(Reason::NumberUnavailable)).await;
+            }
+            Err(err) => return Err(err),
+        };
+        if deps.sms.is_opted_out(&number).await? {
+            // A STOP reply reached the carrier: remember it for this account.
+            deps.table
+                .put_opt_out(&msg.account_id, &msg.caller_hash, "carrier", now)
+                .await?;
+            return done(Finish::Cancelled(Reason::OptedOut)).await;
+        }
+        Ok(Ready::Send { number, account })
     }
-    Ok(Ready::Send { number, account })
 }
 
 #[cfg(test)]
