@@ -71,9 +71,21 @@ pub struct Account {
     /// A message deferred beyond this many hours after the call expires instead.
     #[serde(default = "default_deferral")]
     pub max_deferral_hours: u32,
-    /// SMS text with `{company}`, `{link}` and a STOP mention.
-    #[serde(default = "default_template")]
-    pub message_template: String,
+    /// SMS text with `{company}`, `{link}` and an opt-out that works for the sender used:
+    /// `{optout}` (a link to the opt-out page) or, with a `short_code`, `STOP au {short_code}`.
+    /// The default that fits the sender when absent ([`Account::template`]).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "legacy_default_is_none"
+    )]
+    pub message_template: Option<String>,
+    /// The French SMS short code the account sends from and receives replies on (5 digits,
+    /// 3xxxx–8xxxx, ARCEP numbering plan). With it, SMS go out from the short code, `STOP au
+    /// <code>` is a working opt-out and STOP replies reach the inbound-sms function. Without
+    /// it, SMS go out from the alphanumeric sender ID, which cannot receive replies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub short_code: Option<String>,
     /// Base URL of the booking page (`https://rappel.example.fr`); the deployment's public
     /// URL when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -120,8 +132,12 @@ pub const DEFAULT_DAILY_SMS_CAP: u32 = 500;
 fn default_daily_cap() -> u32 {
     DEFAULT_DAILY_SMS_CAP
 }
-fn default_template() -> String {
-    sms::DEFAULT_TEMPLATE.to_string()
+/// A stored template equal to the old default (`STOP au 36173`) reads as no template.
+fn legacy_default_is_none<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let template = Option::<String>::deserialize(deserializer)?;
+    Ok(template.filter(|t| t != sms::LEGACY_DEFAULT_TEMPLATE))
 }
 
 /// Why an account was refused. Messages name the field and never contain a secret.
@@ -147,6 +163,10 @@ pub enum AccountError {
     MaxDeferral,
     #[error("daily_sms_cap must be between 1 and 100000")]
     DailyCap,
+    #[error(
+        "short_code {0:?} is not a French SMS short code (5 digits, first digit 3 to 8)"
+    )]
+    ShortCode(String),
     #[error("message_template: {0}")]
     Template(#[from] sms::TemplateError),
     #[error(
@@ -178,6 +198,24 @@ impl Account {
         self.sender_id
             .clone()
             .unwrap_or_else(|| derive_sender_id(&self.company_name))
+    }
+
+    /// The SMS template in use: `message_template`, else the default for the account's sender
+    /// ([`sms::DEFAULT_TEMPLATE_SHORT_CODE`] with a short code, [`sms::DEFAULT_TEMPLATE`]).
+    pub fn template(&self) -> &str {
+        match (&self.message_template, &self.short_code) {
+            (Some(template), _) => template,
+            (None, Some(_)) => sms::DEFAULT_TEMPLATE_SHORT_CODE,
+            (None, None) => sms::DEFAULT_TEMPLATE,
+        }
+    }
+
+    /// Who the SMS comes from: the short code when the account has one, else the sender ID.
+    pub fn originator(&self) -> Originator {
+        match &self.short_code {
+            Some(code) => Originator::ShortCode(code.clone()),
+            None => Originator::SenderId(self.sender_id()),
+        }
     }
 
     /// The secrets valid for `provider`'s webhooks (empty when none is configured).
@@ -267,15 +305,47 @@ impl Account {
                 return Err(AccountError::SecretCount(provider.clone()));
             }
         }
-        // Size the SMS with the longest link it can carry: base URL + "/r/" + token.
+        if let Some(code) = &self.short_code
+            && !is_short_code(code)
+        {
+            return Err(AccountError::ShortCode(code.clone()));
+        }
+        // Size the SMS with the longest links it can carry: base URL + "/r/" + token.
         let base_len = self.booking_base_url.as_deref().map_or(64, str::len);
         sms::validate_template(
-            &self.message_template,
+            self.template(),
             &self.company_name,
             base_len + 3 + TOKEN_LEN,
+            self.short_code.as_deref(),
         )?;
         Ok(())
     }
+}
+
+/// Where an SMS comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Originator {
+    /// An alphanumeric sender ID (SNS `AWS.SNS.SMS.SenderID`): cannot receive replies.
+    SenderId(String),
+    /// A short code (SNS `AWS.MM.SMS.OriginationNumber`): receives STOP replies.
+    ShortCode(String),
+}
+
+impl Originator {
+    /// The sender ID or the short code, as shown on the phone.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Originator::SenderId(s) | Originator::ShortCode(s) => s,
+        }
+    }
+}
+
+/// Whether `code` is a French SMS short code: 5 digits, the first from 3 to 8 (ARCEP,
+/// décision n° 2007-0213 on SMS+ short numbers).
+pub fn is_short_code(code: &str) -> bool {
+    code.len() == 5
+        && code.bytes().all(|b| b.is_ascii_digit())
+        && (b'3'..=b'8').contains(&code.as_bytes()[0])
 }
 
 /// Whether `id` is an alphanumeric sender ID: 3–11 ASCII letters/digits, at least one letter
@@ -391,7 +461,7 @@ mod tests {
             Account::from_json(no_stop),
             Err(AccountError::Template(sms::TemplateError::MissingOptOut))
         ));
-        let no_company = r#"{"account_id":"a","company_name":"Acme","message_template":"Rappel: {link} STOP 36173"}"#;
+        let no_company = r#"{"account_id":"a","company_name":"Acme","short_code":"36173","message_template":"Rappel: {link} STOP 36173"}"#;
         assert!(matches!(
             Account::from_json(no_company),
             Err(AccountError::Template(sms::TemplateError::MissingCompany))
@@ -401,11 +471,39 @@ mod tests {
     #[test]
     fn refuses_template_forced_to_ucs2_beyond_two_segments_naming_the_character() {
         let long = format!(
-            r#"{{"account_id":"a","company_name":"Acme","message_template":"{{company}} vous rappelle’ {} {{link}} STOP 36173"}}"#,
+            r#"{{"account_id":"a","company_name":"Acme","short_code":"36173","message_template":"{{company}} vous rappelle’ {} {{link}} STOP 36173"}}"#,
             "x".repeat(100)
         );
         let err = Account::from_json(&long).unwrap_err().to_string();
         assert!(err.contains("U+2019"), "{err}");
+    }
+
+    #[test]
+    fn the_opt_out_mention_matches_the_sender() {
+        // No short code: the default carries the {optout} link and SMS come from the sender ID.
+        let a = Account::from_json(minimal()).unwrap();
+        assert_eq!(a.template(), sms::DEFAULT_TEMPLATE);
+        assert_eq!(a.originator(), Originator::SenderId("PlomberieMa".into()));
+        // A STOP reply cannot reach an alphanumeric sender ID: refused, saying why.
+        let stop = r#"{"account_id":"a","company_name":"Acme","message_template":"{company}: {link} STOP au 36173"}"#;
+        let err = Account::from_json(stop).unwrap_err().to_string();
+        assert!(err.contains("cannot receive replies") && err.contains("short_code"), "{err}");
+        // With the short code, STOP au <code> is the default and works.
+        let coded = r#"{"account_id":"a","company_name":"Acme","short_code":"36173"}"#;
+        let a = Account::from_json(coded).unwrap();
+        assert_eq!(a.template(), sms::DEFAULT_TEMPLATE_SHORT_CODE);
+        assert_eq!(a.originator(), Originator::ShortCode("36173".into()));
+        for bad in ["3617", "06173", "9999x", "361730"] {
+            let json = format!(r#"{{"account_id":"a","company_name":"Acme","short_code":"{bad}"}}"#);
+            assert_eq!(Account::from_json(&json), Err(AccountError::ShortCode(bad.into())));
+        }
+        // A stored account with the old default reads as the default that fits its sender.
+        let legacy = serde_json::json!({
+            "account_id": "a", "company_name": "Acme", "message_template": sms::LEGACY_DEFAULT_TEMPLATE
+        });
+        let a = Account::from_json(&legacy.to_string()).unwrap();
+        assert_eq!(a.message_template, None);
+        assert_eq!(a.template(), sms::DEFAULT_TEMPLATE);
     }
 
     #[test]

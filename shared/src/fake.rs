@@ -541,7 +541,7 @@ impl DecisionStore for MemoryTable {
                             c["outcome"] = json!(outcome.as_str());
                             c["reason"] = json!(reason.as_str());
                             c["decided_at"] = json!(ts(now));
-                            remove(c, &[GSI1PK, GSI1SK]);
+                            remove(c, &[GSI1PK, GSI1SK, "number"]);
                         }),
                     )],
                 )
@@ -559,12 +559,7 @@ impl DecisionStore for MemoryTable {
         now: DateTime<Utc>,
     ) -> Result<(), ScheduleError> {
         let pk = account_pk(&msg.account_id);
-        let day = to_value(&DayItem {
-            pk: pk.clone(),
-            sk: msg.day_sk.clone(),
-            message_id: msg.message_id.clone(),
-            expires_at: msg.expires_at,
-        });
+        let day = to_value(&DayItem::new(&pk, &msg.day_sk, &msg.message_id, msg.expires_at));
         let day_key = key_of(&day);
         let optout_key = (pk.clone(), optout_sk(&msg.caller_hash));
         let call_key = (call.pk.clone(), call.sk.clone());
@@ -576,11 +571,8 @@ impl DecisionStore for MemoryTable {
         let msg_value = to_value(msg);
         let link_value = to_value(link);
         let (msg_key, link_key) = (key_of(&msg_value), key_of(&link_value));
-        let cap_expires = (cap.day + chrono::Days::new(3))
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight exists")
-            .and_utc()
-            .timestamp();
+        let optout_link = to_value(&OptOutLinkItem::beside(link, msg.due_instant()));
+        let cap_expires = crate::retention::after_day(cap.day, crate::retention::CAP_DAYS);
         let result = self.faults.run("dynamodb.TransactWriteItems", || {
             Ok(self.transact(
                 |items| {
@@ -627,7 +619,7 @@ impl DecisionStore for MemoryTable {
                             c["decided_at"] = json!(ts(now));
                             c["message_id"] = json!(message_id);
                             c["due_at"] = json!(due_at);
-                            remove(c, &[GSI1PK, GSI1SK]);
+                            remove(c, &[GSI1PK, GSI1SK, "number"]);
                         }),
                     ),
                     Write::Update(
@@ -642,6 +634,7 @@ impl DecisionStore for MemoryTable {
                     ),
                     Write::Put(msg_value),
                     Write::Put(link_value),
+                    Write::Put(optout_link),
                 ],
             ))
         })?;
@@ -1037,12 +1030,7 @@ impl Outbox for MemoryTable {
             ),
         ];
         if moves {
-            writes.push(Write::Put(to_value(&DayItem {
-                pk: pk.clone(),
-                sk: day_sk.to_string(),
-                message_id: msg.message_id.clone(),
-                expires_at: msg.expires_at,
-            })));
+            writes.push(Write::Put(to_value(&DayItem::new(&pk, &day_sk, &msg.message_id, msg.expires_at))));
             writes.push(Write::Delete((pk, msg.day_sk.clone())));
         }
         let result = self.faults.run("dynamodb.TransactWriteItems", || {
@@ -1279,7 +1267,12 @@ impl SmsGateway for FakeSms {
         })
     }
 
-    async fn publish(&self, to: &E164, sender_id: &str, body: &str) -> Result<String, PortError> {
+    async fn publish(
+        &self,
+        to: &E164,
+        from: &crate::account::Originator,
+        body: &str,
+    ) -> Result<String, PortError> {
         self.faults.run("sns.Publish", || {
             if let Some(message) = self.refuse_next.lock().unwrap().take() {
                 return Err(
@@ -1292,7 +1285,7 @@ impl SmsGateway for FakeSms {
             sent.push(SentSms {
                 at: crate::ports::Clock::now(&self.clock),
                 to: to.expose().to_string(),
-                sender_id: sender_id.to_string(),
+                sender_id: from.as_str().to_string(),
                 body: body.to_string(),
                 message_id: message_id.clone(),
             });

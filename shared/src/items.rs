@@ -23,10 +23,13 @@ pub const LINK_SK: &str = "LINK";
 pub const CALL_PREFIX: &str = "CALL#";
 pub const MSG_PREFIX: &str = "MSG#";
 
-/// How long call and message items (and their sealed numbers) are kept: 30 days.
-pub const RETENTION_DAYS: i64 = 30;
-/// How long a booking link is valid after the SMS is due: 7 days.
-pub const LINK_VALID_DAYS: i64 = 7;
+/// How long call and message items are kept ([`crate::retention::CALL_DAYS`]).
+pub const RETENTION_DAYS: i64 = crate::retention::CALL_DAYS;
+/// How long a booking link books after the SMS is due ([`crate::retention::LINK_VALID_DAYS`]).
+pub const LINK_VALID_DAYS: i64 = crate::retention::LINK_VALID_DAYS;
+/// Sort key of the opt-out link kept beside a booking link (`LINK#{token}` / `OPTOUT`).
+pub const OPTOUT_LINK_SK: &str = "OPTOUT";
+pub const BOOKING_PREFIX: &str = "BOOKING#";
 
 /// An instant as stored: RFC 3339, UTC, whole seconds, `Z` suffix.
 pub fn ts(at: DateTime<Utc>) -> String {
@@ -59,6 +62,18 @@ pub fn optout_sk(hash: &str) -> String {
 pub fn link_pk(token: &str) -> String {
     format!("LINK#{token}")
 }
+/// A booking and its consent record: `BOOKING#{hash}#{booking_id}` in the account's partition.
+pub fn booking_sk(hash: &str, booking_id: &str) -> String {
+    format!("{BOOKING_PREFIX}{hash}#{booking_id}")
+}
+pub fn booking_prefix(hash: &str) -> String {
+    format!("{BOOKING_PREFIX}{hash}#")
+}
+/// The accounts that send from (and receive STOP replies on) a short code: `REPLY#{code}`
+/// partition, one `ACCOUNT#{id}` item per account.
+pub fn reply_pk(short_code: &str) -> String {
+    format!("REPLY#{short_code}")
+}
 /// An event waiting for the earlier leg it needs: `PENDING#{provider}#{key}`.
 pub fn pending_sk(provider: &str, key: &str) -> String {
     format!("{PENDING_PREFIX}{provider}#{key}")
@@ -71,6 +86,11 @@ pub fn call_from_pending(pending: &CallItem, shards: u32) -> CallItem {
     call.sk = call_sk(&call.provider, &call.call_id);
     call.gsi1pk = Some(undecided_pk(shard_of(&call.sk, shards)));
     call.gsi1sk = Some(undecided_sk(&call.received_at, &call.sk));
+    // Kept as a call from when it was received (a pending event is kept less long).
+    if let Ok(received) = DateTime::parse_from_rfc3339(&call.received_at) {
+        call.expires_at =
+            crate::retention::expires(received.with_timezone(&Utc), crate::retention::CALL_DAYS);
+    }
     call
 }
 
@@ -286,6 +306,15 @@ pub struct MessageItem {
     pub expires_at: i64,
 }
 
+impl MessageItem {
+    /// The instant the message is due (`due_at`); the Unix epoch if unreadable.
+    pub fn due_instant(&self) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(&self.due_at)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+    }
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
@@ -323,8 +352,8 @@ pub struct LinkItem {
     pub expires_at: i64,
 }
 
-/// A caller who opted out of an account's SMS (link or STOP). Kept without TTL: only the
-/// keyed hash is stored.
+/// A caller who opted out of an account's SMS. Kept without TTL (a tombstone honoured for as
+/// long as the account exists, and kept by `subject erase`): only the keyed hash is stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OptOutItem {
     #[serde(rename = "PK")]
@@ -332,9 +361,110 @@ pub struct OptOutItem {
     #[serde(rename = "SK")]
     pub sk: String,
     pub caller_hash: String,
-    /// `link` (booking page) or `carrier` (STOP reply reported by SNS).
+    /// Where it came from: [`OptOutSource`] as a string (`link`, `sms_reply`, `carrier_list`,
+    /// `carrier`, `admin`).
     pub source: String,
     pub opted_out_at: String,
+}
+
+/// Where an opt-out came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptOutSource {
+    /// The booking page or the `{optout}` link.
+    Link,
+    /// A STOP reply received by the inbound-sms function.
+    SmsReply,
+    /// A carrier STOP list imported with `rappel-admin opt-out import`.
+    CarrierList,
+    /// The carrier reported the number opted out when the sender checked it (SNS).
+    Carrier,
+    /// Recorded by an operator (`rappel-admin opt-out add`).
+    Admin,
+}
+
+impl OptOutSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OptOutSource::Link => "link",
+            OptOutSource::SmsReply => "sms_reply",
+            OptOutSource::CarrierList => "carrier_list",
+            OptOutSource::Carrier => "carrier",
+            OptOutSource::Admin => "admin",
+        }
+    }
+}
+
+/// The opt-out link of one SMS (`LINK#{token}` / `OPTOUT`): what the `{optout}` page needs
+/// once the booking link has expired, and nothing more. Kept
+/// [`crate::retention::OPTOUT_LINK_DAYS`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OptOutLinkItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub account_id: String,
+    pub message_id: String,
+    pub caller_hash: String,
+    pub expires_at: i64,
+}
+
+impl OptOutLinkItem {
+    /// The opt-out link beside booking link `link`, kept from `due_at`.
+    pub fn beside(link: &LinkItem, due_at: DateTime<Utc>) -> OptOutLinkItem {
+        OptOutLinkItem {
+            pk: link.pk.clone(),
+            sk: OPTOUT_LINK_SK.into(),
+            account_id: link.account_id.clone(),
+            message_id: link.message_id.clone(),
+            caller_hash: link.caller_hash.clone(),
+            expires_at: crate::retention::expires(due_at, crate::retention::OPTOUT_LINK_DAYS),
+        }
+    }
+}
+
+/// What the page showed when a prospect asked to be called back: the evidence of their
+/// request (loi n° 2025-594, art. 3: prior consent to telephone canvassing must be provable).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentRecord {
+    /// The consent line as shown, word for word.
+    pub text: String,
+    /// Language of the page (`fr`, `en`).
+    pub language: String,
+    /// SHA-256 (hex, first 16 characters) of the page template that was shown.
+    pub page_version: String,
+}
+
+/// A booking kept with its consent record (`BOOKING#{hash}#{booking_id}`), for
+/// [`crate::retention::BOOKING_DAYS`] after the prospect's last contact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub account_id: String,
+    pub caller_hash: String,
+    pub message_id: String,
+    pub call_sk: String,
+    pub booking: Booking,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<ConsentRecord>,
+    /// The prospect's last contact (RFC 3339 UTC): the booking or a later visit of a link.
+    pub last_contact_at: String,
+    pub expires_at: i64,
+}
+
+/// An account that sends from a short code (`REPLY#{code}` / `ACCOUNT#{id}`): how a STOP
+/// reply to that code finds the accounts it opts out of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub account_id: String,
 }
 
 /// The protected facts of a prospect's number, as intake computes them: what a call item and a
@@ -384,6 +514,24 @@ pub struct DayItem {
     pub expires_at: i64,
 }
 
+impl DayItem {
+    /// The reservation `day_sk` (`DAY#{hash}#{date}`) for `message_id`, kept
+    /// [`crate::retention::DAY_DAYS`] after its date (`fallback` TTL if the key has no date).
+    pub fn new(pk: &str, day_sk: &str, message_id: &str, fallback: i64) -> DayItem {
+        let expires_at = day_sk
+            .rsplit('#')
+            .next()
+            .and_then(|d| d.parse::<NaiveDate>().ok())
+            .map_or(fallback, |d| crate::retention::after_day(d, crate::retention::DAY_DAYS));
+        DayItem {
+            pk: pk.to_string(),
+            sk: day_sk.to_string(),
+            message_id: message_id.to_string(),
+            expires_at,
+        }
+    }
+}
+
 /// The last human contact with a caller (rule 5), kept [`CONTACT_RETENTION_DAYS`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContactItem {
@@ -398,9 +546,8 @@ pub struct ContactItem {
     pub expires_at: i64,
 }
 
-/// How long a last-contact record is kept: longer than a call can wait for its decision
-/// ([`crate::rules::MAX_CALL_AGE`]) plus the longest deferral.
-pub const CONTACT_RETENTION_DAYS: i64 = 9;
+/// How long a last-contact record is kept ([`crate::retention::CONTACT_DAYS`]).
+pub const CONTACT_RETENTION_DAYS: i64 = crate::retention::CONTACT_DAYS;
 
 /// An account's count of messages scheduled for one of its local days (`CAP#{date}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,6 +14,7 @@ pub mod phone;
 pub mod ports;
 pub mod problem;
 pub mod providers;
+pub mod retention;
 pub mod rules;
 pub mod slots;
 pub mod sms;

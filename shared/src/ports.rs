@@ -172,11 +172,12 @@ pub trait SecretsVault: Send + Sync {
 pub trait SmsGateway: Send + Sync {
     /// Whether the carrier reports the number as opted out (a STOP reply).
     fn is_opted_out(&self, to: &E164) -> impl Future<Output = Result<bool, PortError>> + Send;
-    /// Publish one transactional SMS from `sender_id`; returns the provider's message id.
+    /// Publish one transactional SMS from `from` (sender ID or short code); returns the
+    /// provider's message id.
     fn publish(
         &self,
         to: &E164,
-        sender_id: &str,
+        from: &crate::account::Originator,
         body: &str,
     ) -> impl Future<Output = Result<String, PortError>> + Send;
 }

@@ -29,8 +29,19 @@ pub struct Segments {
     pub count: usize,
 }
 
-/// The default French template. Placeholders: `{company}`, `{link}`.
-pub const DEFAULT_TEMPLATE: &str = "{company} : nous avons manqué votre appel. Choisissez quand nous vous rappelons : {link} STOP au 36173";
+/// The default French template for an account sending from an alphanumeric sender ID, which
+/// cannot receive replies in France: the opt-out is a link to the page's opt-out action.
+/// Placeholders: `{company}`, `{link}`, `{optout}`.
+pub const DEFAULT_TEMPLATE: &str = "{company} : nous avons manqué votre appel. Choisissez quand nous vous rappelons : {link} Stop SMS : {optout}";
+
+/// The default template for an account with a `short_code` (`{short_code}` is filled in):
+/// replies reach the inbound-sms function, so `STOP au <code>` works.
+pub const DEFAULT_TEMPLATE_SHORT_CODE: &str = "{company} : nous avons manqué votre appel. Choisissez quand nous vous rappelons : {link} STOP au {short_code}";
+
+/// The default template of earlier versions. Its `STOP au 36173` only works for an account
+/// that has that short code, so a stored account carrying it is read as "no template set"
+/// (the default that fits its sender applies).
+pub const LEGACY_DEFAULT_TEMPLATE: &str = "{company} : nous avons manqué votre appel. Choisissez quand nous vous rappelons : {link} STOP au 36173";
 
 /// Most SMS segments (parts) one message may take; longer templates are refused when the
 /// account is saved. Two GSM-7 parts hold 306 septets, two UCS-2 parts 134 code units.
@@ -93,10 +104,16 @@ pub enum TemplateError {
     MissingCompany,
     #[error("the template must contain {{link}}")]
     MissingLink,
-    #[error("the template must offer a free opt-out (the word STOP)")]
+    #[error(
+        "the template must offer a free opt-out that works: {{optout}} (a link to the opt-out page), or \"STOP au {{short_code}}\" for an account that has a short_code"
+    )]
     MissingOptOut,
     #[error(
-        "the template has an unknown placeholder {0:?}: only {{company}} and {{link}} are filled in"
+        "the template asks for STOP replies, but this account sends from an alphanumeric sender ID, which cannot receive replies in France: use {{optout}}, or set short_code to the short code that receives them"
+    )]
+    StopWithoutShortCode,
+    #[error(
+        "the template has an unknown placeholder {0:?}: only {{company}}, {{link}}, {{optout}} and {{short_code}} are filled in"
     )]
     UnknownPlaceholder(String),
     #[error("the template must contain {{link}} once")]
@@ -155,18 +172,51 @@ pub fn first_non_gsm(text: &str) -> Option<char> {
     text.chars().find(|&c| gsm7_septets(c).is_none())
 }
 
-/// Fill `{company}` and `{link}` in `template`.
-pub fn render(template: &str, company: &str, link: &str) -> String {
-    template
-        .replace("{company}", company)
-        .replace("{link}", link)
+/// What fills a template's placeholders.
+#[derive(Debug, Clone, Copy)]
+pub struct Fill<'a> {
+    pub company: &'a str,
+    /// The booking link (`{link}`).
+    pub link: &'a str,
+    /// The opt-out link (`{optout}`).
+    pub optout: &'a str,
+    /// The account's short code (`{short_code}`), empty when it has none.
+    pub short_code: &'a str,
 }
 
-/// Validate an account's template: names the company, has the link, offers STOP, and the
-/// rendered text (with `company` and a link of `link_len` characters) fits in [`MAX_SEGMENTS`].
+/// Fill `{company}`, `{link}`, `{optout}` and `{short_code}` in `template`.
+pub fn render(template: &str, fill: &Fill) -> String {
+    template
+        .replace("{company}", fill.company)
+        .replace("{link}", fill.link)
+        .replace("{optout}", fill.optout)
+        .replace("{short_code}", fill.short_code)
+}
+
+/// Whether a template offers an opt-out that works for its sender: the `{optout}` link, or
+/// STOP replies to the account's `short_code` (`{short_code}` or the code itself, next to the
+/// word STOP). A STOP mention without a short code is refused: an alphanumeric sender ID
+/// cannot receive replies in France (ARCEP; AWS End User Messaging SMS, "France").
+pub fn check_opt_out(template: &str, short_code: Option<&str>) -> Result<(), TemplateError> {
+    if template.contains("{optout}") {
+        return Ok(());
+    }
+    let stop = contains_word_ignore_case(template, "stop");
+    match short_code {
+        Some(code) if stop && (template.contains("{short_code}") || template.contains(code)) => {
+            Ok(())
+        }
+        None if stop => Err(TemplateError::StopWithoutShortCode),
+        _ => Err(TemplateError::MissingOptOut),
+    }
+}
+
+/// Validate an account's template: names the company, has the link, offers an opt-out that
+/// works for the account's sender ([`check_opt_out`]), and the rendered text (with `company`,
+/// links of `link_len` characters and the short code) fits in [`MAX_SEGMENTS`].
 ///
 /// Checks run in that order and the first failure is returned. `STOP` is matched as a
-/// whole word, ignoring case (`Stop`, `STOP au 36173`, but not `STOPPER`). The link used is
+/// whole word, ignoring case (`Stop`, `STOP au 36173`, but not `STOPPER`). Each link used is
 /// `link_len` × `x` (see [`LINK_LEN_FOR_VALIDATION`]). When the text is too long,
 /// `forced_by` names the first character that forced UCS-2, if any: usually the fix.
 /// Returns the rendered size on success.
@@ -174,6 +224,7 @@ pub fn validate_template(
     template: &str,
     company: &str,
     link_len: usize,
+    short_code: Option<&str>,
 ) -> Result<Segments, TemplateError> {
     if !template.contains("{company}") {
         return Err(TemplateError::MissingCompany);
@@ -181,9 +232,7 @@ pub fn validate_template(
     if !template.contains("{link}") {
         return Err(TemplateError::MissingLink);
     }
-    if !contains_word_ignore_case(template, "stop") {
-        return Err(TemplateError::MissingOptOut);
-    }
+    check_opt_out(template, short_code)?;
     if template.matches("{link}").count() > 1 {
         return Err(TemplateError::RepeatedLink);
     }
@@ -194,7 +243,7 @@ pub fn validate_template(
         match after.find('}') {
             Some(close) if !after[..close].contains('{') => {
                 let name = &after[..close];
-                if name != "company" && name != "link" {
+                if !matches!(name, "company" | "link" | "optout" | "short_code") {
                     return Err(TemplateError::UnknownPlaceholder(format!("{{{name}}}")));
                 }
                 rest = &after[close + 1..];
@@ -203,7 +252,16 @@ pub fn validate_template(
         }
     }
 
-    let rendered = render(template, company, &"x".repeat(link_len));
+    let link = "x".repeat(link_len);
+    let rendered = render(
+        template,
+        &Fill {
+            company,
+            link: &link,
+            optout: &link,
+            short_code: short_code.unwrap_or_default(),
+        },
+    );
     let size = segments(&rendered);
     if size.count > MAX_SEGMENTS {
         return Err(TemplateError::TooLong {
@@ -223,17 +281,39 @@ mod placeholder_tests {
     #[test]
     fn unknown_or_repeated_placeholders_are_refused() {
         let ok = "{company} : rappel {link} STOP 36173";
-        assert!(validate_template(ok, "Acme", 40).is_ok());
+        assert!(validate_template(ok, "Acme", 40, Some("36173")).is_ok());
         assert_eq!(
-            validate_template("{company} {prenom} {link} STOP", "Acme", 40),
+            validate_template("{company} {prenom} {link} {optout}", "Acme", 40, None),
             Err(TemplateError::UnknownPlaceholder("{prenom}".into()))
         );
         assert_eq!(
-            validate_template("{company} {link} {link} STOP", "Acme", 40),
+            validate_template("{company} {link} {link} {optout}", "Acme", 40, None),
             Err(TemplateError::RepeatedLink)
         );
         // A lone brace is text, not a placeholder.
-        assert!(validate_template("{company} :-{ {link} STOP", "Acme", 40).is_ok());
+        assert!(validate_template("{company} :-{ {link} Stop {optout}", "Acme", 40, None).is_ok());
+    }
+
+    #[test]
+    fn the_opt_out_must_work_for_the_sender_used() {
+        let stop = "{company} : rappel {link} STOP au 36173";
+        // An alphanumeric sender ID cannot receive the STOP reply.
+        assert_eq!(check_opt_out(stop, None), Err(TemplateError::StopWithoutShortCode));
+        assert!(TemplateError::StopWithoutShortCode.to_string().contains("{optout}"));
+        // With that short code it works; with another code the mention is false.
+        assert_eq!(check_opt_out(stop, Some("36173")), Ok(()));
+        assert_eq!(check_opt_out(stop, Some("38000")), Err(TemplateError::MissingOptOut));
+        assert_eq!(check_opt_out("{company} {link} STOP au {short_code}", Some("38000")), Ok(()));
+        assert_eq!(check_opt_out("{company} {link} Stop SMS : {optout}", None), Ok(()));
+        assert_eq!(check_opt_out("{company} {link}", Some("38000")), Err(TemplateError::MissingOptOut));
+        // The defaults are valid for their sender, and fit two segments with 64-character links.
+        assert!(validate_template(DEFAULT_TEMPLATE, "Plomberie Martin", 64, None).is_ok());
+        assert!(
+            validate_template(DEFAULT_TEMPLATE_SHORT_CODE, "Plomberie Martin", 64, Some("36173"))
+                .is_ok()
+        );
+        let fill = Fill { company: "Acme", link: "L", optout: "O", short_code: "36173" };
+        assert_eq!(render("{company} {link} {optout} {short_code}", &fill), "Acme L O 36173");
     }
 }
 
@@ -377,27 +457,39 @@ mod tests {
     #[test]
     fn default_template_fits() {
         assert_eq!(first_non_gsm(DEFAULT_TEMPLATE), None, "é is GSM");
-        let rendered = render(DEFAULT_TEMPLATE, "Plomberie Martin", &"x".repeat(50));
+        let x50 = "x".repeat(50);
+        let fill = Fill {
+            company: "Plomberie Martin",
+            link: &x50,
+            optout: &x50,
+            short_code: "",
+        };
+        let rendered = render(DEFAULT_TEMPLATE, &fill);
         assert_eq!(
             rendered,
             format!(
                 "Plomberie Martin : nous avons manqué votre appel. Choisissez quand nous vous \
-                 rappelons : {} STOP au 36173",
-                "x".repeat(50)
+                 rappelons : {x50} Stop SMS : {x50}"
             )
         );
-        assert_eq!(segments(&rendered), seg(Encoding::Gsm7, 153, 1));
+        assert_eq!(segments(&rendered), seg(Encoding::Gsm7, 201, 2));
         assert_eq!(
-            validate_template(DEFAULT_TEMPLATE, "Plomberie Martin", 50),
-            Ok(seg(Encoding::Gsm7, 153, 1))
+            validate_template(DEFAULT_TEMPLATE, "Plomberie Martin", 50, None),
+            Ok(seg(Encoding::Gsm7, 201, 2))
         );
         assert_eq!(
             validate_template(
                 DEFAULT_TEMPLATE,
                 "Plomberie Martin",
-                LINK_LEN_FOR_VALIDATION
+                LINK_LEN_FOR_VALIDATION,
+                None
             ),
-            Ok(seg(Encoding::Gsm7, 167, 2))
+            Ok(seg(Encoding::Gsm7, 229, 2))
+        );
+        // With a short code, the STOP reply replaces the second link: one segment.
+        assert_eq!(
+            validate_template(DEFAULT_TEMPLATE_SHORT_CODE, "Plomberie Martin", 50, Some("36173")),
+            Ok(seg(Encoding::Gsm7, 153, 1))
         );
     }
 
@@ -406,7 +498,8 @@ mod tests {
         let template = "{company} : nous n’avons pas pu répondre. Choisissez quand nous vous \
                         rappelons : {link} STOP au 36173";
         let err =
-            validate_template(template, "Plomberie Martin", LINK_LEN_FOR_VALIDATION).unwrap_err();
+            validate_template(template, "Plomberie Martin", LINK_LEN_FOR_VALIDATION, Some("36173"))
+                .unwrap_err();
         assert_eq!(
             err,
             TemplateError::TooLong {
@@ -422,14 +515,14 @@ mod tests {
         // The same text with a straight apostrophe is GSM and fits.
         let fixed = template.replace('’', "'");
         assert_eq!(
-            validate_template(&fixed, "Plomberie Martin", LINK_LEN_FOR_VALIDATION),
+            validate_template(&fixed, "Plomberie Martin", LINK_LEN_FOR_VALIDATION, Some("36173")),
             Ok(seg(Encoding::Gsm7, 166, 2))
         );
     }
 
     #[test]
     fn company_name_can_force_ucs2() {
-        let err = validate_template(DEFAULT_TEMPLATE, "Crêperie Chez Gaëlle", 64).unwrap_err();
+        let err = validate_template(DEFAULT_TEMPLATE, "Crêperie Chez Gaëlle", 64, None).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -444,13 +537,13 @@ mod tests {
 
     #[test]
     fn too_long_in_gsm_names_no_character() {
-        let template = format!("{{company}} {} {{link}} STOP", "a".repeat(300));
-        let err = validate_template(&template, "ACME", 64).unwrap_err();
+        let template = format!("{{company}} {} {{link}} {{optout}}", "a".repeat(300));
+        let err = validate_template(&template, "ACME", 64, None).unwrap_err();
         assert_eq!(
             err,
             TemplateError::TooLong {
                 segments: 3,
-                units: 375,
+                units: 435,
                 encoding: Encoding::Gsm7,
                 forced_by: None,
             }
@@ -461,25 +554,25 @@ mod tests {
     #[test]
     fn required_parts() {
         assert_eq!(
-            validate_template("Rappel : {link} STOP au 36173", "ACME", 64),
+            validate_template("Rappel : {link} STOP au 36173", "ACME", 64, Some("36173")),
             Err(TemplateError::MissingCompany)
         );
         assert_eq!(
-            validate_template("{company} vous rappelle. STOP au 36173", "ACME", 64),
+            validate_template("{company} vous rappelle. STOP au 36173", "ACME", 64, Some("36173")),
             Err(TemplateError::MissingLink)
         );
         assert_eq!(
-            validate_template("{company} vous rappelle : {link}", "ACME", 64),
+            validate_template("{company} vous rappelle : {link}", "ACME", 64, None),
             Err(TemplateError::MissingOptOut)
         );
         // Company is checked first.
         assert_eq!(
-            validate_template("", "ACME", 64),
+            validate_template("", "ACME", 64, None),
             Err(TemplateError::MissingCompany)
         );
         // A company called "Stop" does not provide the opt-out: the template must.
         assert_eq!(
-            validate_template("{company} : {link}", "Stop Fuites", 64),
+            validate_template("{company} : {link}", "Stop Fuites", 64, None),
             Err(TemplateError::MissingOptOut)
         );
     }
@@ -495,15 +588,18 @@ mod tests {
             "Répondez STOP.",
             "«STOP»",
         ] {
-            let template = format!("{{company}} {{link}} {ok}");
-            assert!(validate_template(&template, "ACME", 20).is_ok(), "{ok}");
+            let template = format!("{{company}} {{link}} {ok} {{short_code}}");
+            assert!(
+                validate_template(&template, "ACME", 20, Some("36173")).is_ok(),
+                "{ok}"
+            );
         }
         for missing in [
             "STOPPER", "nonstop", "STOP2", "ÉSTOP", "STOPé", "S T O P", "_STOP",
         ] {
-            let template = format!("{{company}} {{link}} {missing}");
+            let template = format!("{{company}} {{link}} {missing} {{short_code}}");
             assert_eq!(
-                validate_template(&template, "ACME", 20),
+                validate_template(&template, "ACME", 20, Some("36173")),
                 Err(TemplateError::MissingOptOut),
                 "{missing}"
             );
@@ -539,7 +635,8 @@ mod tests {
 
         #[test]
         fn validate_never_panics(template in any::<String>(), company in any::<String>(), len in 0usize..400) {
-            let _ = validate_template(&template, &company, len);
+            let _ = validate_template(&template, &company, len, None);
+            let _ = validate_template(&template, &company, len, Some("36173"));
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Run by `make adapters`, which starts moto and sets `RAPPEL_TEST_MOTO`. Each test creates
 //! its own table and keys, so tests run in parallel without sharing state.
 
+use rappel::account::Originator;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rappel::account::Account;
@@ -588,7 +589,11 @@ async fn sns_and_eventbridge() {
         "moto: numbers ending in 99 are opted out"
     );
     let id = sns
-        .publish(&to, "AcmePlomb", "Acme : rappel https://x/r/abc STOP 36173")
+        .publish(
+            &to,
+            &Originator::SenderId("AcmePlomb".into()),
+            "Acme : rappel https://x/r/abc Stop SMS : https://x/o/abc",
+        )
         .await
         .unwrap();
     assert!(!id.is_empty());
@@ -984,7 +989,10 @@ async fn sns_errors_never_carry_the_number() {
     // An invalid destination: SNS answers with the number in its message; the port error
     // must not carry it (promise 3).
     let bad = E164::from_e164_unchecked("+3360000000123456");
-    let err = sns.publish(&bad, "Acme", "hello").await.unwrap_err();
+    let err = sns
+        .publish(&bad, &Originator::ShortCode("36173".into()), "hello")
+        .await
+        .unwrap_err();
     let text = err.to_string();
     assert!(!text.contains("3360000000123456"), "{text}");
     assert!(!text.contains("60000000"), "{text}");

@@ -7,6 +7,8 @@
   AlarmTopicArn only when it is set, and point to a runbook entry that exists.
 * Webhooks and booking pages are throttled separately, on the routes that really exist.
 * The eligibility re-decide schedule and the permissions its sweep needs.
+* Who may use which key (NumberKey's key policy is the list of who may open a number),
+  point-in-time recovery, the inbound-sms function (docs/threat-model.md cites these).
 
 The template is read with cfn-lint's decoder (it understands !Ref, !Sub, !If...): no stack,
 no AWS account, no network.
@@ -14,6 +16,7 @@ no AWS account, no network.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import tomllib
@@ -65,7 +68,7 @@ def test_every_function_crate_is_a_function_of_the_template(template):
 def test_timeout_and_memory_agree_with_cargo_metadata(template):
     defaults = template["Globals"]["Function"]
     functions = resources(template, "AWS::Serverless::Function")
-    assert len(functions) == 4
+    assert len(functions) == 5
     for name, function in functions.items():
         props = function["Properties"]
         deploy = crate_deploy(function["Metadata"]["BuildProperties"]["Binary"])
@@ -108,6 +111,7 @@ ALARMS = {
     "EligibilityErrorsAlarm": ("AWS/Lambda", "Errors", "Sum", 300, "GreaterThanThreshold", 0),
     "SenderErrorsAlarm": ("AWS/Lambda", "Errors", "Sum", 300, "GreaterThanThreshold", 0),
     "BookingErrorsAlarm": ("AWS/Lambda", "Errors", "Sum", 300, "GreaterThanThreshold", 0),
+    "InboundSmsErrorsAlarm": ("AWS/Lambda", "Errors", "Sum", 300, "GreaterThanThreshold", 0),
     "SendInterruptedOrUncertainAlarm": ("Rappel", "SendsInterruptedOrUncertain", "Sum", 300,
                                         "GreaterThanThreshold", 0),
     "SenderUnreadableItemsAlarm": ("Rappel", "SenderUnreadableItems", "Sum", 300, "GreaterThanThreshold", 0),
@@ -127,6 +131,7 @@ DIMENSIONS = {
     "EligibilityErrorsAlarm": [{"Name": "FunctionName", "Value": ref("EligibilityFunction")}],
     "SenderErrorsAlarm": [{"Name": "FunctionName", "Value": ref("SenderFunction")}],
     "BookingErrorsAlarm": [{"Name": "FunctionName", "Value": ref("BookingFunction")}],
+    "InboundSmsErrorsAlarm": [{"Name": "FunctionName", "Value": ref("InboundSmsFunction")}],
 }
 
 # Metric -> (log group, the fields.event / fields.reason values its filter must name).
@@ -212,7 +217,8 @@ def test_every_alarm_points_to_an_existing_runbook_entry(template):
 # ---------------------------------------------------------------------------- throttling
 
 WEBHOOK_ROUTE = "POST /webhooks/{provider}/{account_id}"
-BOOKING_ROUTES = {"GET /r/{token}", "POST /r/{token}", "POST /r/{token}/opt-out"}
+BOOKING_ROUTES = {"GET /r/{token}", "POST /r/{token}", "POST /r/{token}/opt-out",
+                  "GET /o/{token}", "POST /o/{token}"}
 
 
 def test_each_route_has_its_own_throttle_and_webhooks_the_largest(template):
@@ -283,3 +289,197 @@ def test_eligibility_may_do_what_its_decisions_and_sweep_need(template):
     # Still no key at all: eligibility never sees a number.
     assert not any(a.startswith("kms:") for s in statements(eligibility)
                    for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))
+
+
+def test_booking_serves_every_booking_route_and_may_query_bookings(template):
+    res = template["Resources"]
+    booking_integration = {"Fn::Sub": "integrations/${BookingIntegration}"}
+    for route in resources(template, "AWS::ApiGatewayV2::Route").values():
+        if route["Properties"]["RouteKey"] in BOOKING_ROUTES:
+            assert route["Properties"]["Target"] == booking_integration, route["Properties"]["RouteKey"]
+    # API Gateway may invoke booking on /r/... and on the short opt-out link /o/...
+    sources = {p["Properties"]["SourceArn"]["Fn::Sub"].rsplit("}", 1)[1]
+               for p in resources(template, "AWS::Lambda::Permission").values()
+               if p["Properties"]["FunctionName"] == ref("BookingFunction")}
+    assert sources == {"/*/*/r/*", "/*/*/o/*"}
+    # Bookings are BOOKING#{hash}#{id} items under the account, read by Query.
+    assert allowed(res["BookingFunction"], "dynamodb:Query", {"Fn::GetAtt": ["Table", "Arn"]})
+
+
+# ---------------------------------------------------------------------------- keys
+
+ROOT_PRINCIPAL = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+# Every KMS action that uses a key's material (as opposed to administering the key).
+USE_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo",
+               "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:GenerateDataKeyPair",
+               "kms:GenerateDataKeyPairWithoutPlaintext", "kms:GenerateMac", "kms:VerifyMac",
+               "kms:Sign", "kms:Verify", "kms:DeriveSharedSecret"]
+# The encryption context's keys are exactly {account_id}.
+ACCOUNT_CONTEXT_ONLY = {"ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": "account_id"},
+                        "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": "account_id"}}
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def key_statements(template: dict, key: str) -> list[tuple[str | None, dict]]:
+    """(condition or None, statement) for each statement of a key's policy."""
+    out = []
+    for s in template["Resources"][key]["Properties"]["KeyPolicy"]["Statement"]:
+        if "Fn::If" in s:
+            condition, then, otherwise = s["Fn::If"]
+            assert otherwise == ref("AWS::NoValue"), key
+            out.append((condition, then))
+        else:
+            out.append((None, s))
+    return out
+
+
+def use_actions(statement: dict) -> set[str]:
+    assert "NotAction" not in statement and "NotPrincipal" not in statement
+    patterns = as_list(statement["Action"])
+    return {a for a in USE_ACTIONS if any(fnmatch.fnmatchcase(a, p) for p in patterns)}
+
+
+def test_number_key_policy_lists_who_may_open_a_number(template):
+    statements = key_statements(template, "NumberKey")
+    assert all(s["Effect"] == "Allow" for _, s in statements)
+    # The account root (every IAM administrator) administers the key and may not use it.
+    root = [s for _, s in statements if s["Principal"] == {"AWS": ROOT_PRINCIPAL}]
+    assert len(root) == 1
+    assert use_actions(root[0]) == set(), "the account root must not use NumberKey"
+    assert "kms:PutKeyPolicy" in root[0]["Action"] or "kms:Put*" in root[0]["Action"]
+    assert "kms:ScheduleKeyDeletion" in root[0]["Action"]
+    # Use: exactly these principals and actions, each bound to an account_id-only context.
+    uses = {}
+    for condition, s in statements:
+        actions = use_actions(s)
+        if not actions:
+            continue
+        principal = s["Principal"]["AWS"]
+        uses[json.dumps(principal, sort_keys=True)] = (condition, actions)
+        assert s["Condition"] == ACCOUNT_CONTEXT_ONLY, principal
+        assert s["Resource"] == "*"
+    role = lambda name: json.dumps({"Fn::GetAtt": [name, "Arn"]}, sort_keys=True)  # noqa: E731
+    assert uses == {
+        role("WebhookIntakeFunctionRole"): (None, {"kms:GenerateDataKey"}),
+        role("SenderFunctionRole"): (None, {"kms:Decrypt"}),
+        json.dumps(ref("SubjectExportRoleArn")): ("HasSubjectExportRole", {"kms:Decrypt"}),
+    }
+    params = template["Parameters"]
+    assert params["SubjectExportRoleArn"]["Default"] == ""
+    assert template["Conditions"]["HasSubjectExportRole"] == {
+        "Fn::Not": [{"Fn::Equals": [ref("SubjectExportRoleArn"), ""]}]}
+
+
+def test_no_iam_policy_mentions_the_number_key(template):
+    # NumberKey's key policy grants use by itself; an IAM statement would be ignored (the
+    # root does not delegate use) and would make the key and the roles depend on each other.
+    for name, function in resources(template, "AWS::Serverless::Function").items():
+        assert "NumberKey" not in json.dumps(function["Properties"].get("Policies", [])), name
+        assert "Role" not in function["Properties"], f"{name}: the key policy names SAM's {name}Role"
+    for name, role in resources(template, "AWS::IAM::Role").items():
+        assert "NumberKey" not in json.dumps(role["Properties"]), name
+
+
+def test_other_keys_delegate_to_iam_and_rotation(template):
+    res = template["Resources"]
+    for key in ["HashKey", "SecretsKey"]:
+        assert [s for _, s in key_statements(template, key)] == [{
+            "Sid": "EnableIamPolicies", "Effect": "Allow", "Principal": {"AWS": ROOT_PRINCIPAL},
+            "Action": "kms:*", "Resource": "*"}], key
+    assert res["NumberKey"]["Properties"]["EnableKeyRotation"] is True
+    assert res["SecretsKey"]["Properties"]["EnableKeyRotation"] is True
+    # HMAC keys cannot rotate automatically, and opt-outs are looked up by a stable hash.
+    assert res["HashKey"]["Properties"]["KeySpec"] == "HMAC_256"
+    assert not res["HashKey"]["Properties"].get("EnableKeyRotation", False)
+    for key in ["NumberKey", "HashKey", "SecretsKey"]:
+        assert res[key]["DeletionPolicy"] == "Retain", key
+
+
+def test_only_the_sender_publishes_sms(template):
+    for name, function in resources(template, "AWS::Serverless::Function").items():
+        publishes = any(s["Effect"] == "Allow" and "sns:Publish" in as_list(s["Action"])
+                        for s in statements(function))
+        assert publishes == (name == "SenderFunction"), name
+
+
+# ---------------------------------------------------------------------------- backups
+
+
+def test_point_in_time_recovery_follows_its_parameter(template):
+    param = template["Parameters"]["PointInTimeRecoveryDays"]
+    assert param["Type"] == "Number"
+    assert (int(param["Default"]), int(param["MinValue"]), int(param["MaxValue"])) == (7, 0, 35)
+    assert template["Conditions"]["HasPointInTimeRecovery"] == {
+        "Fn::Not": [{"Fn::Equals": [ref("PointInTimeRecoveryDays"), 0]}]}
+    table = template["Resources"]["Table"]["Properties"]
+    assert table["PointInTimeRecoverySpecification"] == {
+        "PointInTimeRecoveryEnabled": {"Fn::If": ["HasPointInTimeRecovery", True, False]},
+        "RecoveryPeriodInDays": {"Fn::If": ["HasPointInTimeRecovery", ref("PointInTimeRecoveryDays"),
+                                            ref("AWS::NoValue")]},
+    }
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+
+
+# ---------------------------------------------------------------------------- inbound SMS
+
+
+def test_inbound_sms_subscribes_to_the_topic_in_use(template):
+    res = template["Resources"]
+    assert template["Parameters"]["InboundSmsTopicArn"]["Default"] == ""
+    assert template["Conditions"]["CreateInboundSmsTopic"] == {"Fn::Equals": [ref("InboundSmsTopicArn"), ""]}
+    topic = res["InboundSmsTopic"]
+    assert topic["Condition"] == "CreateInboundSmsTopic"
+    assert topic["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
+    in_use = {"Fn::If": ["CreateInboundSmsTopic", ref("InboundSmsTopic"), ref("InboundSmsTopicArn")]}
+    function = res["InboundSmsFunction"]
+    assert function["Metadata"] == {"BuildMethod": "rust-cargolambda", "BuildProperties": {"Binary": "inbound-sms"}}
+    events = list(function["Properties"]["Events"].values())
+    assert events == [{"Type": "SNS", "Properties": {"Topic": in_use}}]
+    assert template["Outputs"]["InboundSmsTopicArn"]["Value"] == in_use
+    # End User Messaging publishes through a role of this account (aws/sns cannot name it).
+    channel = res["InboundSmsChannelRole"]
+    assert channel["Condition"] == "CreateInboundSmsTopic"
+    trust = channel["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "sms-voice.amazonaws.com"}]
+    granted = [s for p in channel["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    assert granted == [{"Effect": "Allow", "Action": "sns:Publish", "Resource": ref("InboundSmsTopic")}]
+
+
+def test_inbound_sms_may_record_opt_outs_and_nothing_more(template):
+    res = template["Resources"]
+    function = res["InboundSmsFunction"]
+    table = {"Fn::GetAtt": ["Table", "Arn"]}
+    for action in ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"]:
+        assert allowed(function, action, table), action
+    assert allowed(function, "kms:GenerateMac", {"Fn::GetAtt": ["HashKey", "Arn"]})
+    assert allowed(function, "events:PutEvents", {"Fn::GetAtt": ["EventBus", "Arn"]})
+    granted = {a for s in statements(function) if s["Effect"] == "Allow" for a in as_list(s["Action"])}
+    assert granted == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "kms:GenerateMac",
+                       "events:PutEvents"}
+    # No NumberKey use: not named in its key policy.
+    principals = json.dumps([s["Principal"] for _, s in key_statements(template, "NumberKey")])
+    assert "InboundSmsFunction" not in principals
+    # Settings from Globals, not overridden.
+    assert "Environment" not in function["Properties"]
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["TABLE_NAME"] == ref("Table")
+    assert variables["HASH_KEY_ID"] == ref("HashKey")
+    assert variables["EVENT_BUS_NAME"] == ref("EventBus")
+
+
+def test_failed_inbound_sms_are_kept_and_logs_expire(template):
+    res = template["Resources"]
+    config = res["InboundSmsFunction"]["Properties"]["EventInvokeConfig"]
+    assert config["DestinationConfig"]["OnFailure"] == {
+        "Type": "SQS", "Destination": {"Fn::GetAtt": ["InboundSmsFailureQueue", "Arn"]}}
+    assert int(config["MaximumRetryAttempts"]) == 2
+    queue = res["InboundSmsFailureQueue"]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True
+    # Records hold the inbound SMS (number in clear): kept days, not weeks.
+    assert int(queue["MessageRetentionPeriod"]) <= 4 * 86400
+    log_group = res["InboundSmsLogGroup"]["Properties"]
+    assert log_group == {"LogGroupName": {"Fn::Sub": "/aws/lambda/${InboundSmsFunction}"},
+                         "RetentionInDays": ref("LogRetentionDays")}

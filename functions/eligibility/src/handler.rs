@@ -17,9 +17,10 @@ use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::LambdaEvent;
 use rappel::account::Account;
 use rappel::crypto;
+use rappel::retention;
 use rappel::items::{
     CALL_PREFIX, CallItem, LINK_SK, LINK_VALID_DAYS, LinkItem, MessageItem, MessageStatus,
-    PENDING_PREFIX, RETENTION_DAYS, account_pk, day_sk, due_pk, due_sk, link_pk, msg_sk, shard_of,
+    PENDING_PREFIX, account_pk, day_sk, due_pk, due_sk, link_pk, msg_sk, shard_of,
     ts,
 };
 use rappel::ports::{Clock, EventPublisher, PortError, detail_type};
@@ -339,7 +340,7 @@ async fn schedule<T: AccountStore + DecisionStore, E: EventPublisher, C: Clock>(
     let message_id = crypto::new_id("msg");
     let token = crypto::new_token();
     let shard = shard_of(&message_id, deps.due_shards);
-    let expires_at = (due_at + Duration::days(RETENTION_DAYS)).timestamp();
+    let expires_at = retention::expires(due_at, retention::MESSAGE_DAYS);
     let msg = MessageItem {
         pk: account_pk(&account.account_id),
         sk: msg_sk(&message_id),
@@ -377,7 +378,7 @@ async fn schedule<T: AccountStore + DecisionStore, E: EventPublisher, C: Clock>(
         valid_until: ts(valid_until),
         booking: None,
         opted_out_at: None,
-        expires_at: (valid_until + Duration::days(1)).timestamp(),
+        expires_at: retention::expires(due_at, retention::LINK_DAYS),
     };
     // The cap counts the account's own local days.
     let cap = DailyCap {

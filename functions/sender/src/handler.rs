@@ -410,10 +410,20 @@ where
             .unwrap_or(&deps.public_base_url)
             .trim_end_matches('/');
         let link = format!("{base}/r/{}", msg.token);
-        let body = sms::render(&account.message_template, &account.company_name, &link);
-        let sender_id = account.sender_id();
+        let optout = format!("{base}/o/{}", msg.token);
+        let from = account.originator();
+        let body = sms::render(
+            account.template(),
+            &sms::Fill {
+                company: &account.company_name,
+                link: &link,
+                optout: &optout,
+                short_code: account.short_code.as_deref().unwrap_or_default(),
+            },
+        );
+        let sender_id = from.as_str();
         let segments = sms::segments(&body);
-        let sns_message_id = match deps.sms.publish(&number, &sender_id, &body).await {
+        let sns_message_id = match deps.sms.publish(&number, &from, &body).await {
             Ok(id) => id,
             Err(err) => {
                 let end = match err.applied {

@@ -13,15 +13,16 @@
 use chrono::{DateTime, Duration, Utc};
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
-use rappel::account::Secrets;
+use rappel::account::{Account, Secrets};
 use rappel::call::{CallEvent, Direction};
 use rappel::items::{
-    CallItem, CallerFields, LegItem, RETENTION_DAYS, account_pk, call_from_pending, call_sk,
+    CallItem, CallerFields, LegItem, account_pk, call_from_pending, call_sk,
     leg_sk, pending_sk, shard_of, ts, undecided_pk, undecided_sk,
 };
-use rappel::phone::{self, Caller};
+use rappel::phone::{self, Caller, LineType};
 use rappel::ports::{Clock, NumberProtector, PortError, SecretsVault};
 use rappel::problem::{self, Problem};
+use rappel::retention;
 use rappel::providers::{self, Ack, Leg, WebhookError, WebhookRequest};
 use rappel::store::{AccountStore, CallStore};
 use std::collections::{BTreeMap, HashMap};
@@ -32,7 +33,7 @@ use std::sync::Mutex;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// How long a remembered call leg is kept, days.
-pub const LEG_RETENTION_DAYS: i64 = 2;
+pub const LEG_RETENTION_DAYS: i64 = rappel::retention::LEG_DAYS;
 
 /// How long after a call a missed-call event that needs an earlier leg of the same call is
 /// kept pending for it (the re-decide sweep, which takes calls undecided for 10 minutes,
@@ -221,7 +222,7 @@ async fn intake<T: AccountStore + CallStore, K: NumberProtector + SecretsVault, 
         .verify(&webhook, &account.secrets_for(provider_name))
         .map_err(webhook_problem)?;
     if let Some(leg) = provider.leg(&webhook) {
-        remember(deps, account_id, provider_name, &leg, now)
+        remember(deps, &account, provider_name, &leg, now)
             .await
             .map_err(internal)?;
     }
@@ -242,7 +243,9 @@ async fn intake<T: AccountStore + CallStore, K: NumberProtector + SecretsVault, 
             .table
             .get_leg(account_id, provider_name, key)
             .await
-            .map_err(internal)?,
+            .map_err(internal)?
+            // Expired but not yet deleted by DynamoDB's TTL: no longer ours to use.
+            .filter(|leg| retention::is_live(leg.expires_at, now)),
         None => None,
     };
     if let (Some(key), None) = (&leg_key, &remembered) {
@@ -253,10 +256,11 @@ async fn intake<T: AccountStore + CallStore, K: NumberProtector + SecretsVault, 
             // lost. It is kept as pending (acknowledged: nothing is lost, whatever the
             // provider's retry policy); the leg completes it, or the re-decide sweep stores it
             // as it reads after LEG_WAIT.
-            let mut pending = protect(&deps.keys, account_id, &event, now)
+            let mut pending = protect(&deps.keys, &account, &event, now)
                 .await
                 .map_err(internal)?;
             pending.sk = pending_sk(provider_name, key);
+            pending.expires_at = retention::expires(now, retention::PENDING_DAYS);
             let shard = shard_of(&pending.sk, deps.due_shards);
             pending.gsi1pk = Some(undecided_pk(shard));
             pending.gsi1sk = Some(undecided_sk(&pending.received_at, &pending.sk));
@@ -284,7 +288,7 @@ async fn intake<T: AccountStore + CallStore, K: NumberProtector + SecretsVault, 
             event.direction = leg.direction;
             call_item(account_id, &event, leg.caller, now)
         }
-        None => protect(&deps.keys, account_id, &event, now)
+        None => protect(&deps.keys, &account, &event, now)
             .await
             .map_err(internal)?,
     };
@@ -307,26 +311,30 @@ async fn intake<T: AccountStore + CallStore, K: NumberProtector + SecretsVault, 
     Ok(provider.ack())
 }
 
-/// Classify the prospect's number and turn the event into a call item: sealed number and
-/// keyed hash (two KMS calls, in parallel) for a valid number; facts only otherwise.
+/// Classify the prospect's number and turn the event into a call item of `account`: see
+/// [`protect_caller`].
 pub async fn protect<K: NumberProtector>(
     keys: &K,
-    account_id: &str,
+    account: &Account,
     event: &CallEvent,
     now: DateTime<Utc>,
 ) -> Result<CallItem, PortError> {
-    let caller = protect_caller(keys, account_id, event.counterpart()).await?;
-    Ok(call_item(account_id, event, caller, now))
+    let caller = protect_caller(keys, account, event.counterpart()).await?;
+    Ok(call_item(&account.account_id, event, caller, now))
 }
 
-/// The protected facts of a raw number: classification (libphonenumber), and for a valid
-/// number its sealed form and keyed hash (KMS `GenerateDataKey` and `GenerateMac`, in
-/// parallel), plus a masked form for humans. Never keeps the clear number.
+/// The protected facts of a raw number: classification (libphonenumber), a masked form for
+/// humans, and for a valid number its keyed hash (KMS `GenerateMac`). The number is sealed
+/// (KMS `GenerateDataKey`, in parallel with the hash) only when it may be texted: a mobile in
+/// one of the account's `allowed_countries` (rule 2). A landline, a foreign or an invalid
+/// number keeps facts and hash only (data minimisation, RGPD art. 5.1.c). Never keeps the
+/// clear number.
 pub async fn protect_caller<K: NumberProtector>(
     keys: &K,
-    account_id: &str,
+    account: &Account,
     raw: &str,
 ) -> Result<CallerFields, PortError> {
+    let account_id = account.account_id.as_str();
     Ok(match phone::classify(raw, DEFAULT_REGION) {
         Caller::Withheld => CallerFields {
             caller: "withheld".into(),
@@ -341,15 +349,24 @@ pub async fn protect_caller<K: NumberProtector>(
             line_type,
             region,
         } => {
-            let (sealed, hash) =
-                tokio::try_join!(keys.seal(account_id, &e164), keys.hash(account_id, &e164))?;
+            let textable = line_type == LineType::Mobile
+                && region
+                    .as_ref()
+                    .is_some_and(|r| account.allowed_countries.contains(r));
+            let (sealed, hash) = if textable {
+                let (sealed, hash) =
+                    tokio::try_join!(keys.seal(account_id, &e164), keys.hash(account_id, &e164))?;
+                (Some(sealed), hash)
+            } else {
+                (None, keys.hash(account_id, &e164).await?)
+            };
             CallerFields {
                 caller: "number".into(),
                 line_type: Some(line_type),
                 region,
                 caller_hash: Some(hash),
                 caller_masked: Some(e164.masked()),
-                number: Some(sealed),
+                number: sealed,
             }
         }
     })
@@ -393,7 +410,7 @@ pub fn call_item(
         decided_at: None,
         gsi1pk: None,
         gsi1sk: None,
-        expires_at: (now + Duration::days(RETENTION_DAYS)).timestamp(),
+        expires_at: retention::expires(now, retention::CALL_DAYS),
     }
 }
 
@@ -410,20 +427,21 @@ pub fn waits_for_leg(event: &CallEvent, now: DateTime<Utc>) -> bool {
 /// Remember `leg` (once: its first event wins, and KMS is not called again for a known leg).
 async fn remember<T: AccountStore + CallStore, K: NumberProtector + SecretsVault, C: Clock>(
     deps: &Deps<T, K, C>,
-    account_id: &str,
+    account: &Account,
     provider: &str,
     leg: &Leg,
     now: DateTime<Utc>,
 ) -> Result<(), PortError> {
+    let account_id = account.account_id.as_str();
     if deps
         .table
         .get_leg(account_id, provider, &leg.key)
         .await?
-        .is_some()
+        .is_some_and(|leg| retention::is_live(leg.expires_at, now))
     {
         return Ok(());
     }
-    let expires_at = (now + Duration::days(LEG_RETENTION_DAYS)).timestamp();
+    let expires_at = retention::expires(now, LEG_RETENTION_DAYS);
     // Legs grouped by the provider: an inbound leg marks its group; an outbound leg of a
     // marked group is that call forwarded to the business (its inbound leg decides).
     let group_key = leg.group.as_ref().map(|g| format!("group:{g}"));
@@ -448,7 +466,7 @@ async fn remember<T: AccountStore + CallStore, K: NumberProtector + SecretsVault
             .table
             .get_leg(account_id, provider, group)
             .await?
-            .is_some(),
+            .is_some_and(|marker| retention::is_live(marker.expires_at, now)),
         (None, _) => false,
     };
     let caller = if forwarded {
@@ -457,7 +475,7 @@ async fn remember<T: AccountStore + CallStore, K: NumberProtector + SecretsVault
             ..CallerFields::default()
         }
     } else {
-        protect_caller(&deps.keys, account_id, &leg.counterpart).await?
+        protect_caller(&deps.keys, account, &leg.counterpart).await?
     };
     let item = LegItem {
         pk: account_pk(account_id),
@@ -537,6 +555,37 @@ mod tests {
     use rappel::call::{CallStatus, Direction};
     use rappel::phone::E164;
 
+    fn account(id: &str) -> Account {
+        Account::from_json(&format!(r#"{{"account_id":"{id}","company_name":"Acme"}}"#)).unwrap()
+    }
+    fn acme() -> Account {
+        account("acme")
+    }
+
+    #[tokio::test]
+    async fn only_a_number_that_may_be_texted_is_sealed() {
+        let now = "2026-11-27T17:00:00Z".parse().unwrap();
+        // A landline, a Belgian mobile (not in allowed_countries) and a mobile: all hashed
+        // (opt-outs and dedup need it), only the mobile sealed.
+        for (raw, sealed) in [
+            ("+33144000001", false),
+            ("+32470000001", false),
+            ("+33600000001", true),
+        ] {
+            let caller = protect_caller(&FakeKeys, &acme(), raw).await.unwrap();
+            assert_eq!(caller.caller, "number");
+            assert!(caller.caller_hash.is_some());
+            assert_eq!(caller.number.is_some(), sealed, "{}", caller.caller_masked.unwrap());
+        }
+        // An account that allows Belgium seals the Belgian mobile.
+        let mut be = acme();
+        be.allowed_countries.push("BE".into());
+        let caller = protect_caller(&FakeKeys, &be, "+32470000001").await.unwrap();
+        assert!(caller.number.is_some());
+        let item = call_item("acme", &event("+33600000001", "+33144000000", Direction::Inbound), caller, now);
+        assert_eq!(item.expires_at - now.timestamp(), 30 * 86_400);
+    }
+
     #[test]
     fn route_takes_the_last_segments() {
         assert_eq!(route("/webhooks/twilio/acme"), Some(("twilio", "acme")));
@@ -583,7 +632,7 @@ mod tests {
         let now = "2026-11-27T17:00:00Z".parse().unwrap();
         let item = protect(
             &FakeKeys,
-            "acme",
+            &acme(),
             &event("+33600000001", "+33144000000", Direction::Inbound),
             now,
         )
@@ -606,7 +655,7 @@ mod tests {
         // Outbound: the prospect is the callee.
         let out = protect(
             &FakeKeys,
-            "acme",
+            &acme(),
             &event("+33144000000", "+33600000002", Direction::Outbound),
             now,
         )
@@ -617,12 +666,12 @@ mod tests {
         // A call cannot have happened after we heard of it.
         let mut future = event("+33600000003", "+33144000000", Direction::Inbound);
         future.ended_at = Some("2027-06-01T10:00:00Z".parse().unwrap());
-        let clamped = protect(&FakeKeys, "acme", &future, now).await.unwrap();
+        let clamped = protect(&FakeKeys, &acme(), &future, now).await.unwrap();
         assert_eq!(clamped.happened_at, "2026-11-27T17:00:00Z");
 
         let withheld = protect(
             &FakeKeys,
-            "acme",
+            &acme(),
             &event("anonymous", "+33144000000", Direction::Inbound),
             now,
         )
@@ -869,7 +918,7 @@ mod tests {
         let now = DateTime::from_timestamp(GENERIC_SIGNED_AT, 0).unwrap();
         let (_, _, parsed) = verify_and_parse(json, &[GENERIC_SECRET], SAMPLE_BASE_URL, now);
         let event = parsed.unwrap().unwrap();
-        let item = protect(&FakeKeys, "demo", &event, now).await.unwrap();
+        let item = protect(&FakeKeys, &account("demo"), &event, now).await.unwrap();
         let stored = serde_json::to_value(&item).unwrap();
         let stored = stored.as_object().unwrap();
 

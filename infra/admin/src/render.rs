@@ -36,16 +36,20 @@ pub fn parse_account(json: &str, source: &str) -> Result<Account, String> {
     Ok(account)
 }
 
-/// Size of the account's SMS: the template rendered with its company name and the longest
-/// link it can produce, as [`Account::validate`] sizes it (base URL, or 64 characters when
-/// absent, + `/r/` + token).
+/// Size of the account's SMS: the template rendered with its company name, short code and the
+/// longest links it can produce, as [`Account::validate`] sizes it (base URL, or 64 characters
+/// when absent, + `/r/` + token).
 pub fn template_size(account: &Account) -> Segments {
     let base_len = account.booking_base_url.as_deref().map_or(64, str::len);
     let link = "x".repeat(base_len + 3 + TOKEN_LEN);
     sms::segments(&sms::render(
-        &account.message_template,
-        &account.company_name,
-        &link,
+        account.template(),
+        &sms::Fill {
+            company: &account.company_name,
+            link: &link,
+            optout: &link,
+            short_code: account.short_code.as_deref().unwrap_or_default(),
+        },
     ))
 }
 
@@ -53,7 +57,10 @@ pub fn template_size(account: &Account) -> Segments {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Summary {
     pub account_id: String,
+    /// The sender ID, or the short code when the account has one.
     pub sender_id: String,
+    /// Whether `sender_id` is a short code (STOP replies reach Rappel).
+    pub short_code: bool,
     pub segments: usize,
     /// `gsm7` or `ucs2`.
     pub encoding: Encoding,
@@ -65,7 +72,8 @@ impl Summary {
         let size = template_size(account);
         Summary {
             account_id: account.account_id.clone(),
-            sender_id: account.sender_id(),
+            sender_id: account.originator().as_str().to_string(),
+            short_code: account.short_code.is_some(),
             segments: size.count,
             encoding: size.encoding,
             saved,
@@ -81,8 +89,13 @@ impl Summary {
             Encoding::Gsm7 => "GSM-7",
             Encoding::Ucs2 => "UCS-2",
         };
+        let from = if self.short_code {
+            "short code"
+        } else {
+            "sender ID"
+        };
         format!(
-            "account {} {verb} (sender ID {}, template: {} segment{plural} {encoding})",
+            "account {} {verb} ({from} {}, template: {} segment{plural} {encoding})",
             self.account_id, self.sender_id, self.segments
         )
     }
@@ -125,7 +138,7 @@ impl AccountRow {
         AccountRow {
             account_id: account.account_id.clone(),
             company_name: account.company_name.clone(),
-            sender_id: account.sender_id(),
+            sender_id: account.originator().as_str().to_string(),
             enabled: account.enabled,
             providers: account.webhook_secrets.keys().cloned().collect(),
         }
@@ -352,27 +365,28 @@ mod tests {
             "account plomberie-martin saved (sender ID PlomberieMa, template: 2 segments GSM-7)"
         );
         let ucs2 = parse_account(
-            r#"{"account_id":"acme","company_name":"Acme","message_template":"{company} vous rappelle’ {link} STOP"}"#,
+            r#"{"account_id":"acme","company_name":"Acme","short_code":"36173","message_template":"{company} vous rappelle’ {link} STOP {short_code}"}"#,
             "acme.json",
         )
         .unwrap();
         assert!(
             Summary::new(&ucs2, false)
                 .line()
-                .ends_with("(sender ID Acme, template: 2 segments UCS-2)")
+                .ends_with("(short code 36173, template: 2 segments UCS-2)")
         );
         let gsm = parse_account(
-            r#"{"account_id":"acme","company_name":"Acme","sender_id":"ACME","message_template":"{company}: rappel {link} STOP 36173"}"#,
+            r#"{"account_id":"acme","company_name":"Acme","sender_id":"ACME","message_template":"{company}: {link} Stop: {optout}"}"#,
             "acme.json",
         )
         .unwrap();
         assert_eq!(
             Summary::new(&gsm, false).line(),
-            "account acme is valid (sender ID ACME, template: 1 segment GSM-7)"
+            "account acme is valid (sender ID ACME, template: 2 segments GSM-7)"
         );
         let json = serde_json::to_value(Summary::new(&gsm, false)).unwrap();
         assert_eq!(json["encoding"], "gsm7");
-        assert_eq!(json["segments"], 1);
+        assert_eq!(json["segments"], 2);
+        assert_eq!(json["short_code"], false);
     }
 
     #[test]

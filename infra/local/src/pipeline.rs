@@ -152,8 +152,13 @@ impl SmsGateway for RecordingSms {
         self.sns.is_opted_out(to).await
     }
 
-    async fn publish(&self, to: &E164, sender_id: &str, body: &str) -> Result<String, PortError> {
-        let id = self.sns.publish(to, sender_id, body).await?;
+    async fn publish(
+        &self,
+        to: &E164,
+        from: &rappel::account::Originator,
+        body: &str,
+    ) -> Result<String, PortError> {
+        let id = self.sns.publish(to, from, body).await?;
         self.records
             .0
             .lock()
@@ -163,7 +168,7 @@ impl SmsGateway for RecordingSms {
                 id.clone(),
                 (
                     to.expose().to_string(),
-                    sender_id.to_string(),
+                    from.as_str().to_string(),
                     body.to_string(),
                 ),
             );

@@ -1,5 +1,6 @@
 //! SNS (SMS) and EventBridge adapters.
 
+use crate::account::Originator;
 use super::{port_error, sdk_error};
 use crate::phone::E164;
 use crate::ports::{EVENT_SOURCE, EventPublisher, PortError, SmsGateway};
@@ -39,17 +40,27 @@ impl SmsGateway for Sns {
         Ok(out.is_opted_out())
     }
 
-    /// `Publish` with `AWS.SNS.SMS.SenderID` and `AWS.SNS.SMS.SMSType` = `Transactional`
-    /// (SNS developer guide, "Publishing to a mobile phone"), **without the SDK's retries**:
+    /// `Publish` with `AWS.SNS.SMS.SenderID` (or `AWS.MM.SMS.OriginationNumber` for a short
+    /// code) and `AWS.SNS.SMS.SMSType` = `Transactional` (SNS developer guide, "Publishing to
+    /// a mobile phone"; "SMS message attributes"), **without the SDK's retries**:
     /// a retry after an answer lost in transit would send a second SMS. The error says
     /// whether the SMS may have left ([`crate::ports::Applied`]); the caller decides.
-    async fn publish(&self, to: &E164, sender_id: &str, body: &str) -> Result<String, PortError> {
+    async fn publish(
+        &self,
+        to: &E164,
+        from: &Originator,
+        body: &str,
+    ) -> Result<String, PortError> {
+        let (attribute, value) = match from {
+            Originator::SenderId(id) => ("AWS.SNS.SMS.SenderID", id),
+            Originator::ShortCode(code) => ("AWS.MM.SMS.OriginationNumber", code),
+        };
         let out = self
             .client
             .publish()
             .phone_number(to.expose())
             .message(body)
-            .message_attributes("AWS.SNS.SMS.SenderID", string_attribute(sender_id)?)
+            .message_attributes(attribute, string_attribute(value)?)
             .message_attributes("AWS.SNS.SMS.SMSType", string_attribute("Transactional")?)
             .customize()
             .config_override(

@@ -392,10 +392,12 @@ impl Table {
             .table_name(&self.name)
             .key(PK, s(&call.pk))
             .key(SK, s(&call.sk))
+            // Decided: the call's sealed number has served (a scheduled message holds its own).
             .update_expression(
-                "SET outcome = :o, reason = :r, decided_at = :t REMOVE GSI1PK, GSI1SK",
+                "SET outcome = :o, reason = :r, decided_at = :t REMOVE GSI1PK, GSI1SK, #num",
             )
             .condition_expression("attribute_exists(PK) AND attribute_not_exists(outcome)")
+            .expression_attribute_names("#num", "number")
             .expression_attribute_values(":o", s(outcome.as_str()))
             .expression_attribute_values(":r", s(reason.as_str()))
             .expression_attribute_values(":t", s(ts(now)))
@@ -418,12 +420,7 @@ impl Table {
         now: DateTime<Utc>,
     ) -> Result<(), ScheduleError> {
         let pk = account_pk(&msg.account_id);
-        let day = DayItem {
-            pk: pk.clone(),
-            sk: msg.day_sk.clone(),
-            message_id: msg.message_id.clone(),
-            expires_at: msg.expires_at,
-        };
+        let day = DayItem::new(&pk, &msg.day_sk, &msg.message_id, msg.expires_at);
         let condition_check = |sk: String, condition: &str, values: Vec<(&str, AttributeValue)>| {
             let mut check = ConditionCheck::builder()
                 .table_name(&self.name)
@@ -452,8 +449,10 @@ impl Table {
                         .table_name(&self.name)
                         .key(PK, s(&call.pk))
                         .key(SK, s(&call.sk))
-                        .update_expression("SET outcome = :o, reason = :r, decided_at = :t, message_id = :m, due_at = :d REMOVE GSI1PK, GSI1SK")
+                        // The message holds the sealed number the sender needs: the call's copy goes.
+                        .update_expression("SET outcome = :o, reason = :r, decided_at = :t, message_id = :m, due_at = :d REMOVE GSI1PK, GSI1SK, #num")
                         .condition_expression("attribute_exists(PK) AND attribute_not_exists(outcome)")
+                        .expression_attribute_names("#num", "number")
                         .expression_attribute_values(":o", s(Outcome::Scheduled.as_str()))
                         .expression_attribute_values(":r", s(reason.as_str()))
                         .expression_attribute_values(":t", s(ts(now)))
@@ -486,6 +485,8 @@ impl Table {
                 .build(),
             put(&self.name, to_item(msg)?, Some("attribute_not_exists(PK)"))?,
             put(&self.name, to_item(link)?, Some("attribute_not_exists(PK)"))?,
+            // 7: the opt-out link, kept after the booking link expires
+            put(&self.name, to_item(&OptOutLinkItem::beside(link, msg.due_instant()))?, None)?,
         ];
         match self
             .client
@@ -1016,12 +1017,7 @@ impl Table {
         if day_sk != msg.day_sk {
             // The reservation moves with the message (rule 3): the new day is taken in the
             // same transaction, or nothing changes.
-            let day = DayItem {
-                pk: pk.clone(),
-                sk: day_sk.to_string(),
-                message_id: msg.message_id.clone(),
-                expires_at: msg.expires_at,
-            };
+            let day = DayItem::new(&pk, &day_sk, &msg.message_id, msg.expires_at);
             items.push(put(
                 &self.name,
                 to_item(&day)?,
@@ -1370,11 +1366,7 @@ fn transact_error(err: SdkError<TransactWriteItemsError, HttpResponse>) -> PortE
 /// When a daily cap counter may go: two days after the end of its day (UTC, generous for
 /// any zone), so it outlives every message scheduled for that day.
 fn cap_expiry(cap: &DailyCap) -> i64 {
-    (cap.day + chrono::Days::new(3))
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight exists")
-        .and_utc()
-        .timestamp()
+    crate::retention::after_day(cap.day, crate::retention::CAP_DAYS)
 }
 
 /// Indexes of the transaction items whose condition failed, when the transaction was
