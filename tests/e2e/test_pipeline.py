@@ -360,7 +360,8 @@ def test_rappel_admin_finds_what_is_stuck_and_redecides_it(stack):
 
 
 def _template_actions() -> dict[str, set[str]]:
-    """IAM actions each function's inline policies allow, from template.yaml."""
+    """Actions each function may call, from template.yaml: its inline policies, plus what
+    NumberKey's key policy grants its role (`<Function>Role`, SAM's implicit role)."""
     import yaml
 
     class Loader(yaml.SafeLoader):
@@ -386,6 +387,16 @@ def _template_actions() -> dict[str, set[str]]:
                     action = statement["Action"]
                     actions.update([action] if isinstance(action, str) else action)
         allowed[name] = actions
+    for statement in template["Resources"]["NumberKey"]["Properties"]["KeyPolicy"]["Statement"]:
+        # `!If [Condition, statement, !Ref AWS::NoValue]` reads as a list here.
+        for s in statement if isinstance(statement, list) else [statement]:
+            if not isinstance(s, dict) or s.get("Effect") != "Allow":
+                continue
+            principal = s["Principal"]["AWS"]
+            if isinstance(principal, str) and principal.endswith("Role.Arn"):  # !GetAtt XFunctionRole.Arn
+                function = principal[: -len("Role.Arn")]
+                action = s["Action"]
+                allowed[function].update([action] if isinstance(action, str) else action)
     return allowed
 
 
@@ -397,7 +408,7 @@ def test_template_allows_every_aws_call_the_functions_made(stack):
     function_of = {"webhook-intake": "WebhookIntakeFunction", "eligibility": "EligibilityFunction",
                    "eligibility:redecide": "EligibilityFunction",
                    "sender:MessageDue": "SenderFunction", "sender:sweep": "SenderFunction",
-                   "booking": "BookingFunction"}
+                   "booking": "BookingFunction", "inbound-sms": "InboundSmsFunction"}
     prefix = {"DynamoDB": "dynamodb", "KMS": "kms", "SNS": "sns", "EventBridge": "events"}
     allowed = _template_actions()
     made = stack.get_json("/_local/aws-calls")

@@ -523,7 +523,7 @@ mod tests {
         // Retention: 30 days after reception, epoch seconds.
         assert_eq!(
             call.expires_at,
-            (at("2026-11-27T17:29:42Z") + Duration::days(RETENTION_DAYS)).timestamp()
+            (at("2026-11-27T17:29:42Z") + Duration::days(30)).timestamp()
         );
         // Not decided yet: eligibility writes these with a later MODIFY.
         assert_eq!(

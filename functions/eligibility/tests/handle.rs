@@ -61,10 +61,15 @@ async fn the_stream_sample_is_scheduled_now_with_its_day_and_message_due() {
         (msg.status, msg.due_at.as_str()),
         (MessageStatus::Scheduled, "2026-11-27T17:29:43Z")
     );
+    let stream: serde_json::Value = serde_json::from_str(STREAM).unwrap();
+    let sealed = stream["Records"][0]["dynamodb"]["NewImage"]["number"]["S"].as_str();
+    assert!(sealed.is_some_and(|s| s.starts_with("v1.")));
     assert_eq!(
-        msg.number, call.number,
+        msg.number.as_deref(),
+        sealed,
         "the sealed number is copied, never opened"
     );
+    assert_eq!(call.number, None, "the call's sealed copy is dropped once the message holds one");
     assert_eq!(deps.table.days(), vec![msg.day_sk.clone()]);
     assert!(msg.day_sk.ends_with("#2026-11-27"));
     let due = deps.events.of("MessageDue");
