@@ -163,9 +163,7 @@ pub enum AccountError {
     MaxDeferral,
     #[error("daily_sms_cap must be between 1 and 100000")]
     DailyCap,
-    #[error(
-        "short_code {0:?} is not a French SMS short code (5 digits, first digit 3 to 8)"
-    )]
+    #[error("short_code {0:?} is not a French SMS short code (5 digits, first digit 3 to 8)")]
     ShortCode(String),
     #[error("message_template: {0}")]
     Template(#[from] sms::TemplateError),
@@ -487,15 +485,22 @@ mod tests {
         // A STOP reply cannot reach an alphanumeric sender ID: refused, saying why.
         let stop = r#"{"account_id":"a","company_name":"Acme","message_template":"{company}: {link} STOP au 36173"}"#;
         let err = Account::from_json(stop).unwrap_err().to_string();
-        assert!(err.contains("cannot receive replies") && err.contains("short_code"), "{err}");
+        assert!(
+            err.contains("cannot receive replies") && err.contains("short_code"),
+            "{err}"
+        );
         // With the short code, STOP au <code> is the default and works.
         let coded = r#"{"account_id":"a","company_name":"Acme","short_code":"36173"}"#;
         let a = Account::from_json(coded).unwrap();
         assert_eq!(a.template(), sms::DEFAULT_TEMPLATE_SHORT_CODE);
         assert_eq!(a.originator(), Originator::ShortCode("36173".into()));
         for bad in ["3617", "06173", "9999x", "361730"] {
-            let json = format!(r#"{{"account_id":"a","company_name":"Acme","short_code":"{bad}"}}"#);
-            assert_eq!(Account::from_json(&json), Err(AccountError::ShortCode(bad.into())));
+            let json =
+                format!(r#"{{"account_id":"a","company_name":"Acme","short_code":"{bad}"}}"#);
+            assert_eq!(
+                Account::from_json(&json),
+                Err(AccountError::ShortCode(bad.into()))
+            );
         }
         // A stored account with the old default reads as the default that fits its sender.
         let legacy = serde_json::json!({

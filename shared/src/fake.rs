@@ -265,6 +265,13 @@ impl MemoryTable {
             updated_at: "2026-01-01T00:00:00Z".into(),
         };
         self.insert_raw(to_value(&item));
+        if let Some(code) = &account.short_code {
+            self.insert_raw(to_value(&ReplyItem {
+                pk: reply_pk(code),
+                sk: account_pk(&account.account_id),
+                account_id: account.account_id.clone(),
+            }));
+        }
     }
 
     /// Store any JSON item as it is (an item the code may not be able to read).
@@ -559,7 +566,12 @@ impl DecisionStore for MemoryTable {
         now: DateTime<Utc>,
     ) -> Result<(), ScheduleError> {
         let pk = account_pk(&msg.account_id);
-        let day = to_value(&DayItem::new(&pk, &msg.day_sk, &msg.message_id, msg.expires_at));
+        let day = to_value(&DayItem::new(
+            &pk,
+            &msg.day_sk,
+            &msg.message_id,
+            msg.expires_at,
+        ));
         let day_key = key_of(&day);
         let optout_key = (pk.clone(), optout_sk(&msg.caller_hash));
         let call_key = (call.pk.clone(), call.sk.clone());
@@ -1030,7 +1042,12 @@ impl Outbox for MemoryTable {
             ),
         ];
         if moves {
-            writes.push(Write::Put(to_value(&DayItem::new(&pk, &day_sk, &msg.message_id, msg.expires_at))));
+            writes.push(Write::Put(to_value(&DayItem::new(
+                &pk,
+                &day_sk,
+                &msg.message_id,
+                msg.expires_at,
+            ))));
             writes.push(Write::Delete((pk, msg.day_sk.clone())));
         }
         let result = self.faults.run("dynamodb.TransactWriteItems", || {
@@ -1131,6 +1148,40 @@ impl Outbox for MemoryTable {
             opted_out_at: ts(now),
         });
         self.put_if_absent(item).map(drop)
+    }
+}
+
+impl OptOutStore for MemoryTable {
+    async fn reply_accounts(&self, short_code: &str) -> Result<Vec<String>, PortError> {
+        self.faults.run("dynamodb.Query", || {
+            let pk = reply_pk(short_code);
+            let mut ids: Vec<String> = self
+                .all()
+                .into_iter()
+                .filter(|item| item[PK] == pk.as_str())
+                .filter_map(|item| item["account_id"].as_str().map(str::to_string))
+                .collect();
+            ids.sort();
+            Ok(ids)
+        })
+    }
+
+    async fn record_opt_out(
+        &self,
+        account_id: &str,
+        hash: &str,
+        source: OptOutSource,
+        now: DateTime<Utc>,
+    ) -> Result<bool, PortError> {
+        let item = to_value(&OptOutItem {
+            pk: account_pk(account_id),
+            sk: optout_sk(hash),
+            caller_hash: hash.to_string(),
+            source: source.as_str().to_string(),
+            opted_out_at: ts(now),
+        });
+        self.faults
+            .run("dynamodb.PutItem", || self.put_if_absent(item.clone()))
     }
 }
 

@@ -522,7 +522,9 @@ impl DayItem {
             .rsplit('#')
             .next()
             .and_then(|d| d.parse::<NaiveDate>().ok())
-            .map_or(fallback, |d| crate::retention::after_day(d, crate::retention::DAY_DAYS));
+            .map_or(fallback, |d| {
+                crate::retention::after_day(d, crate::retention::DAY_DAYS)
+            });
         DayItem {
             pk: pk.to_string(),
             sk: day_sk.to_string(),

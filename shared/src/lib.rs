@@ -10,6 +10,7 @@ pub mod calendar;
 pub mod call;
 pub mod crypto;
 pub mod items;
+pub mod optout;
 pub mod phone;
 pub mod ports;
 pub mod problem;

@@ -55,19 +55,58 @@ pub struct Retention {
 
 /// Every item type and how long it is kept (README, "Retention", in this order).
 pub const TABLE: &[Retention] = &[
-    Retention { item: "CALL#", days: Some(CALL_DAYS) },
-    Retention { item: "LEG#", days: Some(LEG_DAYS) },
-    Retention { item: "PENDING#", days: Some(PENDING_DAYS) },
-    Retention { item: "MSG#", days: Some(MESSAGE_DAYS) },
-    Retention { item: "DAY#", days: Some(DAY_DAYS) },
-    Retention { item: "CONTACT#", days: Some(CONTACT_DAYS) },
-    Retention { item: "CAP#", days: Some(CAP_DAYS) },
-    Retention { item: "LINK#", days: Some(LINK_DAYS) },
-    Retention { item: "LINK# / OPTOUT", days: Some(OPTOUT_LINK_DAYS) },
-    Retention { item: "BOOKING#", days: Some(BOOKING_DAYS) },
-    Retention { item: "OPTOUT#", days: None },
-    Retention { item: "ACCOUNT", days: None },
-    Retention { item: "REPLY#", days: None },
+    Retention {
+        item: "CALL#",
+        days: Some(CALL_DAYS),
+    },
+    Retention {
+        item: "LEG#",
+        days: Some(LEG_DAYS),
+    },
+    Retention {
+        item: "PENDING#",
+        days: Some(PENDING_DAYS),
+    },
+    Retention {
+        item: "MSG#",
+        days: Some(MESSAGE_DAYS),
+    },
+    Retention {
+        item: "DAY#",
+        days: Some(DAY_DAYS),
+    },
+    Retention {
+        item: "CONTACT#",
+        days: Some(CONTACT_DAYS),
+    },
+    Retention {
+        item: "CAP#",
+        days: Some(CAP_DAYS),
+    },
+    Retention {
+        item: "LINK#",
+        days: Some(LINK_DAYS),
+    },
+    Retention {
+        item: "LINK# / OPTOUT",
+        days: Some(OPTOUT_LINK_DAYS),
+    },
+    Retention {
+        item: "BOOKING#",
+        days: Some(BOOKING_DAYS),
+    },
+    Retention {
+        item: "OPTOUT#",
+        days: None,
+    },
+    Retention {
+        item: "ACCOUNT",
+        days: None,
+    },
+    Retention {
+        item: "REPLY#",
+        days: None,
+    },
 ];
 
 /// The TTL value (epoch seconds) of an item kept `days` after `anchor`.

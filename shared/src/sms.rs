@@ -298,22 +298,54 @@ mod placeholder_tests {
     fn the_opt_out_must_work_for_the_sender_used() {
         let stop = "{company} : rappel {link} STOP au 36173";
         // An alphanumeric sender ID cannot receive the STOP reply.
-        assert_eq!(check_opt_out(stop, None), Err(TemplateError::StopWithoutShortCode));
-        assert!(TemplateError::StopWithoutShortCode.to_string().contains("{optout}"));
+        assert_eq!(
+            check_opt_out(stop, None),
+            Err(TemplateError::StopWithoutShortCode)
+        );
+        assert!(
+            TemplateError::StopWithoutShortCode
+                .to_string()
+                .contains("{optout}")
+        );
         // With that short code it works; with another code the mention is false.
         assert_eq!(check_opt_out(stop, Some("36173")), Ok(()));
-        assert_eq!(check_opt_out(stop, Some("38000")), Err(TemplateError::MissingOptOut));
-        assert_eq!(check_opt_out("{company} {link} STOP au {short_code}", Some("38000")), Ok(()));
-        assert_eq!(check_opt_out("{company} {link} Stop SMS : {optout}", None), Ok(()));
-        assert_eq!(check_opt_out("{company} {link}", Some("38000")), Err(TemplateError::MissingOptOut));
+        assert_eq!(
+            check_opt_out(stop, Some("38000")),
+            Err(TemplateError::MissingOptOut)
+        );
+        assert_eq!(
+            check_opt_out("{company} {link} STOP au {short_code}", Some("38000")),
+            Ok(())
+        );
+        assert_eq!(
+            check_opt_out("{company} {link} Stop SMS : {optout}", None),
+            Ok(())
+        );
+        assert_eq!(
+            check_opt_out("{company} {link}", Some("38000")),
+            Err(TemplateError::MissingOptOut)
+        );
         // The defaults are valid for their sender, and fit two segments with 64-character links.
         assert!(validate_template(DEFAULT_TEMPLATE, "Plomberie Martin", 64, None).is_ok());
         assert!(
-            validate_template(DEFAULT_TEMPLATE_SHORT_CODE, "Plomberie Martin", 64, Some("36173"))
-                .is_ok()
+            validate_template(
+                DEFAULT_TEMPLATE_SHORT_CODE,
+                "Plomberie Martin",
+                64,
+                Some("36173")
+            )
+            .is_ok()
         );
-        let fill = Fill { company: "Acme", link: "L", optout: "O", short_code: "36173" };
-        assert_eq!(render("{company} {link} {optout} {short_code}", &fill), "Acme L O 36173");
+        let fill = Fill {
+            company: "Acme",
+            link: "L",
+            optout: "O",
+            short_code: "36173",
+        };
+        assert_eq!(
+            render("{company} {link} {optout} {short_code}", &fill),
+            "Acme L O 36173"
+        );
     }
 }
 
@@ -488,7 +520,12 @@ mod tests {
         );
         // With a short code, the STOP reply replaces the second link: one segment.
         assert_eq!(
-            validate_template(DEFAULT_TEMPLATE_SHORT_CODE, "Plomberie Martin", 50, Some("36173")),
+            validate_template(
+                DEFAULT_TEMPLATE_SHORT_CODE,
+                "Plomberie Martin",
+                50,
+                Some("36173")
+            ),
             Ok(seg(Encoding::Gsm7, 153, 1))
         );
     }
@@ -497,9 +534,13 @@ mod tests {
     fn curly_apostrophe_is_named_when_too_long() {
         let template = "{company} : nous n’avons pas pu répondre. Choisissez quand nous vous \
                         rappelons : {link} STOP au 36173";
-        let err =
-            validate_template(template, "Plomberie Martin", LINK_LEN_FOR_VALIDATION, Some("36173"))
-                .unwrap_err();
+        let err = validate_template(
+            template,
+            "Plomberie Martin",
+            LINK_LEN_FOR_VALIDATION,
+            Some("36173"),
+        )
+        .unwrap_err();
         assert_eq!(
             err,
             TemplateError::TooLong {
@@ -515,14 +556,20 @@ mod tests {
         // The same text with a straight apostrophe is GSM and fits.
         let fixed = template.replace('’', "'");
         assert_eq!(
-            validate_template(&fixed, "Plomberie Martin", LINK_LEN_FOR_VALIDATION, Some("36173")),
+            validate_template(
+                &fixed,
+                "Plomberie Martin",
+                LINK_LEN_FOR_VALIDATION,
+                Some("36173")
+            ),
             Ok(seg(Encoding::Gsm7, 166, 2))
         );
     }
 
     #[test]
     fn company_name_can_force_ucs2() {
-        let err = validate_template(DEFAULT_TEMPLATE, "Crêperie Chez Gaëlle", 64, None).unwrap_err();
+        let err =
+            validate_template(DEFAULT_TEMPLATE, "Crêperie Chez Gaëlle", 64, None).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -558,7 +605,12 @@ mod tests {
             Err(TemplateError::MissingCompany)
         );
         assert_eq!(
-            validate_template("{company} vous rappelle. STOP au 36173", "ACME", 64, Some("36173")),
+            validate_template(
+                "{company} vous rappelle. STOP au 36173",
+                "ACME",
+                64,
+                Some("36173")
+            ),
             Err(TemplateError::MissingLink)
         );
         assert_eq!(

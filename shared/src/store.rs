@@ -332,3 +332,24 @@ pub trait Outbox: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
+
+/// Opt-outs recorded outside the pipeline (STOP replies, carrier lists, operators), and the
+/// short-code index that finds the accounts a reply concerns.
+pub trait OptOutStore: Send + Sync {
+    /// The accounts that send from `short_code` (`REPLY#{code}`), sorted.
+    fn reply_accounts(
+        &self,
+        short_code: &str,
+    ) -> impl Future<Output = Result<Vec<String>, PortError>> + Send;
+
+    /// Record the opt-out tombstone `OPTOUT#{hash}` (idempotent: the first one is kept);
+    /// `true` when it is new. The sender checks it before every send, including messages
+    /// already deferred.
+    fn record_opt_out(
+        &self,
+        account_id: &str,
+        hash: &str,
+        source: crate::items::OptOutSource,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
+}

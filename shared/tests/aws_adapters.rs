@@ -3,10 +3,10 @@
 //! Run by `make adapters`, which starts moto and sets `RAPPEL_TEST_MOTO`. Each test creates
 //! its own table and keys, so tests run in parallel without sharing state.
 
-use rappel::account::Originator;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rappel::account::Account;
+use rappel::account::Originator;
 use rappel::aws::provision::{Names, provision};
 use rappel::aws::{EventBus, Finish, Kms, ScheduleError, Sns, Table};
 use rappel::call::{CallStatus, Direction};

@@ -17,13 +17,12 @@ use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::LambdaEvent;
 use rappel::account::Account;
 use rappel::crypto;
-use rappel::retention;
 use rappel::items::{
     CALL_PREFIX, CallItem, LINK_SK, LINK_VALID_DAYS, LinkItem, MessageItem, MessageStatus,
-    PENDING_PREFIX, account_pk, day_sk, due_pk, due_sk, link_pk, msg_sk, shard_of,
-    ts,
+    PENDING_PREFIX, account_pk, day_sk, due_pk, due_sk, link_pk, msg_sk, shard_of, ts,
 };
 use rappel::ports::{Clock, EventPublisher, PortError, detail_type};
+use rappel::retention;
 use rappel::rules::{self, Decision, Outcome, Reason};
 use rappel::store::{AccountStore, Contact, DailyCap, DecisionStore, ScheduleError};
 use serde::Serialize;

@@ -69,7 +69,10 @@ async fn the_stream_sample_is_scheduled_now_with_its_day_and_message_due() {
         sealed,
         "the sealed number is copied, never opened"
     );
-    assert_eq!(call.number, None, "the call's sealed copy is dropped once the message holds one");
+    assert_eq!(
+        call.number, None,
+        "the call's sealed copy is dropped once the message holds one"
+    );
     assert_eq!(deps.table.days(), vec![msg.day_sk.clone()]);
     assert!(msg.day_sk.ends_with("#2026-11-27"));
     let due = deps.events.of("MessageDue");

@@ -16,14 +16,14 @@ use lambda_http::{Body, Request, Response};
 use rappel::account::{Account, Secrets};
 use rappel::call::{CallEvent, Direction};
 use rappel::items::{
-    CallItem, CallerFields, LegItem, account_pk, call_from_pending, call_sk,
-    leg_sk, pending_sk, shard_of, ts, undecided_pk, undecided_sk,
+    CallItem, CallerFields, LegItem, account_pk, call_from_pending, call_sk, leg_sk, pending_sk,
+    shard_of, ts, undecided_pk, undecided_sk,
 };
 use rappel::phone::{self, Caller, LineType};
 use rappel::ports::{Clock, NumberProtector, PortError, SecretsVault};
 use rappel::problem::{self, Problem};
-use rappel::retention;
 use rappel::providers::{self, Ack, Leg, WebhookError, WebhookRequest};
+use rappel::retention;
 use rappel::store::{AccountStore, CallStore};
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -575,14 +575,26 @@ mod tests {
             let caller = protect_caller(&FakeKeys, &acme(), raw).await.unwrap();
             assert_eq!(caller.caller, "number");
             assert!(caller.caller_hash.is_some());
-            assert_eq!(caller.number.is_some(), sealed, "{}", caller.caller_masked.unwrap());
+            assert_eq!(
+                caller.number.is_some(),
+                sealed,
+                "{}",
+                caller.caller_masked.unwrap()
+            );
         }
         // An account that allows Belgium seals the Belgian mobile.
         let mut be = acme();
         be.allowed_countries.push("BE".into());
-        let caller = protect_caller(&FakeKeys, &be, "+32470000001").await.unwrap();
+        let caller = protect_caller(&FakeKeys, &be, "+32470000001")
+            .await
+            .unwrap();
         assert!(caller.number.is_some());
-        let item = call_item("acme", &event("+33600000001", "+33144000000", Direction::Inbound), caller, now);
+        let item = call_item(
+            "acme",
+            &event("+33600000001", "+33144000000", Direction::Inbound),
+            caller,
+            now,
+        );
         assert_eq!(item.expires_at - now.timestamp(), 30 * 86_400);
     }
 
@@ -918,7 +930,9 @@ mod tests {
         let now = DateTime::from_timestamp(GENERIC_SIGNED_AT, 0).unwrap();
         let (_, _, parsed) = verify_and_parse(json, &[GENERIC_SECRET], SAMPLE_BASE_URL, now);
         let event = parsed.unwrap().unwrap();
-        let item = protect(&FakeKeys, &account("demo"), &event, now).await.unwrap();
+        let item = protect(&FakeKeys, &account("demo"), &event, now)
+            .await
+            .unwrap();
         let stored = serde_json::to_value(&item).unwrap();
         let stored = stored.as_object().unwrap();
 

@@ -1,7 +1,7 @@
 //! SNS (SMS) and EventBridge adapters.
 
-use crate::account::Originator;
 use super::{port_error, sdk_error};
+use crate::account::Originator;
 use crate::phone::E164;
 use crate::ports::{EVENT_SOURCE, EventPublisher, PortError, SmsGateway};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
@@ -45,12 +45,7 @@ impl SmsGateway for Sns {
     /// a mobile phone"; "SMS message attributes"), **without the SDK's retries**:
     /// a retry after an answer lost in transit would send a second SMS. The error says
     /// whether the SMS may have left ([`crate::ports::Applied`]); the caller decides.
-    async fn publish(
-        &self,
-        to: &E164,
-        from: &Originator,
-        body: &str,
-    ) -> Result<String, PortError> {
+    async fn publish(&self, to: &E164, from: &Originator, body: &str) -> Result<String, PortError> {
         let (attribute, value) = match from {
             Originator::SenderId(id) => ("AWS.SNS.SMS.SenderID", id),
             Originator::ShortCode(code) => ("AWS.MM.SMS.OriginationNumber", code),

@@ -5,12 +5,14 @@
 
 mod kms;
 mod messaging;
+mod privacy;
 pub mod provision;
 mod table;
 
 pub use crate::store::{Cancelled, Finish, ScheduleError};
 pub use kms::Kms;
 pub use messaging::{EventBus, Sns};
+pub use privacy::{SubjectData, SubjectErased};
 pub use table::Table;
 
 use crate::ports::{Applied, PortError};

@@ -26,24 +26,24 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-type Item = HashMap<String, AttributeValue>;
+pub(super) type Item = HashMap<String, AttributeValue>;
 
-const SERVICE: &str = "dynamodb";
+pub(super) const SERVICE: &str = "dynamodb";
 
 /// How long an account read is reused inside one execution environment.
 const ACCOUNT_CACHE_TTL: Duration = Duration::from_secs(30);
 
-fn s(v: impl Into<String>) -> AttributeValue {
+pub(super) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn to_item<T: Serialize>(value: &T) -> Result<Item, PortError> {
+pub(super) fn to_item<T: Serialize>(value: &T) -> Result<Item, PortError> {
     serde_dynamo::to_item(value).map_err(|e| PortError::new(SERVICE, format!("serialize: {e}")))
 }
 
 /// Read an item as `T`; an item this code cannot read is [`PortError::unreadable`], named by
 /// its keys (never by its values).
-fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, PortError> {
+pub(super) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, PortError> {
     let key = item_key(&item);
     serde_dynamo::from_item(item).map_err(|e| PortError::unreadable(SERVICE, &key, e))
 }
@@ -75,22 +75,22 @@ fn queue_entry(item: &Item) -> QueueEntry {
 }
 
 /// The result of a sent request, its error classified by [`sdk_error`].
-fn sent<T, E>(r: Result<T, SdkError<E, HttpResponse>>) -> Result<T, PortError>
+pub(super) fn sent<T, E>(r: Result<T, SdkError<E, HttpResponse>>) -> Result<T, PortError>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     r.map_err(|e| sdk_error(SERVICE, e))
 }
 
-fn build<T, E: std::error::Error>(r: Result<T, E>) -> Result<T, PortError> {
+pub(super) fn build<T, E: std::error::Error>(r: Result<T, E>) -> Result<T, PortError> {
     r.map_err(|e| port_error(SERVICE, e))
 }
 
 /// The Rappel table.
 #[derive(Debug)]
 pub struct Table {
-    client: Client,
-    name: String,
+    pub(super) client: Client,
+    pub(super) name: String,
     accounts: Mutex<HashMap<String, (Instant, Account, Option<String>)>>,
     cache_ttl: Duration,
 }
@@ -119,7 +119,7 @@ impl Table {
         &self.client
     }
 
-    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, PortError> {
+    pub(super) async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, PortError> {
         let out = self
             .client
             .get_item()
@@ -134,7 +134,11 @@ impl Table {
     }
 
     /// Query one partition for sort keys starting with `prefix` (all pages).
-    async fn query_prefix(&self, pk: String, prefix: &str) -> Result<Vec<Item>, PortError> {
+    pub(super) async fn query_prefix(
+        &self,
+        pk: String,
+        prefix: &str,
+    ) -> Result<Vec<Item>, PortError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -238,6 +242,17 @@ impl Table {
             webhook_secrets: sealed_secrets,
             updated_at: ts(now),
         };
+        // The short code it sent from before (its reply index moves with it).
+        let old_code = match self
+            .get(account_pk(&account.account_id), ACCOUNT_SK)
+            .await?
+        {
+            Some(old) => from_item::<AccountItem>(old)
+                .ok()
+                .and_then(|old| serde_json::from_str::<serde_json::Value>(&old.settings).ok())
+                .and_then(|v| v["short_code"].as_str().map(str::to_string)),
+            None => None,
+        };
         sent(
             self.client
                 .put_item()
@@ -246,6 +261,12 @@ impl Table {
                 .send()
                 .await,
         )?;
+        self.index_short_code(
+            &account.account_id,
+            old_code.as_deref(),
+            account.short_code.as_deref(),
+        )
+        .await?;
         self.accounts
             .lock()
             .expect("account cache lock")
@@ -318,7 +339,7 @@ impl Table {
 
     /// `PutItem` unless an item with the same key exists: `true` when written, `false` when
     /// the key was taken (the first write wins; nothing is changed).
-    async fn put_if_absent(&self, item: Item) -> Result<bool, PortError> {
+    pub(super) async fn put_if_absent(&self, item: Item) -> Result<bool, PortError> {
         let result = self
             .client
             .put_item()
@@ -1264,7 +1285,11 @@ impl Table {
     }
 }
 
-fn put(table: &str, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, PortError> {
+pub(super) fn put(
+    table: &str,
+    item: Item,
+    condition: Option<&str>,
+) -> Result<TransactWriteItem, PortError> {
     let put = build(
         Put::builder()
             .table_name(table)
@@ -1275,7 +1300,7 @@ fn put(table: &str, item: Item, condition: Option<&str>) -> Result<TransactWrite
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
-fn delete(table: &str, pk: &str, sk: &str) -> Result<TransactWriteItem, PortError> {
+pub(super) fn delete(table: &str, pk: &str, sk: &str) -> Result<TransactWriteItem, PortError> {
     let delete = build(
         Delete::builder()
             .table_name(table)

@@ -1,0 +1,268 @@
+//! The table's privacy operations: opt-outs from every channel, the short-code index, and
+//! data-subject requests (RGPD art. 15 access, art. 17 erasure).
+
+use super::table::{Item, SERVICE, from_item, s, sent, to_item};
+use super::{Table, sdk_error};
+use crate::items::*;
+use crate::ports::PortError;
+use crate::store::OptOutStore;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// Everything the table holds about one number for one account, found by its keyed hash:
+/// every item whose `caller_hash`, `PK` or `SK` carries it, expired or not (an expired item
+/// DynamoDB has not deleted yet is still held). Items as stored (sealed numbers sealed).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SubjectData {
+    pub calls: Vec<serde_json::Value>,
+    pub messages: Vec<serde_json::Value>,
+    /// Booking links and opt-out links (`LINK#…`).
+    pub links: Vec<serde_json::Value>,
+    /// Bookings with their consent records.
+    pub bookings: Vec<serde_json::Value>,
+    pub opt_outs: Vec<serde_json::Value>,
+    /// Day reservations, last contacts, remembered legs, pending events.
+    pub other: Vec<serde_json::Value>,
+}
+
+impl SubjectData {
+    /// Every item, in the order above.
+    pub fn all_mut(&mut self) -> impl Iterator<Item = &mut serde_json::Value> {
+        self.calls
+            .iter_mut()
+            .chain(self.messages.iter_mut())
+            .chain(self.links.iter_mut())
+            .chain(self.bookings.iter_mut())
+            .chain(self.opt_outs.iter_mut())
+            .chain(self.other.iter_mut())
+    }
+
+    /// How many items were found.
+    pub fn len(&self) -> usize {
+        self.calls.len()
+            + self.messages.len()
+            + self.links.len()
+            + self.bookings.len()
+            + self.opt_outs.len()
+            + self.other.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What `subject erase` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SubjectErased {
+    /// Items deleted (with them, every sealed number: the data key that opened it was stored
+    /// only inside the item, so deleting the item crypto-shreds the number).
+    pub deleted: usize,
+    /// Whether the opt-out tombstone was kept (it holds the hash only, so the opt-out holds).
+    pub opt_out_kept: bool,
+}
+
+impl Table {
+    /// The account ids indexed under `short_code`.
+    pub async fn reply_accounts(&self, short_code: &str) -> Result<Vec<String>, PortError> {
+        let mut ids: Vec<String> = self
+            .query_prefix(reply_pk(short_code), "ACCOUNT#")
+            .await?
+            .into_iter()
+            .map(from_item::<ReplyItem>)
+            .map(|r| r.map(|r| r.account_id))
+            .collect::<Result<_, _>>()?;
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Index `account_id` under `new` and out of `old` (when the short code changed).
+    pub(super) async fn index_short_code(
+        &self,
+        account_id: &str,
+        old: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<(), PortError> {
+        if let Some(code) = new {
+            let item = ReplyItem {
+                pk: reply_pk(code),
+                sk: account_pk(account_id),
+                account_id: account_id.to_string(),
+            };
+            sent(
+                self.client
+                    .put_item()
+                    .table_name(&self.name)
+                    .set_item(Some(to_item(&item)?))
+                    .send()
+                    .await,
+            )?;
+        }
+        if let Some(code) = old.filter(|old| Some(*old) != new) {
+            sent(
+                self.client
+                    .delete_item()
+                    .table_name(&self.name)
+                    .key(PK, s(reply_pk(code)))
+                    .key(SK, s(account_pk(account_id)))
+                    .send()
+                    .await,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Record an opt-out tombstone; `true` when it is new (the first one is kept).
+    pub async fn record_opt_out(
+        &self,
+        account_id: &str,
+        hash: &str,
+        source: OptOutSource,
+        now: DateTime<Utc>,
+    ) -> Result<bool, PortError> {
+        let item = OptOutItem {
+            pk: account_pk(account_id),
+            sk: optout_sk(hash),
+            caller_hash: hash.to_string(),
+            source: source.as_str().to_string(),
+            opted_out_at: ts(now),
+        };
+        self.put_if_absent(to_item(&item)?).await
+    }
+
+    /// Remove an opt-out tombstone (the person asked to receive SMS again); `true` when one
+    /// existed.
+    pub async fn remove_opt_out(&self, account_id: &str, hash: &str) -> Result<bool, PortError> {
+        let out = sent(
+            self.client
+                .delete_item()
+                .table_name(&self.name)
+                .key(PK, s(account_pk(account_id)))
+                .key(SK, s(optout_sk(hash)))
+                .return_values(ReturnValue::AllOld)
+                .send()
+                .await,
+        )?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    /// The account's opt-outs (hashes, sources and dates; never a number).
+    pub async fn opt_outs(&self, account_id: &str) -> Result<Vec<OptOutItem>, PortError> {
+        self.query_prefix(account_pk(account_id), "OPTOUT#")
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
+    /// Every item about `hash` in `account_id` (see [`SubjectData`]). A full, paged scan: a
+    /// data-subject request is rare, and only a scan is sure to find every copy (an opt-out
+    /// link outlives the message that created it).
+    pub async fn subject_data(
+        &self,
+        account_id: &str,
+        hash: &str,
+    ) -> Result<SubjectData, PortError> {
+        let mut data = SubjectData::default();
+        for item in self.subject_items(account_id, hash).await? {
+            let sk = match item.get(SK) {
+                Some(AttributeValue::S(sk)) => sk.clone(),
+                _ => String::new(),
+            };
+            let value: serde_json::Value = serde_dynamo::from_item(item)
+                .map_err(|e| PortError::new(SERVICE, format!("item: {e}")))?;
+            let bucket = if sk.starts_with(CALL_PREFIX) {
+                &mut data.calls
+            } else if sk.starts_with(MSG_PREFIX) {
+                &mut data.messages
+            } else if sk == LINK_SK || sk == OPTOUT_LINK_SK {
+                &mut data.links
+            } else if sk.starts_with(BOOKING_PREFIX) {
+                &mut data.bookings
+            } else if sk.starts_with("OPTOUT#") {
+                &mut data.opt_outs
+            } else {
+                &mut data.other
+            };
+            bucket.push(value);
+        }
+        Ok(data)
+    }
+
+    /// Delete every item about `hash` in `account_id` except its opt-out tombstone.
+    pub async fn erase_subject(
+        &self,
+        account_id: &str,
+        hash: &str,
+    ) -> Result<SubjectErased, PortError> {
+        let tombstone = optout_sk(hash);
+        let mut erased = SubjectErased::default();
+        for item in self.subject_items(account_id, hash).await? {
+            let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) =
+                (item.get(PK), item.get(SK))
+            else {
+                continue;
+            };
+            if *sk == tombstone {
+                erased.opt_out_kept = true;
+                continue;
+            }
+            sent(
+                self.client
+                    .delete_item()
+                    .table_name(&self.name)
+                    .key(PK, s(pk))
+                    .key(SK, s(sk))
+                    .send()
+                    .await,
+            )?;
+            erased.deleted += 1;
+        }
+        Ok(erased)
+    }
+
+    /// Scan for items of `account_id` carrying `hash` (in `caller_hash`, `PK` or `SK`).
+    async fn subject_items(&self, account_id: &str, hash: &str) -> Result<Vec<Item>, PortError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.name)
+                .filter_expression(
+                    "(caller_hash = :h OR contains(SK, :h) OR contains(PK, :h)) \
+                     AND (account_id = :a OR PK = :pk)",
+                )
+                .expression_attribute_values(":h", s(hash))
+                .expression_attribute_values(":a", s(account_id))
+                .expression_attribute_values(":pk", s(account_pk(account_id)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error(SERVICE, e))?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+}
+
+impl OptOutStore for Table {
+    async fn reply_accounts(&self, short_code: &str) -> Result<Vec<String>, PortError> {
+        Table::reply_accounts(self, short_code).await
+    }
+    async fn record_opt_out(
+        &self,
+        account_id: &str,
+        hash: &str,
+        source: OptOutSource,
+        now: DateTime<Utc>,
+    ) -> Result<bool, PortError> {
+        Table::record_opt_out(self, account_id, hash, source, now).await
+    }
+}
