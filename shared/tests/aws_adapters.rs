@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rappel::account::Account;
 use rappel::account::Originator;
 use rappel::aws::provision::{Names, provision};
-use rappel::aws::{EventBus, Finish, Kms, ScheduleError, Sns, Table};
+use rappel::aws::{EventBus, Finish, Kms, ScheduleError, Sns, SubjectErased, Table};
 use rappel::call::{CallStatus, Direction};
 use rappel::items::*;
 use rappel::phone::{E164, LineType};
@@ -497,25 +497,43 @@ async fn bookings_are_idempotent() {
         .schedule(&c, &m, &l, Reason::InHours, &cap(), now)
         .await
         .unwrap();
-    let first = Booking {
-        booking_id: "b1".into(),
-        slot: "2026-11-30T09:00:00Z".into(),
-        name: Some("Camille".into()),
-        message: None,
-        booked_at: ts(now),
+    let record = |id: &str| BookingItem {
+        pk: account_pk("acme"),
+        sk: booking_sk("h1", id),
+        account_id: "acme".into(),
+        caller_hash: "h1".into(),
+        message_id: "m1".into(),
+        call_sk: c.sk.clone(),
+        booking: Booking {
+            booking_id: id.into(),
+            slot: "2026-11-30T09:00:00Z".into(),
+            name: Some("Camille".into()),
+            message: None,
+            booked_at: ts(now),
+        },
+        consent: Some(ConsentRecord {
+            text: "En validant, vous demandez à Acme de vous rappeler.".into(),
+            language: "fr".into(),
+            page_version: "0123456789abcdef".into(),
+        }),
+        last_contact_at: ts(now),
+        expires_at: rappel::retention::expires(now, rappel::retention::BOOKING_DAYS),
     };
-    let second = Booking {
-        booking_id: "b2".into(),
-        ..first.clone()
-    };
-    assert_eq!(table.book("tok-m1", &first).await.unwrap(), first);
+    let (first, second) = (record("b1"), record("b2"));
+    let bookings = || raw_sks(&table, "ACCOUNT#acme", "BOOKING#");
+    assert_eq!(table.book("tok-m1", &first).await.unwrap(), first.booking);
     assert_eq!(
         table.book("tok-m1", &second).await.unwrap(),
-        first,
+        first.booking,
         "a resubmission gives the same booking"
     );
+    assert_eq!(
+        bookings().await,
+        vec!["BOOKING#h1#b1"],
+        "one booking record, with consent"
+    );
     // Withdrawing touches only the named booking; then the next booking holds.
-    table.unbook("tok-m1", "b2").await.unwrap();
+    table.unbook("tok-m1", &second).await.unwrap();
     assert_eq!(
         table
             .get_link("tok-m1")
@@ -527,15 +545,28 @@ async fn bookings_are_idempotent() {
             .booking_id,
         "b1"
     );
-    table.unbook("tok-m1", "b1").await.unwrap();
+    assert_eq!(bookings().await, vec!["BOOKING#h1#b1"]);
+    table.unbook("tok-m1", &first).await.unwrap();
     assert_eq!(
         table.get_link("tok-m1").await.unwrap().unwrap().booking,
         None
     );
+    assert!(bookings().await.is_empty(), "withdrawn with its record");
     assert_eq!(
         table.book("tok-m1", &second).await.unwrap().booking_id,
         "b2"
     );
+    // A later visit is a contact: the booking is kept 3 years from it.
+    let later = now + Duration::days(20);
+    assert_eq!(table.touch_bookings("acme", "h1", later).await.unwrap(), 1);
+    let data = table.subject_data("acme", "h1").await.unwrap();
+    assert_eq!(data.bookings.len(), 1);
+    assert_eq!(data.bookings[0]["last_contact_at"], ts(later));
+    assert_eq!(
+        data.bookings[0]["expires_at"],
+        rappel::retention::expires(later, rappel::retention::BOOKING_DAYS)
+    );
+    assert_eq!(data.bookings[0]["consent"]["language"], "fr");
     table.mark_link_opted_out("tok-m1", now).await.unwrap();
     assert!(
         table
@@ -546,7 +577,202 @@ async fn bookings_are_idempotent() {
             .opted_out_at
             .is_some()
     );
+    // The opt-out link written with the message outlives the booking link.
+    let optout = table.get_optout_link("tok-m1").await.unwrap().unwrap();
+    assert_eq!(
+        (optout.account_id.as_str(), optout.caller_hash.as_str()),
+        ("acme", "h1")
+    );
+    assert!(optout.expires_at > l.expires_at + 300 * 86_400);
     assert!(table.book("tok-unknown", &first).await.is_err());
+}
+
+/// The sort keys of partition `pk` starting with `prefix`.
+async fn raw_sks(table: &Table, pk: &str, prefix: &str) -> Vec<String> {
+    let out = table
+        .client()
+        .query()
+        .table_name(table.name())
+        .key_condition_expression("PK = :pk AND begins_with(SK, :p)")
+        .expression_attribute_values(":pk", AttributeValue::S(pk.into()))
+        .expression_attribute_values(":p", AttributeValue::S(prefix.into()))
+        .send()
+        .await
+        .unwrap();
+    out.items()
+        .iter()
+        .filter_map(|i| i.get("SK").and_then(|v| v.as_s().ok()).cloned())
+        .collect()
+}
+
+#[tokio::test]
+async fn opt_outs_from_every_channel_and_the_short_code_index() {
+    let env = env().await;
+    let table = env.table();
+    let now = t("2026-12-01T09:00:00Z");
+    let mut a =
+        Account::from_json(r#"{"account_id":"acme","company_name":"Acme","short_code":"36173"}"#)
+            .unwrap();
+    table.put_account(&a, None, now).await.unwrap();
+    let b =
+        Account::from_json(r#"{"account_id":"bravo","company_name":"Bravo","short_code":"36173"}"#)
+            .unwrap();
+    table.put_account(&b, None, now).await.unwrap();
+    assert_eq!(
+        table.reply_accounts("36173").await.unwrap(),
+        ["acme", "bravo"]
+    );
+    // Changing the short code moves the index; removing it takes the account out.
+    a.short_code = Some("38000".into());
+    a.message_template = None;
+    table.put_account(&a, None, now).await.unwrap();
+    assert_eq!(table.reply_accounts("36173").await.unwrap(), ["bravo"]);
+    assert_eq!(table.reply_accounts("38000").await.unwrap(), ["acme"]);
+    a.short_code = None;
+    table.put_account(&a, None, now).await.unwrap();
+    assert!(table.reply_accounts("38000").await.unwrap().is_empty());
+
+    assert!(
+        table
+            .record_opt_out("acme", "h9", OptOutSource::CarrierList, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !table
+            .record_opt_out(
+                "acme",
+                "h9",
+                OptOutSource::SmsReply,
+                now + Duration::hours(1)
+            )
+            .await
+            .unwrap()
+    );
+    let list = table.opt_outs("acme").await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        (list[0].source.as_str(), list[0].opted_out_at.as_str()),
+        ("carrier_list", "2026-12-01T09:00:00Z")
+    );
+    assert!(table.is_opted_out("acme", "h9").await.unwrap());
+    assert!(table.remove_opt_out("acme", "h9").await.unwrap());
+    assert!(!table.remove_opt_out("acme", "h9").await.unwrap());
+    assert!(!table.is_opted_out("acme", "h9").await.unwrap());
+}
+
+#[tokio::test]
+async fn a_subject_is_exported_then_erased_except_the_opt_out_tombstone() {
+    let env = env().await;
+    let table = env.table();
+    let now = t("2026-11-27T10:00:00Z");
+    let c = call("c7", "h7", now);
+    table.put_call(&c).await.unwrap();
+    let (m, l) = message(
+        "m7",
+        &c,
+        now,
+        NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
+    );
+    table
+        .schedule(&c, &m, &l, Reason::InHours, &cap(), now)
+        .await
+        .unwrap();
+    let other = call("c8", "h8", now);
+    table.put_call(&other).await.unwrap();
+    table
+        .record_opt_out("acme", "h7", OptOutSource::Link, now)
+        .await
+        .unwrap();
+
+    let data = table.subject_data("acme", "h7").await.unwrap();
+    assert_eq!(
+        (
+            data.calls.len(),
+            data.messages.len(),
+            data.links.len(),
+            data.opt_outs.len()
+        ),
+        (1, 1, 2, 1)
+    );
+    assert_eq!(data.other.len(), 1, "the day reservation");
+    assert!(
+        data.messages[0]["number"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("v1."))
+    );
+
+    let erased = table.erase_subject("acme", "h7").await.unwrap();
+    assert_eq!(
+        erased,
+        SubjectErased {
+            deleted: 5,
+            opt_out_kept: true
+        }
+    );
+    let left = table.subject_data("acme", "h7").await.unwrap();
+    assert_eq!(
+        (left.len(), left.opt_outs.len()),
+        (1, 1),
+        "only the tombstone"
+    );
+    assert!(table.is_opted_out("acme", "h7").await.unwrap());
+    // The other caller is untouched.
+    assert_eq!(
+        table.subject_data("acme", "h8").await.unwrap().calls.len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn numbers_sealed_before_a_key_rotation_still_open() {
+    let env = env().await;
+    let kms = env.kms();
+    let client = aws_sdk_kms::Client::new(&env.config);
+    let key_id = client
+        .describe_key()
+        .key_id(&env.names.number_key_alias)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .key_id()
+        .to_string();
+    let status = client
+        .get_key_rotation_status()
+        .key_id(&key_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        status.key_rotation_enabled(),
+        "automatic rotation on, as in template.yaml"
+    );
+    let number = E164::from_e164_unchecked("+33600000003");
+    let before = kms.seal("acme", &number).await.unwrap();
+    client
+        .rotate_key_on_demand()
+        .key_id(&key_id)
+        .send()
+        .await
+        .unwrap();
+    let rotations = client
+        .list_key_rotations()
+        .key_id(&key_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rotations.rotations().len(), 1);
+    let after = kms.seal("acme", &number).await.unwrap();
+    assert_eq!(
+        kms.open("acme", &before).await.unwrap().expose(),
+        "+33600000003"
+    );
+    assert_eq!(
+        kms.open("acme", &after).await.unwrap().expose(),
+        "+33600000003"
+    );
 }
 
 #[tokio::test]

@@ -1,5 +1,8 @@
 //! The booking page (rule 8, docs/architecture.md): `GET /r/{token}` shows the callback slots, `POST /r/{token}`
 //! books one (`CallbackRequested`), `POST /r/{token}/opt-out` stops the SMS (`OptedOut`).
+//! `GET /o/{token}` is the short opt-out link an SMS carries (`{optout}`): it asks for a
+//! confirmation (link previews fetch URLs), `POST /o/{token}` opts out. Both opt-out actions
+//! keep working for a year after the booking link expired (the `LINK#…/OPTOUT` item).
 //!
 //! Everything is server-rendered HTML that works without JavaScript. The handler never fails:
 //! an AWS error becomes a 500 page and a log line that names the service, never the person.
@@ -12,8 +15,12 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use rappel::account::{Account, TOKEN_LEN};
 use rappel::aws::Table;
-use rappel::items::{Booking, CALL_PREFIX, LinkItem, RETENTION_DAYS, ts};
+use rappel::items::{
+    Booking, BookingItem, CALL_PREFIX, ConsentRecord, LinkItem, OptOutLinkItem, OptOutSource,
+    RETENTION_DAYS, account_pk, booking_sk, ts,
+};
 use rappel::ports::{Clock, EventPublisher, PortError, detail_type};
+use rappel::retention;
 use rappel::rules::Reason;
 use rappel::slots::{self, Slot};
 use serde_json::json;
@@ -72,6 +79,10 @@ pub enum Route {
     Book(String),
     /// `POST /r/{token}/opt-out`.
     OptOut(String),
+    /// `GET` (or `HEAD`) `/o/{token}`: the SMS's opt-out link, asking for confirmation.
+    OptOutPage(String),
+    /// `POST /o/{token}`: the confirmed opt-out.
+    OptOutConfirm(String),
     /// A known path with another method; the value is the `Allow` header.
     MethodNotAllowed(&'static str),
     NotFound,
@@ -82,17 +93,25 @@ pub enum Route {
 /// [`Route::NotFound`] (no table read for garbage).
 pub fn route(method: &Method, path: &str) -> Route {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let get = method == Method::GET || method == Method::HEAD;
+    let post = method == Method::POST;
     let (token, opt_out) = match segments.as_slice() {
         [.., "r", token, "opt-out"] => (*token, true),
         [.., "r", token] => (*token, false),
+        [.., "o", token] if is_token(token) => {
+            let token = token.to_string();
+            return match (get, post) {
+                (true, _) => Route::OptOutPage(token),
+                (_, true) => Route::OptOutConfirm(token),
+                _ => Route::MethodNotAllowed("GET, HEAD, POST"),
+            };
+        }
         _ => return Route::NotFound,
     };
     if !is_token(token) {
         return Route::NotFound;
     }
     let token = token.to_string();
-    let get = method == Method::GET || method == Method::HEAD;
-    let post = method == Method::POST;
     match (opt_out, get, post) {
         (false, true, _) => Route::Page(token),
         (false, _, true) => Route::Book(token),
@@ -128,19 +147,39 @@ pub trait BookingStore: Send + Sync {
         account_id: &str,
         message_id: &str,
     ) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
-    /// Book unless already booked; returns the booking that holds.
+    /// The opt-out link `token` (kept a year after the booking link), `None` when unknown.
+    fn optout_link(
+        &self,
+        token: &str,
+    ) -> impl Future<Output = Result<Option<OptOutLinkItem>, PortError>> + Send;
+    /// Whether caller `hash` opted out of `account_id`.
+    fn is_opted_out(
+        &self,
+        account_id: &str,
+        hash: &str,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
+    /// Book unless already booked, keeping `record` (booking + consent record); returns the
+    /// booking that holds.
     fn book(
         &self,
         token: &str,
-        booking: &Booking,
+        record: &BookingItem,
     ) -> impl Future<Output = Result<Booking, PortError>> + Send;
-    /// Withdraw booking `booking_id` from link `token` (only that booking): used when the
-    /// business could not be told, so that the prospect's retry books and tells again.
+    /// Withdraw `record` from link `token` (only that booking): used when the business could
+    /// not be told, so that the prospect's retry books and tells again.
     fn unbook(
         &self,
         token: &str,
-        booking_id: &str,
+        record: &BookingItem,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// The prospect was in contact at `now` (a visit of the link): their bookings are kept 3
+    /// years from now. Returns how many.
+    fn touch_bookings(
+        &self,
+        account_id: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<usize, PortError>> + Send;
     /// Record the opt-out of caller `hash` (source `link`; idempotent).
     fn put_opt_out(
         &self,
@@ -180,11 +219,25 @@ impl BookingStore for Table {
             .await?
             .and_then(|m| m.caller_masked))
     }
-    async fn book(&self, token: &str, booking: &Booking) -> Result<Booking, PortError> {
-        Table::book(self, token, booking).await
+    async fn optout_link(&self, token: &str) -> Result<Option<OptOutLinkItem>, PortError> {
+        self.get_optout_link(token).await
     }
-    async fn unbook(&self, token: &str, booking_id: &str) -> Result<(), PortError> {
-        Table::unbook(self, token, booking_id).await
+    async fn is_opted_out(&self, account_id: &str, hash: &str) -> Result<bool, PortError> {
+        Table::is_opted_out(self, account_id, hash).await
+    }
+    async fn book(&self, token: &str, record: &BookingItem) -> Result<Booking, PortError> {
+        Table::book(self, token, record).await
+    }
+    async fn unbook(&self, token: &str, record: &BookingItem) -> Result<(), PortError> {
+        Table::unbook(self, token, record).await
+    }
+    async fn touch_bookings(
+        &self,
+        account_id: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize, PortError> {
+        Table::touch_bookings(self, account_id, hash, now).await
     }
     async fn put_opt_out(
         &self,
@@ -192,7 +245,9 @@ impl BookingStore for Table {
         hash: &str,
         now: DateTime<Utc>,
     ) -> Result<(), PortError> {
-        Table::put_opt_out(self, account_id, hash, "link", now).await
+        Table::record_opt_out(self, account_id, hash, OptOutSource::Link, now)
+            .await
+            .map(drop)
     }
     async fn mark_link_opted_out(&self, token: &str, now: DateTime<Utc>) -> Result<(), PortError> {
         Table::mark_link_opted_out(self, token, now).await
@@ -239,6 +294,10 @@ pub async fn respond<S: BookingStore, E: EventPublisher, C: Clock>(
             .await
         }
         Route::OptOut(token) => opt_out(store, events, public_base_url, &token, now).await,
+        Route::OptOutPage(token) => opt_out_page(store, public_base_url, &token, now).await,
+        Route::OptOutConfirm(token) => {
+            opt_out_confirm(store, events, public_base_url, &token, now).await
+        }
     };
     result.unwrap_or_else(|e| {
         tracing::error!(service = e.service, error = %e.message, "booking request failed");
@@ -318,6 +377,15 @@ async fn show<S: BookingStore>(
     if ctx.expired {
         return Ok(expired(&ctx));
     }
+    // A visit of the link is a contact: the prospect's bookings are kept 3 years from now
+    // (README, "Retention"). Not worth an error page if it fails: the next visit does it.
+    if ctx.link.booking.is_some()
+        && let Err(e) = store
+            .touch_bookings(&ctx.account.account_id, &ctx.link.caller_hash, now)
+            .await
+    {
+        tracing::warn!(message_id = %ctx.link.message_id, error = %e, "bookings not touched");
+    }
     Ok(html(
         StatusCode::OK,
         link_page(&ctx, now, &FormState::default()),
@@ -384,7 +452,19 @@ async fn book<S: BookingStore, E: EventPublisher>(
         message: form.message,
         booked_at: ts(now),
     };
-    let held = store.book(token, &new).await?;
+    let record = BookingItem {
+        pk: account_pk(&ctx.account.account_id),
+        sk: booking_sk(&ctx.link.caller_hash, &new.booking_id),
+        account_id: ctx.account.account_id.clone(),
+        caller_hash: ctx.link.caller_hash.clone(),
+        message_id: ctx.link.message_id.clone(),
+        call_sk: ctx.link.call_sk.clone(),
+        booking: new.clone(),
+        consent: Some(consent_record(&ctx.account.company_name)),
+        last_contact_at: ts(now),
+        expires_at: retention::expires(now, retention::BOOKING_DAYS),
+    };
+    let held = store.book(token, &record).await?;
     if held.booking_id == new.booking_id {
         let detail = callback_requested_detail(&ctx.account, &ctx.link, &held, caller);
         if let Err(e) = events.put(detail_type::CALLBACK_REQUESTED, detail).await {
@@ -398,7 +478,7 @@ async fn book<S: BookingStore, E: EventPublisher>(
                 error = %e.message,
                 "CallbackRequested not published; booking withdrawn"
             );
-            if let Err(undo) = store.unbook(token, &held.booking_id).await {
+            if let Err(undo) = store.unbook(token, &record).await {
                 tracing::error!(booking_id = %held.booking_id, error = %undo, "booking stored but not announced: replay CallbackRequested by hand");
             }
             return Err(e);
@@ -419,7 +499,8 @@ async fn book<S: BookingStore, E: EventPublisher>(
 }
 
 /// `POST /r/{token}/opt-out`. Honoured even on an expired link: opposition has no deadline
-/// (RGPD art. 21). Idempotent: a link already used to opt out changes nothing.
+/// (RGPD art. 21); once the booking link is gone, through its opt-out link (a year). Idempotent:
+/// a link already used to opt out changes nothing.
 async fn opt_out<S: BookingStore, E: EventPublisher>(
     store: &S,
     events: &E,
@@ -427,35 +508,230 @@ async fn opt_out<S: BookingStore, E: EventPublisher>(
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Response<Body>, PortError> {
+    if store.link(token).await?.is_none() {
+        return opt_out_confirm(store, events, public_base_url, token, now).await;
+    }
     let mut ctx = match load(store, public_base_url, token, now).await? {
         Ok(ctx) => ctx,
         Err(response) => return Ok(response),
     };
     if ctx.link.opted_out_at.is_none() {
-        let account_id = ctx.account.account_id.clone();
-        let hash = ctx.link.caller_hash.clone();
-        store.put_opt_out(&account_id, &hash, now).await?;
-        let cancelled = store.cancel_pending(&account_id, &hash, now).await?;
-        events
-            .put(
-                detail_type::OPTED_OUT,
-                json!({
-                    "account_id": account_id,
-                    "message_id": ctx.link.message_id,
-                    "cancelled": cancelled,
-                    "at": ts(now),
-                }),
-            )
-            .await?;
-        // Last: a retry after any earlier failure runs every step again.
-        store.mark_link_opted_out(token, now).await?;
-        tracing::info!(%account_id, message_id = %ctx.link.message_id, cancelled, "opted out");
+        let (account_id, hash) = (ctx.account.account_id.clone(), ctx.link.caller_hash.clone());
+        stop_sms(
+            store,
+            events,
+            &account_id,
+            &hash,
+            &ctx.link.message_id,
+            Some(token),
+            now,
+        )
+        .await?;
         ctx.link.opted_out_at = Some(ts(now));
     }
     Ok(html(
         StatusCode::OK,
         link_page(&ctx, now, &FormState::default()),
     ))
+}
+
+/// Record the opt-out of `hash` from `account_id`, cancel their deferred messages, tell the
+/// business, and mark the booking link `link_token` (if it still exists) as used. Every step
+/// is idempotent; the mark is last, so a retry after any failure runs every step again.
+async fn stop_sms<S: BookingStore, E: EventPublisher>(
+    store: &S,
+    events: &E,
+    account_id: &str,
+    hash: &str,
+    message_id: &str,
+    link_token: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), PortError> {
+    store.put_opt_out(account_id, hash, now).await?;
+    let cancelled = store.cancel_pending(account_id, hash, now).await?;
+    events
+        .put(
+            detail_type::OPTED_OUT,
+            json!({
+                "account_id": account_id,
+                "message_id": message_id,
+                "source": OptOutSource::Link.as_str(),
+                "cancelled": cancelled,
+                "at": ts(now),
+            }),
+        )
+        .await?;
+    if let Some(token) = link_token {
+        store.mark_link_opted_out(token, now).await?;
+    }
+    tracing::info!(%account_id, %message_id, cancelled, "opted out");
+    Ok(())
+}
+
+/// Who an opt-out link stops: the account and the prospect's hash, from the booking link or,
+/// once it is gone, from the opt-out link kept beside it.
+struct OptOutTarget {
+    account: Account,
+    hash: String,
+    message_id: String,
+    /// The booking link, while it exists.
+    link: Option<LinkItem>,
+    base_url: String,
+}
+
+async fn opt_out_target<S: BookingStore>(
+    store: &S,
+    public_base_url: &str,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<OptOutTarget>, PortError> {
+    let link = store.link(token).await?;
+    let (account_id, hash, message_id) = match &link {
+        Some(l) => (
+            l.account_id.clone(),
+            l.caller_hash.clone(),
+            l.message_id.clone(),
+        ),
+        None => match store
+            .optout_link(token)
+            .await?
+            // Expired but not yet deleted by DynamoDB: no longer valid.
+            .filter(|o| retention::is_live(o.expires_at, now))
+        {
+            Some(o) => (o.account_id, o.caller_hash, o.message_id),
+            None => return Ok(None),
+        },
+    };
+    let Some(account) = store.account(&account_id).await? else {
+        tracing::warn!(%account_id, "opt-out link of an unknown account");
+        return Ok(None);
+    };
+    let base_url = account
+        .booking_base_url
+        .as_deref()
+        .unwrap_or(public_base_url)
+        .trim_end_matches('/')
+        .to_string();
+    Ok(Some(OptOutTarget {
+        account,
+        hash,
+        message_id,
+        link,
+        base_url,
+    }))
+}
+
+/// `GET /o/{token}`: the SMS's opt-out link asks for a confirmation (a link preview or a
+/// security scanner fetching the URL must not opt anyone out).
+async fn opt_out_page<S: BookingStore>(
+    store: &S,
+    public_base_url: &str,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Response<Body>, PortError> {
+    let Some(target) = opt_out_target(store, public_base_url, token, now).await? else {
+        return Ok(not_found());
+    };
+    let company = &target.account.company_name;
+    let done = target
+        .link
+        .as_ref()
+        .is_some_and(|l| l.opted_out_at.is_some())
+        || store
+            .is_opted_out(&target.account.account_id, &target.hash)
+            .await?;
+    let page = if done {
+        NoticePage {
+            company: Some(company),
+            heading: "C'est noté",
+            text: format!("Vous ne recevez plus de SMS de {company}."),
+            opt_out_action: None,
+        }
+    } else {
+        NoticePage {
+            company: Some(company),
+            heading: "Ne plus recevoir de SMS",
+            text: format!(
+                "Confirmez ci-dessous : {company} ne vous enverra plus de SMS. Un rappel déjà demandé n'est pas annulé."
+            ),
+            opt_out_action: Some(format!("{}/o/{token}", target.base_url)),
+        }
+    };
+    Ok(html(StatusCode::OK, render(&page)))
+}
+
+/// `POST /o/{token}` (and `POST /r/{token}/opt-out` once the booking link is gone).
+async fn opt_out_confirm<S: BookingStore, E: EventPublisher>(
+    store: &S,
+    events: &E,
+    public_base_url: &str,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Response<Body>, PortError> {
+    let Some(target) = opt_out_target(store, public_base_url, token, now).await? else {
+        return Ok(not_found());
+    };
+    let account_id = &target.account.account_id;
+    let already = match &target.link {
+        Some(link) => link.opted_out_at.is_some(),
+        None => store.is_opted_out(account_id, &target.hash).await?,
+    };
+    if !already {
+        let link_token = target.link.as_ref().map(|_| token);
+        stop_sms(
+            store,
+            events,
+            account_id,
+            &target.hash,
+            &target.message_id,
+            link_token,
+            now,
+        )
+        .await?;
+    }
+    let company = &target.account.company_name;
+    let page = NoticePage {
+        company: Some(company),
+        heading: "C'est noté",
+        text: format!("Vous ne recevrez plus de SMS de {company}."),
+        opt_out_action: None,
+    };
+    Ok(html(StatusCode::OK, render(&page)))
+}
+
+/// The consent line shown above the booking button (`link.html`), word for word.
+pub fn consent_text(company: &str) -> String {
+    format!(
+        "En validant, vous demandez à {company} de vous rappeler au créneau choisi, au numéro qui a appelé."
+    )
+}
+
+/// The evidence of a callback request: the consent line, the language and the version of the
+/// page that showed it (loi n° 2025-594, art. 3).
+pub fn consent_record(company: &str) -> ConsentRecord {
+    ConsentRecord {
+        text: consent_text(company),
+        language: "fr".into(),
+        page_version: page_version().to_string(),
+    }
+}
+
+/// SHA-256 (first 16 hex characters) of the templates the booking page is made of.
+pub fn page_version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        use sha2::Digest;
+        let mut hash = sha2::Sha256::new();
+        for source in [
+            include_str!("../templates/base.html"),
+            include_str!("../templates/link.html"),
+            include_str!("../templates/opt_out.html"),
+            include_str!("../templates/privacy.html"),
+        ] {
+            hash.update(source.as_bytes());
+        }
+        hex::encode(hash.finalize())[..16].to_string()
+    })
 }
 
 /// The `CallbackRequested` detail: what the business needs to call back. `caller` is the
@@ -695,6 +971,8 @@ pub struct LinkPage<'a> {
     pub name_max: usize,
     pub message_max: usize,
     pub retention_days: i64,
+    pub booking_retention_years: i64,
+    pub consent: String,
 }
 
 /// A page with a heading and a sentence (404, 405, 410, 500); with `company` and
@@ -739,6 +1017,8 @@ fn link_page(ctx: &Context, now: DateTime<Utc>, form: &FormState) -> String {
         name_max: NAME_MAX,
         message_max: MESSAGE_MAX,
         retention_days: RETENTION_DAYS,
+        booking_retention_years: retention::BOOKING_DAYS / 365,
+        consent: consent_text(&ctx.account.company_name),
     })
 }
 
@@ -882,6 +1162,8 @@ mod tests {
         fail: bool,
         opt_outs: Mutex<Vec<(String, String)>>,
         cancels: Mutex<usize>,
+        records: Mutex<Vec<BookingItem>>,
+        optout_link: Option<OptOutLinkItem>,
     }
 
     impl FakeStore {
@@ -915,22 +1197,53 @@ mod tests {
         async fn caller_masked(&self, _: &str, _: &str) -> Result<Option<String>, PortError> {
             Ok(Some("+33 6•• •• •• 01".into()))
         }
-        async fn book(&self, _: &str, booking: &Booking) -> Result<Booking, PortError> {
+        async fn book(&self, _: &str, record: &BookingItem) -> Result<Booking, PortError> {
             let mut link = self.link.lock().unwrap();
             let link = link.as_mut().unwrap();
-            Ok(link.booking.get_or_insert_with(|| booking.clone()).clone())
+            let held = link
+                .booking
+                .get_or_insert_with(|| record.booking.clone())
+                .clone();
+            if held == record.booking {
+                self.records.lock().unwrap().push(record.clone());
+            }
+            Ok(held)
         }
-        async fn unbook(&self, _: &str, booking_id: &str) -> Result<(), PortError> {
+        async fn unbook(&self, _: &str, record: &BookingItem) -> Result<(), PortError> {
             let mut link = self.link.lock().unwrap();
             let link = link.as_mut().unwrap();
             if link
                 .booking
                 .as_ref()
-                .is_some_and(|b| b.booking_id == booking_id)
+                .is_some_and(|b| b.booking_id == record.booking.booking_id)
             {
                 link.booking = None;
+                self.records.lock().unwrap().retain(|r| r.sk != record.sk);
             }
             Ok(())
+        }
+        async fn optout_link(&self, token: &str) -> Result<Option<OptOutLinkItem>, PortError> {
+            self.check()?;
+            Ok(self.optout_link.clone().filter(|_| token == TOKEN))
+        }
+        async fn is_opted_out(&self, a: &str, h: &str) -> Result<bool, PortError> {
+            Ok(self
+                .opt_outs
+                .lock()
+                .unwrap()
+                .contains(&(a.into(), h.into())))
+        }
+        async fn touch_bookings(
+            &self,
+            _: &str,
+            _: &str,
+            now: DateTime<Utc>,
+        ) -> Result<usize, PortError> {
+            let mut records = self.records.lock().unwrap();
+            for r in records.iter_mut() {
+                r.last_contact_at = ts(now);
+            }
+            Ok(records.len())
         }
         async fn put_opt_out(&self, a: &str, h: &str, _: DateTime<Utc>) -> Result<(), PortError> {
             self.opt_outs.lock().unwrap().push((a.into(), h.into()));
@@ -1599,14 +1912,28 @@ mod tests {
             async fn caller_masked(&self, a: &str, m: &str) -> Result<Option<String>, PortError> {
                 self.0.caller_masked(a, m).await
             }
-            async fn book(&self, _: &str, b: &Booking) -> Result<Booking, PortError> {
+            async fn book(&self, _: &str, b: &BookingItem) -> Result<Booking, PortError> {
                 Ok(Booking {
                     booking_id: "bkg_earlier".into(),
-                    ..b.clone()
+                    ..b.booking.clone()
                 })
             }
-            async fn unbook(&self, t: &str, b: &str) -> Result<(), PortError> {
+            async fn unbook(&self, t: &str, b: &BookingItem) -> Result<(), PortError> {
                 self.0.unbook(t, b).await
+            }
+            async fn optout_link(&self, t: &str) -> Result<Option<OptOutLinkItem>, PortError> {
+                self.0.optout_link(t).await
+            }
+            async fn is_opted_out(&self, a: &str, h: &str) -> Result<bool, PortError> {
+                self.0.is_opted_out(a, h).await
+            }
+            async fn touch_bookings(
+                &self,
+                a: &str,
+                h: &str,
+                n: DateTime<Utc>,
+            ) -> Result<usize, PortError> {
+                self.0.touch_bookings(a, h, n).await
             }
             async fn put_opt_out(
                 &self,
@@ -1675,7 +2002,7 @@ mod tests {
         assert_eq!(sent[0].0, "OptedOut");
         assert_eq!(
             sent[0].1,
-            json!({"account_id": "plomberie-martin", "message_id": "msg_0123", "cancelled": 1, "at": "2026-11-27T18:30:00Z"})
+            json!({"account_id": "plomberie-martin", "message_id": "msg_0123", "source": "link", "cancelled": 1, "at": "2026-11-27T18:30:00Z"})
         );
         // A stale booking form afterwards books nothing.
         let (status, _) = call(
@@ -1707,6 +2034,135 @@ mod tests {
         assert_eq!(status, 200);
         assert!(page.contains("Vous ne recevrez plus de SMS de Plomberie Martin."));
         assert_eq!(events.0.lock().unwrap().len(), 1);
+    }
+
+    fn optout_link_item(expires_at: i64) -> OptOutLinkItem {
+        OptOutLinkItem {
+            pk: format!("LINK#{TOKEN}"),
+            sk: "OPTOUT".into(),
+            account_id: "plomberie-martin".into(),
+            message_id: "msg_0123".into(),
+            caller_hash: "h4sh".into(),
+            expires_at,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sms_opt_out_link_asks_for_a_confirmation_then_opts_out() {
+        let store = FakeStore::with(link());
+        let events = FakeEvents::default();
+        let path = format!("/o/{TOKEN}");
+        // A link preview fetching the URL opts nobody out.
+        let (status, page) = call(&store, &events, request("GET", &path, "")).await;
+        assert_eq!(status, 200);
+        assert!(
+            page.contains(&format!(r#"action="https://rappel.example.fr/o/{TOKEN}""#)),
+            "{page}"
+        );
+        assert!(store.opt_outs.lock().unwrap().is_empty());
+        let (status, page) = call(&store, &events, request("POST", &path, "")).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("Vous ne recevrez plus de SMS de Plomberie Martin."));
+        assert_eq!(store.opt_outs.lock().unwrap().len(), 1);
+        assert_eq!(
+            store.stored().opted_out_at.as_deref(),
+            Some("2026-11-27T18:30:00Z")
+        );
+        // Afterwards the link says so, without a button.
+        let (_, page) = call(&store, &events, request("GET", &path, "")).await;
+        assert!(
+            page.contains("est noté") && !page.contains("<form"),
+            "{page}"
+        );
+        assert_eq!(events.0.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn opting_out_works_after_the_booking_link_is_gone_until_the_opt_out_link_expires() {
+        let live = (now() + chrono::Duration::days(300)).timestamp();
+        for path in [format!("/o/{TOKEN}"), format!("/r/{TOKEN}/opt-out")] {
+            let store = FakeStore {
+                account: Some(account()),
+                optout_link: Some(optout_link_item(live)),
+                ..FakeStore::default()
+            };
+            let events = FakeEvents::default();
+            let (status, page) = call(&store, &events, request("POST", &path, "")).await;
+            assert_eq!(status, 200, "{path}");
+            assert!(page.contains("Vous ne recevrez plus de SMS de Plomberie Martin."));
+            assert_eq!(
+                *store.opt_outs.lock().unwrap(),
+                [("plomberie-martin".to_string(), "h4sh".to_string())]
+            );
+            assert_eq!(events.0.lock().unwrap()[0].1["source"], "link");
+            // Twice: recorded once.
+            call(&store, &events, request("POST", &path, "")).await;
+            assert_eq!(events.0.lock().unwrap().len(), 1, "{path}");
+        }
+        // Expired but not yet deleted by DynamoDB's TTL: unknown.
+        let store = FakeStore {
+            account: Some(account()),
+            optout_link: Some(optout_link_item(now().timestamp())),
+            ..FakeStore::default()
+        };
+        let events = FakeEvents::default();
+        let (status, _) = call(&store, &events, request("POST", &format!("/o/{TOKEN}"), "")).await;
+        assert_eq!(status, 404);
+        assert!(store.opt_outs.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_booking_keeps_its_consent_record_and_a_visit_is_a_contact() {
+        let store = FakeStore::with(link());
+        let events = FakeEvents::default();
+        let (_, page) = call(&store, &events, request("GET", &format!("/r/{TOKEN}"), "")).await;
+        let consent = consent_text("Plomberie Martin");
+        assert!(page.contains(&consent), "the consent line is shown");
+        let (status, _) = call(
+            &store,
+            &events,
+            request(
+                "POST",
+                &format!("/r/{TOKEN}"),
+                "slot=2026-11-30T09%3A00%3A00Z",
+            ),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let records = store.records.lock().unwrap().clone();
+        assert_eq!(records.len(), 1);
+        let record = &records[0];
+        assert_eq!(
+            record.sk,
+            format!("BOOKING#h4sh#{}", record.booking.booking_id)
+        );
+        assert_eq!(record.booking.slot, "2026-11-30T09:00:00Z");
+        let kept = record.consent.as_ref().unwrap();
+        assert_eq!(
+            (kept.text.as_str(), kept.language.as_str()),
+            (consent.as_str(), "fr")
+        );
+        assert_eq!(kept.page_version, page_version());
+        assert_eq!(kept.page_version.len(), 16);
+        assert_eq!(
+            record.expires_at,
+            (now() + chrono::Duration::days(3 * 365)).timestamp()
+        );
+        drop(records);
+        // A later visit of the link refreshes the last contact.
+        let later = FixedClock(now() + chrono::Duration::days(2));
+        respond(
+            &store,
+            &events,
+            &later,
+            "https://rappel.example.fr",
+            &request("GET", &format!("/r/{TOKEN}"), ""),
+        )
+        .await;
+        assert_eq!(
+            store.records.lock().unwrap()[0].last_contact_at,
+            "2026-11-29T18:30:00Z"
+        );
     }
 
     #[test]

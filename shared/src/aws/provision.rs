@@ -117,6 +117,7 @@ pub async fn provision(config: &SdkConfig, names: &Names) -> Result<(), BoxError
         {
             continue;
         }
+        let symmetric = hmac.is_none();
         let mut create = kms.create_key().description(description);
         if let Some((spec, usage)) = hmac {
             create = create.key_spec(spec).key_usage(usage);
@@ -128,9 +129,14 @@ pub async fn provision(config: &SdkConfig, names: &Names) -> Result<(), BoxError
             .ok_or("CreateKey returned no key")?;
         kms.create_alias()
             .alias_name(alias.as_str())
-            .target_key_id(id)
+            .target_key_id(&id)
             .send()
             .await?;
+        // As template.yaml: yearly automatic rotation of the symmetric keys (HMAC keys cannot
+        // rotate; their hashes must stay stable for opt-out tombstones).
+        if symmetric {
+            kms.enable_key_rotation().key_id(&id).send().await?;
+        }
     }
 
     let events = aws_sdk_eventbridge::Client::new(config);

@@ -1221,46 +1221,110 @@ impl Table {
             .transpose()
     }
 
-    /// Book on link `token` unless it already has a booking; returns the booking that holds
-    /// (the new one, or the earlier one on a resubmission).
-    pub async fn book(&self, token: &str, booking: &Booking) -> Result<Booking, PortError> {
+    /// The opt-out link `token` (kept after its booking link), if it exists.
+    pub async fn get_optout_link(&self, token: &str) -> Result<Option<OptOutLinkItem>, PortError> {
+        self.get(link_pk(token), OPTOUT_LINK_SK)
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// Book on link `token` unless it already has a booking, keeping `record` (the booking
+    /// with its consent record, `BOOKING#{hash}#{id}`) in the same transaction; returns the
+    /// booking that holds (the new one, or the earlier one on a resubmission).
+    pub async fn book(&self, token: &str, record: &BookingItem) -> Result<Booking, PortError> {
+        let booking = &record.booking;
         let value = serde_dynamo::to_attribute_value::<_, AttributeValue>(booking)
             .map_err(|e| PortError::new(SERVICE, format!("serialize: {e}")))?;
+        let update = build(
+            Update::builder()
+                .table_name(&self.name)
+                .key(PK, s(link_pk(token)))
+                .key(SK, s(LINK_SK))
+                .update_expression("SET booking = :b")
+                .condition_expression("attribute_exists(PK) AND attribute_not_exists(booking)")
+                .expression_attribute_values(":b", value)
+                .build(),
+        )?;
         let result = self
             .client
-            .update_item()
-            .table_name(&self.name)
-            .key(PK, s(link_pk(token)))
-            .key(SK, s(LINK_SK))
-            .update_expression("SET booking = :b")
-            .condition_expression("attribute_exists(PK) AND attribute_not_exists(booking)")
-            .expression_attribute_values(":b", value)
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(put(
+                &self.name,
+                to_item(record)?,
+                Some("attribute_not_exists(PK)"),
+            )?)
             .send()
             .await;
-        match unless_condition_failed(result)? {
-            Some(_) => Ok(booking.clone()),
-            None => self
+        match result {
+            Ok(_) => Ok(booking.clone()),
+            Err(e) if failed_conditions(&e).is_some_and(|f| f.contains(&0)) => self
                 .get_link(token)
                 .await?
                 .and_then(|l| l.booking)
                 .ok_or_else(|| PortError::new(SERVICE, "link vanished while booking")),
+            Err(e) => Err(transact_error(e)),
         }
     }
 
-    /// Remove booking `booking_id` from link `token` (no other booking is touched).
-    pub async fn unbook(&self, token: &str, booking_id: &str) -> Result<(), PortError> {
+    /// Remove the booking of `record` from link `token` and delete `record` (no other booking
+    /// is touched).
+    pub async fn unbook(&self, token: &str, record: &BookingItem) -> Result<(), PortError> {
+        let update = build(
+            Update::builder()
+                .table_name(&self.name)
+                .key(PK, s(link_pk(token)))
+                .key(SK, s(LINK_SK))
+                .update_expression("REMOVE booking")
+                .condition_expression("booking.booking_id = :id")
+                .expression_attribute_values(":id", s(&record.booking.booking_id))
+                .build(),
+        )?;
         let result = self
             .client
-            .update_item()
-            .table_name(&self.name)
-            .key(PK, s(link_pk(token)))
-            .key(SK, s(LINK_SK))
-            .update_expression("REMOVE booking")
-            .condition_expression("booking.booking_id = :id")
-            .expression_attribute_values(":id", s(booking_id))
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(delete(&self.name, &record.pk, &record.sk)?)
             .send()
             .await;
-        unless_condition_failed(result).map(drop)
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if failed_conditions(&e).is_some_and(|f| f.contains(&0)) => Ok(()),
+            Err(e) => Err(transact_error(e)),
+        }
+    }
+
+    /// The prospect `hash` of `account_id` was in contact at `now` (a visit of a link, a
+    /// booking): each of their bookings is kept [`crate::retention::BOOKING_DAYS`] from now
+    /// (CNIL: 3 years from the last contact). Returns how many bookings were touched.
+    pub async fn touch_bookings(
+        &self,
+        account_id: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize, PortError> {
+        let expires_at = crate::retention::expires(now, crate::retention::BOOKING_DAYS);
+        let items = self
+            .query_prefix(account_pk(account_id), &booking_prefix(hash))
+            .await?;
+        for item in &items {
+            let Some(sk) = attr(item, SK) else { continue };
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.name)
+                .key(PK, s(account_pk(account_id)))
+                .key(SK, s(sk))
+                .update_expression("SET last_contact_at = :t, expires_at = :e")
+                .condition_expression("attribute_exists(PK) AND last_contact_at < :t")
+                .expression_attribute_values(":t", s(ts(now)))
+                .expression_attribute_values(":e", AttributeValue::N(expires_at.to_string()))
+                .send()
+                .await;
+            unless_condition_failed(result)?;
+        }
+        Ok(items.len())
     }
 
     /// Mark link `token` as used to opt out (first instant kept).
