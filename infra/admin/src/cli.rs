@@ -31,6 +31,10 @@ Examples:
   rappel-admin calls --account plomberie-martin --caller '+33 6 00 00 00 01'
   rappel-admin stuck --account plomberie-martin
   rappel-admin redecide --account plomberie-martin
+  rappel-admin opt-out import --short-code 36173 --file stop-list.csv
+  rappel-admin opt-out list --account plomberie-martin
+  rappel-admin subject export --account plomberie-martin --number '06 00 00 00 01'
+  rappel-admin subject erase --account plomberie-martin --number '06 00 00 00 01' --yes
 
 Against AWS, credentials and region come from the standard chain (AWS_PROFILE,
 AWS_REGION, ...). With --local, the local stack (moto on 127.0.0.1:$MOTO_PORT, default
@@ -78,7 +82,8 @@ pub struct Connection {
     )]
     pub secrets_key_id: String,
 
-    /// KMS key that encrypts caller numbers (never used to decrypt here).
+    /// KMS key that encrypts caller numbers (decrypts only for `subject export`, which needs
+    /// the template's SubjectExportRoleArn role).
     #[arg(
         long,
         env = "NUMBER_KEY_ID",
@@ -87,7 +92,8 @@ pub struct Connection {
     )]
     pub number_key_id: String,
 
-    /// EventBridge bus Rappel puts its events on (used by `redecide`).
+    /// EventBridge bus Rappel puts its events on (`redecide`; the audit events of `opt-out`
+    /// and `subject`).
     #[arg(long, env = "EVENT_BUS_NAME", default_value = "rappel", global = true)]
     pub event_bus: String,
 
@@ -179,6 +185,111 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         older_than_minutes: u32,
     },
+
+    /// Opt-outs: import a carrier STOP list, add or remove one number, list them.
+    ///
+    /// An opt-out is a tombstone holding the number's keyed hash (never the number): the
+    /// sender checks it before every SMS, including messages already deferred. Each change is
+    /// logged and put on the bus as an audit event, without the number.
+    #[command(subcommand)]
+    OptOut(OptOutCommand),
+
+    /// Data-subject requests (RGPD art. 15 and 17) for one number of one account.
+    #[command(subcommand)]
+    Subject(SubjectCommand),
+}
+
+/// `opt-out ...`
+#[derive(Debug, Subcommand)]
+pub enum OptOutCommand {
+    /// Import the numbers a short-code operator reports as having replied STOP.
+    ///
+    /// The file has one number per line, or is a CSV (`;` or `,`) whose first column holding
+    /// a number is used; a header is skipped; national numbers are read as French. The
+    /// opt-outs go to the account given, or to every account sending from the short code
+    /// given. Importing twice is harmless. Lines that are not numbers are reported by line
+    /// number (exit 2) after the others are imported.
+    #[command(after_help = "Examples:
+  rappel-admin opt-out import --short-code 36173 --file stop-list.csv
+  rappel-admin opt-out import --account plomberie-martin --file stop-list.csv")]
+    Import {
+        #[command(flatten)]
+        target: OptOutTarget,
+        /// The operator's list (`-` for standard input).
+        #[arg(long, short = 'f', value_name = "PATH")]
+        file: PathBuf,
+    },
+    /// Record that this number opted out of the account (source `admin`).
+    Add {
+        #[command(flatten)]
+        target: OptOutTarget,
+        /// The number, in any usual form (`+33600000001`, `06 00 00 00 01`).
+        #[arg(long, value_name = "NUMBER")]
+        number: String,
+    },
+    /// Remove this number's opt-out (only when the person asked to receive SMS again).
+    Remove {
+        /// The account id.
+        #[arg(long)]
+        account: String,
+        /// The number, in any usual form.
+        #[arg(long, value_name = "NUMBER")]
+        number: String,
+    },
+    /// List the account's opt-outs: keyed hash, source, date (never a number).
+    List {
+        /// The account id.
+        #[arg(long)]
+        account: String,
+    },
+}
+
+/// Which accounts an opt-out goes to.
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct OptOutTarget {
+    /// One account.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Every account sending from this short code (its `short_code` setting).
+    #[arg(long, value_name = "CODE")]
+    pub short_code: Option<String>,
+}
+
+/// `subject ...`
+#[derive(Debug, Subcommand)]
+pub enum SubjectCommand {
+    /// Print, as JSON, everything Rappel holds about a number for an account: calls,
+    /// decisions, messages, links, bookings with their consent records, opt-outs, day
+    /// reservations, contacts, legs; sealed numbers decrypted (this needs kms:Decrypt on the
+    /// number key: the template's SubjectExportRoleArn). The output contains the number in
+    /// clear: hand it to the person only.
+    #[command(after_help = "Example:
+  rappel-admin subject export --account plomberie-martin --number '06 00 00 00 01' > export.json")]
+    Export {
+        /// The account id.
+        #[arg(long)]
+        account: String,
+        /// The number, in any usual form.
+        #[arg(long, value_name = "NUMBER")]
+        number: String,
+    },
+    /// Delete everything Rappel holds about a number for an account (the sealed numbers go
+    /// with their items: crypto-shredded). An opt-out is kept as its hash tombstone, so it
+    /// still holds. Copies in point-in-time recovery age out after its window.
+    #[command(after_help = "Example:
+  rappel-admin subject erase --account plomberie-martin --number '06 00 00 00 01' --yes")]
+    Erase {
+        /// The account id.
+        #[arg(long)]
+        account: String,
+        /// The number, in any usual form.
+        #[arg(long, value_name = "NUMBER")]
+        number: String,
+        /// Confirm: without it nothing is deleted.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// The account file argument.
@@ -262,6 +373,62 @@ mod tests {
         assert!(Cli::try_parse_from(["rappel-admin", "get-account"]).is_err());
         assert!(Cli::try_parse_from(["rappel-admin", "calls"]).is_err());
         assert!(Cli::try_parse_from(["rappel-admin", "frobnicate"]).is_err());
+    }
+
+    #[test]
+    fn opt_out_and_subject_commands_parse() {
+        let cli = Cli::try_parse_from([
+            "rappel-admin",
+            "opt-out",
+            "import",
+            "--short-code",
+            "36173",
+            "--file",
+            "l.csv",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::OptOut(OptOutCommand::Import {
+                target: OptOutTarget {
+                    account: None,
+                    short_code: Some(_)
+                },
+                ..
+            })
+        ));
+        // One target, not two, not none.
+        assert!(
+            Cli::try_parse_from(["rappel-admin", "opt-out", "import", "--file", "l.csv"]).is_err()
+        );
+        assert!(
+            Cli::try_parse_from([
+                "rappel-admin",
+                "opt-out",
+                "add",
+                "--account",
+                "a",
+                "--short-code",
+                "36173",
+                "--number",
+                "0600000001",
+            ])
+            .is_err()
+        );
+        let cli = Cli::try_parse_from([
+            "rappel-admin",
+            "subject",
+            "erase",
+            "--account",
+            "a",
+            "--number",
+            "0600000001",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Subject(SubjectCommand::Erase { yes: false, .. })
+        ));
     }
 
     #[test]

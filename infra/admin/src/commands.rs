@@ -70,6 +70,8 @@ pub async fn run(cli: Cli) -> Result<(), AdminError> {
             account,
             older_than_minutes,
         } => redecide(&cli.connection, &account, older_than_minutes, json).await,
+        Command::OptOut(command) => crate::privacy::opt_out(&cli.connection, command, json).await,
+        Command::Subject(command) => crate::privacy::subject(&cli.connection, command).await,
     }
 }
 
@@ -332,7 +334,7 @@ async fn table(connection: &Connection) -> Table {
 }
 
 /// The account, or exit 1 when unknown.
-async fn find_account(table: &Table, account_id: &str) -> Result<Account, AdminError> {
+pub(crate) async fn find_account(table: &Table, account_id: &str) -> Result<Account, AdminError> {
     table.get_account(account_id).await?.ok_or_else(|| {
         AdminError::NotFound(format!(
             "account {account_id} not found in table {}",

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod connect;
 mod error;
+mod privacy;
 mod render;
 
 use clap::Parser;

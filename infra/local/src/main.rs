@@ -197,6 +197,12 @@ async fn run() -> Result<(), BoxError> {
             clock: clock.clone(),
             public_base_url: public_base_url.clone(),
         },
+        inbound: inbound_sms::handler::Deps {
+            table: table(),
+            keys: keys(),
+            events: bus(),
+            clock: clock.clone(),
+        },
         // The local routes' own reads are not counted as a function's calls.
         table: aws::table(&config, &settings).without_cache(),
         clock: clock.clone(),
@@ -310,6 +316,6 @@ fn print_banner(base: &str, app: &App, accounts: &[Account]) {
         println!("  curl -X POST {base}/_local/drain && curl {base}/_local/outbox");
     }
     println!(
-        "\nControl routes: /_local/health /_local/clock /_local/drain /_local/outbox /_local/calls?account_id= /_local/events /_local/aws-calls"
+        "\nControl routes: /_local/health /_local/clock /_local/drain /_local/outbox /_local/calls?account_id= /_local/events /_local/aws-calls /_local/sms/inbound"
     );
 }

@@ -182,6 +182,7 @@ pub struct App {
     pub eligibility: eligibility::handler::Deps<Table, RecordingBus, SharedClock>,
     pub sender: sender::handler::Deps<Table, Kms, RecordingSms, RecordingBus, SharedClock>,
     pub booking: booking::handler::Deps<RecordingBus, SharedClock>,
+    pub inbound: inbound_sms::handler::Deps<Table, Kms, RecordingBus, SharedClock>,
     /// A table handle for the local routes.
     pub table: Table,
     pub clock: SharedClock,

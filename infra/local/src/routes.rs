@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use rappel::items::ts;
 use rappel::ports::Clock;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -26,6 +26,8 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .route("/webhooks/{provider}/{account_id}", any(webhook))
         .route("/r/{token}", any(booking))
         .route("/r/{token}/opt-out", any(booking))
+        .route("/o/{token}", any(booking))
+        .route("/_local/sms/inbound", post(inbound_sms))
         .route(
             "/_local/health",
             get(|| async { Json(json!({"status": "ok"})) }),
@@ -37,7 +39,7 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .route("/_local/events", get(events))
         .route("/_local/aws-calls", get(aws_calls))
         // Anything else goes where API Gateway would send it: paths under /webhooks to intake
-        // and under /r to booking, which answer their own 404 (problem JSON / HTML page).
+        // and under /r and /o to booking, which answer their own 404 (problem JSON / HTML page).
         .fallback(fallback)
         .with_state(app)
 }
@@ -96,6 +98,42 @@ async fn booking(State(app): State<Arc<App>>, req: Request) -> Response {
         .scope("booking", booking::handler::handle(&app.booking, req))
         .await;
     from_lambda(res)
+}
+
+/// `POST /_local/sms/inbound`: an SMS received on a two-way short code, as AWS End User
+/// Messaging SMS publishes it (`{"originationNumber", "destinationNumber", "messageBody", ...}`),
+/// delivered to inbound-sms in an SNS event. Lambda's asynchronous retries are played (2 more
+/// attempts); after them the answer is 502 (what the on-failure queue would keep).
+async fn inbound_sms(State(app): State<Arc<App>>, Json(message): Json<Value>) -> Response {
+    let event = json!({"Records": [{
+        "EventSource": "aws:sns",
+        "Sns": {
+            "Type": "Notification",
+            "MessageId": rappel::crypto::new_id("sns"),
+            "TopicArn": "arn:aws:sns:eu-west-3:000000000000:rappel-inbound-sms",
+            "Message": message.to_string(),
+            "Timestamp": rappel::items::ts(rappel::ports::Clock::now(&app.clock)),
+        }
+    }]});
+    let _moto = app.drain_lock.lock().await;
+    let mut last = String::new();
+    for _ in 0..3 {
+        let invocation = lambda_runtime::LambdaEvent::new(event.clone(), Default::default());
+        match PHASE
+            .scope(
+                "inbound-sms",
+                inbound_sms::handler::handle(&app.inbound, invocation),
+            )
+            .await
+        {
+            Ok(summary) => return Json(summary).into_response(),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    error(
+        StatusCode::BAD_GATEWAY,
+        format!("inbound-sms failed 3 times: {last}"),
+    )
 }
 
 fn error(status: StatusCode, detail: impl std::fmt::Display) -> Response {
@@ -193,7 +231,7 @@ async fn fallback(State(app): State<Arc<App>>, req: Request) -> Response {
     let path = req.uri().path().to_string();
     if path.starts_with("/webhooks/") || path == "/webhooks" {
         webhook(State(app), req).await
-    } else if path.starts_with("/r/") {
+    } else if path.starts_with("/r/") || path.starts_with("/o/") {
         booking(State(app), req).await
     } else {
         error(StatusCode::NOT_FOUND, format!("no route for {path}"))
