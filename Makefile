@@ -68,8 +68,8 @@ lint: venv
 
 # Release build of every function the way `sam build` (BuildMethod: rust-cargolambda) does.
 release: venv
-	cargo lambda build --release --x86-64 -p webhook-intake -p eligibility -p sender -p booking
-	@for f in webhook-intake eligibility sender booking; do \
+	cargo lambda build --release --x86-64 -p webhook-intake -p eligibility -p sender -p booking -p inbound-sms
+	@for f in webhook-intake eligibility sender booking inbound-sms; do \
 	  printf '%-16s %8d bytes\n' $$f $$(stat -c %s target/lambda/$$f/bootstrap); done
 
 # Coverage-guided fuzzing of every parser and verifier (cargo-fuzz on stable with
