@@ -77,15 +77,16 @@ def test_deferred_messages_leave_at_their_due_time(scenario):
     assert calls["07-just-before-20h"]["sent_at"] == "2026-11-27T18:59:00Z"
 
 
-def test_one_sms_per_caller_and_the_text_names_sender_and_stop(scenario):
+def test_one_sms_per_caller_and_the_text_names_sender_and_opt_out(scenario):
     outbox = scenario["stack"].outbox()
     assert len(outbox) == 6
     assert len({sms["to"] for sms in outbox}) == 6, "nobody got two SMS"
     for sms in outbox:
         assert sms["sender_id"] == "PlombMartin"
         assert sms["body"].startswith("Plomberie Martin : ")
-        assert "STOP" in sms["body"]
         assert "/r/" in sms["body"]
+        # The sender ID cannot receive a STOP reply: the opt-out is the {optout} link.
+        assert "Stop SMS : " in sms["body"] and "/o/" in sms["body"]
 
 
 def test_booking_emits_callback_requested_once(scenario):

@@ -95,11 +95,17 @@ def known_numbers() -> list[str]:
 
 
 def clear_forms(e164: str) -> list[str]:
-    """Ways a number could appear in clear: E.164 digits, national, spaced (as Aircall writes it)."""
+    """Every notation a number could appear in: E.164, E.164 digits only, URL-encoded E.164,
+    national without and with spaces or dots, international spaced (as Aircall writes it)."""
     national = "0" + e164[3:]
     rest = e164[3:]
-    return [e164[1:], national, " ".join(national[i:i + 2] for i in range(0, len(national), 2)),
+    pairs = [national[i:i + 2] for i in range(0, len(national), 2)]
+    return [e164, e164[1:], urllib.parse.quote(e164, safe=""), national, " ".join(pairs), ".".join(pairs),
             "+33 " + rest[0] + " " + " ".join(rest[i:i + 2] for i in range(1, len(rest), 2))]
+
+
+# Every HTTP answer the stack gave in this module (status, headers, body), for the final scan.
+ANSWERS: list[str] = []
 
 
 def assert_no_clear_number(text: str, where: str) -> None:
@@ -294,7 +300,9 @@ def post(stack: Stack, provider: str, body: str, secret: str | None, stamp: int 
         nonce = str(secrets.randbelow(10 ** 20)).zfill(20)
         headers |= {"x-plivo-signature-v3": sign_plivo_v3(secret, stack.base + path, signed, nonce),
                     "x-plivo-signature-v3-nonce": nonce}
-    return stack.request("POST", path, body, headers)
+    reply = stack.request("POST", path, body, headers)
+    ANSWERS.append(f"{reply.status} {json.dumps(dict(reply.headers))} {reply.text}")
+    return reply
 
 
 def deliver(stack: Stack, provider: str, call: Call, secret: str | None = None) -> None:
@@ -362,7 +370,8 @@ def test_missed_call_from_a_mobile_sends_one_sms(stack, provider):
     assert sms_count(stack, caller) == 1, f"SMS to {mask(caller)}"
     sms = next(s for s in stack.outbox() if s["to"] == caller)
     assert sms["account_id"] == ACCOUNT and sms["sender_id"] == "PlombMartin"
-    assert sms["body"].startswith("Plomberie Martin : ") and "STOP" in sms["body"]
+    assert sms["body"].startswith("Plomberie Martin : ") and "Stop SMS : " in sms["body"]
+    assert re.search(r"/r/([\w-]{22}) Stop SMS : \S+/o/\1$", sms["body"]), "booking and opt-out links"
     others = sum(sms_count(stack, n) for n in (TRACKED, BUSINESS_PHONE))
     assert others == 0, "nobody but the caller is texted"
 
@@ -631,8 +640,11 @@ def test_plivo_accepts_one_valid_signature_among_several(stack):
 
 # ----------------------------------------------------------------------------------------- #
 
-def test_no_number_in_clear_in_the_table_or_the_log(stack):
-    """Every provider's calls (and the Vonage / Telnyx legs remembered) keep numbers sealed."""
+def test_no_number_in_clear_in_the_table_the_log_the_events_or_the_answers(stack):
+    """Every provider's calls (and the Vonage / Telnyx legs remembered) keep numbers sealed, and
+    after every test of this module (each provider's fixtures: missed, answered, landline,
+    withheld, refused, replayed, redelivered, out of order), no log line, event, item or HTTP
+    answer holds a test number in any notation."""
     for provider in PROVIDERS:
         deliver(stack, provider, BUILD[provider](f"{provider}-scan", mobile(provider, CLEAR_SCAN), False, stack.now()))
     stack.drain()
@@ -643,3 +655,8 @@ def test_no_number_in_clear_in_the_table_or_the_log(stack):
     log = stack.log.read_text().split("Control routes:", 1)[1]
     assert "call stored" in log
     assert_no_clear_number(log, "runner log")
+    events = stack.events()
+    assert {"MessageDue", "SmsSent"} <= {e["detail_type"] for e in events}
+    assert_no_clear_number(json.dumps(events, ensure_ascii=False), "the events")
+    assert len(ANSWERS) > 100
+    assert_no_clear_number("\n".join(ANSWERS), "the HTTP answers")
