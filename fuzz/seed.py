@@ -89,7 +89,8 @@ for i, n in enumerate(sorted(numbers)):
     write("phone_classify", f"{i:03}", n)
 
 templates = [
-    "{company} : nous avons manqué votre appel. Choisissez quand nous vous rappelons : {link} STOP au 36173",
+    "{company} : nous avons manqué votre appel. Choisissez quand nous vous rappelons : {link} Stop SMS : {optout}",
+    "{company} : nous avons manqué votre appel. Choisissez quand nous vous rappelons : {link} STOP au {short_code}",
     "{company}: {link}",
     "Rappel: {link} STOP 36173",
     "{company} vous rappelle’ {link} STOP 36173\0Plomberie Martin\0(",

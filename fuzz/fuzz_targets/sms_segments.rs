@@ -1,5 +1,6 @@
 //! `sms::segments`, `first_non_gsm`, `render` and `validate_template` on arbitrary text:
-//! input `template \0 company \0 link_len` (link_len: first byte of the last part, 0..=255).
+//! input `template \0 company \0 link_len` (link_len: first byte of the last part, 0..=255;
+//! an even length also tries the account with a short code).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use rappel::sms;
@@ -14,8 +15,17 @@ fuzz_target!(|data: &[u8]| {
     let _ = sms::segments(s);
     let _ = sms::segments(template);
     let _ = sms::first_non_gsm(template);
-    let _ = sms::render(template, company, "https://r.example.test/b/AAAAAAAAAAAAAAAAAAAAAA");
-    match sms::validate_template(template, company, link_len) {
+    let _ = sms::render(
+        template,
+        &sms::Fill {
+            company,
+            link: "https://r.example.test/r/AAAAAAAAAAAAAAAAAAAAAA",
+            optout: "https://r.example.test/o/AAAAAAAAAAAAAAAAAAAAAA",
+            short_code: "36173",
+        },
+    );
+    let short_code = (link_len % 2 == 0).then_some("36173");
+    match sms::validate_template(template, company, link_len, short_code) {
         Ok(size) => {
             let _ = format!("{size:?}");
         }
