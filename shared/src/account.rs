@@ -182,12 +182,32 @@ pub enum AccountError {
 }
 
 impl Account {
-    /// Parse and validate an account from its JSON settings.
+    /// Parse and validate an account from its JSON settings (what is saved: every rule).
     pub fn from_json(json: &str) -> Result<Account, AccountError> {
         let account: Account =
             serde_json::from_str(json).map_err(|e| AccountError::Json(e.to_string()))?;
         account.validate()?;
         Ok(account)
+    }
+
+    /// Read an account as stored. Every rule of [`Account::validate`] holds except one an
+    /// account saved by an earlier version may break: a template asking for STOP replies
+    /// without a `short_code` (earlier versions accepted the word STOP alone). Such an
+    /// account keeps working as it was (its calls are not refused because of its text); the
+    /// next `put-account` asks for `{optout}` or a short code.
+    pub fn from_stored_json(json: &str) -> Result<Account, AccountError> {
+        let account: Account =
+            serde_json::from_str(json).map_err(|e| AccountError::Json(e.to_string()))?;
+        match account.validate() {
+            Err(AccountError::Template(sms::TemplateError::StopWithoutShortCode)) => {
+                tracing::warn!(
+                    account_id = %account.account_id,
+                    "stored message_template asks for STOP replies without a short_code: save the account again with {{optout}} or a short_code"
+                );
+                Ok(account)
+            }
+            other => other.map(|()| account),
+        }
     }
 
     /// The sender ID used for SMS: `sender_id`, or one derived from `company_name`
@@ -509,6 +529,23 @@ mod tests {
         let a = Account::from_json(&legacy.to_string()).unwrap();
         assert_eq!(a.message_template, None);
         assert_eq!(a.template(), sms::DEFAULT_TEMPLATE);
+    }
+
+    #[test]
+    fn a_stored_account_with_an_earlier_stop_template_still_reads() {
+        let stored = r#"{"account_id":"a","company_name":"Acme","message_template":"{company} : rappel {link} STOP 36173"}"#;
+        assert!(matches!(
+            Account::from_json(stored),
+            Err(AccountError::Template(
+                sms::TemplateError::StopWithoutShortCode
+            ))
+        ));
+        let a = Account::from_stored_json(stored).unwrap();
+        assert_eq!(a.template(), "{company} : rappel {link} STOP 36173");
+        // Anything else wrong is still refused.
+        let bad =
+            r#"{"account_id":"a","company_name":"Acme","message_template":"{company} : rappel"}"#;
+        assert!(Account::from_stored_json(bad).is_err());
     }
 
     #[test]

@@ -462,7 +462,7 @@ impl AccountStore for MemoryTable {
             };
             let item: AccountItem = read(&item)?;
             let key = format!("{}/{ACCOUNT_SK}", item.pk);
-            let mut account = Account::from_json(&item.settings)
+            let mut account = Account::from_stored_json(&item.settings)
                 .map_err(|e| PortError::unreadable("dynamodb", &key, e))?;
             for provider in &item.secret_providers {
                 account
@@ -482,7 +482,21 @@ impl CallStore for MemoryTable {
 
     async fn put_leg(&self, leg: &LegItem) -> Result<(), PortError> {
         let item = to_value(leg);
-        self.put_if_absent(item).map(drop)
+        let key = key_of(&item);
+        let now = DateTime::parse_from_rfc3339(&leg.received_at).map_or(0, |t| t.timestamp());
+        self.faults.run("dynamodb.PutItem", || {
+            // Written unless a live leg holds the key (an expired one is replaced).
+            let _ = self.transact(
+                |items| {
+                    items
+                        .get(&key)
+                        .is_some_and(|old| old["expires_at"].as_i64().is_none_or(|e| e > now))
+                        .then_some(0)
+                },
+                vec![Write::Put(item.clone())],
+            );
+            Ok(())
+        })
     }
 
     async fn get_leg(
@@ -777,7 +791,7 @@ impl DecisionStore for MemoryTable {
                                 Box::new(move |m| {
                                     m["status"] = json!(MessageStatus::Cancelled.as_str());
                                     m["reason"] = json!(reason.as_str());
-                                    remove(m, &[GSI1PK, GSI1SK]);
+                                    remove(m, &[GSI1PK, GSI1SK, "number"]);
                                 }),
                             ),
                             Write::Delete((pk.clone(), msg.day_sk.clone())),
@@ -975,6 +989,9 @@ impl Outbox for MemoryTable {
                         if shred {
                             remove(m, &["number"]);
                         }
+                    } else {
+                        // Ends unsent: the sealed number has no use left.
+                        remove(m, &["number"]);
                     }
                     remove(m, &[GSI1PK, GSI1SK]);
                 }),
@@ -1180,8 +1197,8 @@ impl OptOutStore for MemoryTable {
             source: source.as_str().to_string(),
             opted_out_at: ts(now),
         });
-        self.faults
-            .run("dynamodb.PutItem", || self.put_if_absent(item.clone()))
+        // One PutItem, as the adapter (put_if_absent is that call).
+        self.put_if_absent(item)
     }
 }
 

@@ -407,6 +407,9 @@ pub struct OptOutLinkItem {
     pub account_id: String,
     pub message_id: String,
     pub caller_hash: String,
+    /// When it was first used to opt out (RFC 3339 UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opted_out_at: Option<String>,
     pub expires_at: i64,
 }
 
@@ -419,6 +422,7 @@ impl OptOutLinkItem {
             account_id: link.account_id.clone(),
             message_id: link.message_id.clone(),
             caller_hash: link.caller_hash.clone(),
+            opted_out_at: None,
             expires_at: crate::retention::expires(due_at, crate::retention::OPTOUT_LINK_DAYS),
         }
     }

@@ -702,12 +702,13 @@ async fn a_subject_is_exported_then_erased_except_the_opt_out_tombstone() {
             .is_some_and(|n| n.starts_with("v1."))
     );
 
-    let erased = table.erase_subject("acme", "h7").await.unwrap();
+    let erased = table.erase_subject("acme", "h7", now).await.unwrap();
     assert_eq!(
         erased,
         SubjectErased {
             deleted: 5,
-            opt_out_kept: true
+            opt_out_kept: true,
+            day_reservations_kept: 0
         }
     );
     let left = table.subject_data("acme", "h7").await.unwrap();
@@ -722,6 +723,38 @@ async fn a_subject_is_exported_then_erased_except_the_opt_out_tombstone() {
         table.subject_data("acme", "h8").await.unwrap().calls.len(),
         1
     );
+
+    // Someone who did not opt out: today's day reservation stays until it expires (promise 1),
+    // everything else goes.
+    let c9 = call("c9", "h9", now);
+    table.put_call(&c9).await.unwrap();
+    let (m9, l9) = message(
+        "m9",
+        &c9,
+        now,
+        NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
+    );
+    table
+        .schedule(&c9, &m9, &l9, Reason::InHours, &cap(), now)
+        .await
+        .unwrap();
+    let erased = table.erase_subject("acme", "h9", now).await.unwrap();
+    assert_eq!(
+        erased,
+        SubjectErased {
+            deleted: 4,
+            opt_out_kept: false,
+            day_reservations_kept: 1
+        }
+    );
+    let left = table.subject_data("acme", "h9").await.unwrap();
+    assert_eq!((left.len(), left.other.len()), (1, 1));
+    // Once it has expired, a second erase takes it too.
+    let later = table
+        .erase_subject("acme", "h9", now + Duration::days(5))
+        .await
+        .unwrap();
+    assert_eq!(later.deleted, 1);
 }
 
 #[tokio::test]

@@ -515,19 +515,20 @@ async fn opt_out<S: BookingStore, E: EventPublisher>(
         Ok(ctx) => ctx,
         Err(response) => return Ok(response),
     };
-    if ctx.link.opted_out_at.is_none() {
-        let (account_id, hash) = (ctx.account.account_id.clone(), ctx.link.caller_hash.clone());
+    let (account_id, hash) = (ctx.account.account_id.clone(), ctx.link.caller_hash.clone());
+    let done = ctx.link.opted_out_at.is_some() && store.is_opted_out(&account_id, &hash).await?;
+    if !done {
         stop_sms(
             store,
             events,
             &account_id,
             &hash,
             &ctx.link.message_id,
-            Some(token),
+            token,
             now,
         )
         .await?;
-        ctx.link.opted_out_at = Some(ts(now));
+        ctx.link.opted_out_at.get_or_insert_with(|| ts(now));
     }
     Ok(html(
         StatusCode::OK,
@@ -535,16 +536,18 @@ async fn opt_out<S: BookingStore, E: EventPublisher>(
     ))
 }
 
-/// Record the opt-out of `hash` from `account_id`, cancel their deferred messages, tell the
-/// business, and mark the booking link `link_token` (if it still exists) as used. Every step
-/// is idempotent; the mark is last, so a retry after any failure runs every step again.
+/// Record the opt-out of `hash` from `account_id` (first: whatever fails next, the opt-out
+/// holds), cancel their deferred messages, tell the business, and mark the links of `token`
+/// as used. Every step is idempotent, and "already done" means *marked and the tombstone
+/// exists*: a retry after any failure runs every step again, and a link used again after an
+/// operator removed the opt-out records it again.
 async fn stop_sms<S: BookingStore, E: EventPublisher>(
     store: &S,
     events: &E,
     account_id: &str,
     hash: &str,
     message_id: &str,
-    link_token: Option<&str>,
+    token: &str,
     now: DateTime<Utc>,
 ) -> Result<(), PortError> {
     store.put_opt_out(account_id, hash, now).await?;
@@ -561,9 +564,7 @@ async fn stop_sms<S: BookingStore, E: EventPublisher>(
             }),
         )
         .await?;
-    if let Some(token) = link_token {
-        store.mark_link_opted_out(token, now).await?;
-    }
+    store.mark_link_opted_out(token, now).await?;
     tracing::info!(%account_id, %message_id, cancelled, "opted out");
     Ok(())
 }
@@ -574,8 +575,8 @@ struct OptOutTarget {
     account: Account,
     hash: String,
     message_id: String,
-    /// The booking link, while it exists.
-    link: Option<LinkItem>,
+    /// Whether the link (or the opt-out link) was already used to opt out.
+    marked: bool,
     base_url: String,
 }
 
@@ -586,11 +587,12 @@ async fn opt_out_target<S: BookingStore>(
     now: DateTime<Utc>,
 ) -> Result<Option<OptOutTarget>, PortError> {
     let link = store.link(token).await?;
-    let (account_id, hash, message_id) = match &link {
+    let (account_id, hash, message_id, marked) = match &link {
         Some(l) => (
             l.account_id.clone(),
             l.caller_hash.clone(),
             l.message_id.clone(),
+            l.opted_out_at.is_some(),
         ),
         None => match store
             .optout_link(token)
@@ -598,7 +600,12 @@ async fn opt_out_target<S: BookingStore>(
             // Expired but not yet deleted by DynamoDB: no longer valid.
             .filter(|o| retention::is_live(o.expires_at, now))
         {
-            Some(o) => (o.account_id, o.caller_hash, o.message_id),
+            Some(o) => (
+                o.account_id,
+                o.caller_hash,
+                o.message_id,
+                o.opted_out_at.is_some(),
+            ),
             None => return Ok(None),
         },
     };
@@ -616,7 +623,7 @@ async fn opt_out_target<S: BookingStore>(
         account,
         hash,
         message_id,
-        link,
+        marked,
         base_url,
     }))
 }
@@ -633,13 +640,9 @@ async fn opt_out_page<S: BookingStore>(
         return Ok(not_found());
     };
     let company = &target.account.company_name;
-    let done = target
-        .link
-        .as_ref()
-        .is_some_and(|l| l.opted_out_at.is_some())
-        || store
-            .is_opted_out(&target.account.account_id, &target.hash)
-            .await?;
+    let done = store
+        .is_opted_out(&target.account.account_id, &target.hash)
+        .await?;
     let page = if done {
         NoticePage {
             company: Some(company),
@@ -672,19 +675,15 @@ async fn opt_out_confirm<S: BookingStore, E: EventPublisher>(
         return Ok(not_found());
     };
     let account_id = &target.account.account_id;
-    let already = match &target.link {
-        Some(link) => link.opted_out_at.is_some(),
-        None => store.is_opted_out(account_id, &target.hash).await?,
-    };
-    if !already {
-        let link_token = target.link.as_ref().map(|_| token);
+    let done = target.marked && store.is_opted_out(account_id, &target.hash).await?;
+    if !done {
         stop_sms(
             store,
             events,
             account_id,
             &target.hash,
             &target.message_id,
-            link_token,
+            token,
             now,
         )
         .await?;
@@ -1163,7 +1162,7 @@ mod tests {
         opt_outs: Mutex<Vec<(String, String)>>,
         cancels: Mutex<usize>,
         records: Mutex<Vec<BookingItem>>,
-        optout_link: Option<OptOutLinkItem>,
+        optout_link: Mutex<Option<OptOutLinkItem>>,
     }
 
     impl FakeStore {
@@ -1224,7 +1223,12 @@ mod tests {
         }
         async fn optout_link(&self, token: &str) -> Result<Option<OptOutLinkItem>, PortError> {
             self.check()?;
-            Ok(self.optout_link.clone().filter(|_| token == TOKEN))
+            Ok(self
+                .optout_link
+                .lock()
+                .unwrap()
+                .clone()
+                .filter(|_| token == TOKEN))
         }
         async fn is_opted_out(&self, a: &str, h: &str) -> Result<bool, PortError> {
             Ok(self
@@ -1250,9 +1254,12 @@ mod tests {
             Ok(())
         }
         async fn mark_link_opted_out(&self, _: &str, now: DateTime<Utc>) -> Result<(), PortError> {
-            let mut link = self.link.lock().unwrap();
-            let link = link.as_mut().unwrap();
-            link.opted_out_at.get_or_insert_with(|| ts(now));
+            if let Some(link) = self.link.lock().unwrap().as_mut() {
+                link.opted_out_at.get_or_insert_with(|| ts(now));
+            }
+            if let Some(link) = self.optout_link.lock().unwrap().as_mut() {
+                link.opted_out_at.get_or_insert_with(|| ts(now));
+            }
             Ok(())
         }
         async fn cancel_pending(
@@ -2043,6 +2050,7 @@ mod tests {
             account_id: "plomberie-martin".into(),
             message_id: "msg_0123".into(),
             caller_hash: "h4sh".into(),
+            opted_out_at: None,
             expires_at,
         }
     }
@@ -2083,7 +2091,7 @@ mod tests {
         for path in [format!("/o/{TOKEN}"), format!("/r/{TOKEN}/opt-out")] {
             let store = FakeStore {
                 account: Some(account()),
-                optout_link: Some(optout_link_item(live)),
+                optout_link: Mutex::new(Some(optout_link_item(live))),
                 ..FakeStore::default()
             };
             let events = FakeEvents::default();
@@ -2102,13 +2110,86 @@ mod tests {
         // Expired but not yet deleted by DynamoDB's TTL: unknown.
         let store = FakeStore {
             account: Some(account()),
-            optout_link: Some(optout_link_item(now().timestamp())),
+            optout_link: Mutex::new(Some(optout_link_item(now().timestamp()))),
             ..FakeStore::default()
         };
         let events = FakeEvents::default();
         let (status, _) = call(&store, &events, request("POST", &format!("/o/{TOKEN}"), "")).await;
         assert_eq!(status, 404);
         assert!(store.opt_outs.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_opt_out_whose_event_failed_is_done_again_in_full_on_retry() {
+        // The booking link is gone; the tombstone is written, then the event fails.
+        let store = FakeStore {
+            account: Some(account()),
+            optout_link: Mutex::new(Some(optout_link_item(
+                (now() + chrono::Duration::days(300)).timestamp(),
+            ))),
+            ..FakeStore::default()
+        };
+        let events = FlakyEvents(Mutex::new(1), FakeEvents::default());
+        let post = || request("POST", &format!("/o/{TOKEN}"), "");
+        let first = respond(
+            &store,
+            &events,
+            &FixedClock(now()),
+            "https://rappel.example.fr",
+            &post(),
+        )
+        .await;
+        assert_eq!(first.status(), 500);
+        assert_eq!(
+            store.opt_outs.lock().unwrap().len(),
+            1,
+            "the opt-out holds whatever fails next"
+        );
+        let retry = respond(
+            &store,
+            &events,
+            &FixedClock(now()),
+            "https://rappel.example.fr",
+            &post(),
+        )
+        .await;
+        assert_eq!(retry.status(), 200);
+        let told = events.1.0.lock().unwrap().clone();
+        assert_eq!(told.len(), 1, "the business is told on the retry");
+        assert_eq!(told[0].1["source"], "link");
+        assert!(
+            store
+                .optout_link
+                .lock()
+                .unwrap()
+                .as_ref()
+                .unwrap()
+                .opted_out_at
+                .is_some()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_link_used_again_after_the_opt_out_was_removed_records_it_again() {
+        let mut used = link();
+        used.opted_out_at = Some("2026-11-20T10:00:00Z".into());
+        let store = FakeStore::with(used);
+        let events = FakeEvents::default();
+        // The operator removed the opt-out (`rappel-admin opt-out remove`): no tombstone.
+        let (status, page) =
+            call(&store, &events, request("GET", &format!("/o/{TOKEN}"), "")).await;
+        assert_eq!(status, 200);
+        assert!(
+            page.contains(&format!("/o/{TOKEN}")),
+            "the button is offered again"
+        );
+        for path in [format!("/o/{TOKEN}"), format!("/r/{TOKEN}/opt-out")] {
+            store.opt_outs.lock().unwrap().clear();
+            let (status, _) = call(&store, &events, request("POST", &path, "")).await;
+            assert_eq!(status, 200);
+            assert_eq!(store.opt_outs.lock().unwrap().len(), 1, "{path}");
+        }
+        assert_eq!(events.0.lock().unwrap().len(), 2);
     }
 
     #[tokio::test]

@@ -334,7 +334,14 @@ async fn schedule<T: AccountStore + DecisionStore, E: EventPublisher, C: Clock>(
     now: DateTime<Utc>,
 ) -> Result<Decided, PortError> {
     let (Some(hash), Some(number)) = (&call.caller_hash, &call.number) else {
-        return record(deps, call, Outcome::Skipped, Reason::InvalidNumber, now).await;
+        // A valid number intake did not seal was not textable when the call arrived (a
+        // country the account allowed only since); no number at all is invalid.
+        let reason = if call.caller_hash.is_some() {
+            Reason::CountryNotAllowed
+        } else {
+            Reason::InvalidNumber
+        };
+        return record(deps, call, Outcome::Skipped, reason, now).await;
     };
     let message_id = crypto::new_id("msg");
     let token = crypto::new_token();

@@ -9,8 +9,9 @@
 //! so a message already deferred is not sent either.
 //!
 //! Nothing of the reply is logged but its ids and the short code. A record that cannot be
-//! read is logged and skipped (retrying cannot fix it); an AWS error fails the invocation,
-//! which Lambda retries twice before the on-failure queue keeps it (template.yaml).
+//! read is logged and skipped (retrying cannot fix it); an AWS error, or a STOP to a short
+//! code no account sends from, fails the invocation, which Lambda retries twice before the
+//! on-failure queue keeps it (template.yaml).
 
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
@@ -38,7 +39,7 @@ pub struct Summary {
     pub stop_requests: usize,
     /// Opt-outs recorded (one per account that sends from the code), new or already there.
     pub opt_outs: usize,
-    /// Records skipped: unreadable, not a number, or a code no account sends from.
+    /// Records skipped: unreadable, or a reply from something that is not a number.
     pub skipped: usize,
 }
 
@@ -95,6 +96,7 @@ pub async fn handle<T: OptOutStore, K: NumberProtector, E: EventPublisher, C: Cl
 }
 
 /// One reply: `None` when it does not ask to stop, else the number of accounts it opted out of.
+/// A STOP to a short code no account is indexed under is an error (it must not be lost).
 async fn on_reply<T: OptOutStore, K: NumberProtector, E: EventPublisher, C: Clock>(
     deps: &Deps<T, K, E, C>,
     sms: &InboundSms,
@@ -119,11 +121,17 @@ async fn on_reply<T: OptOutStore, K: NumberProtector, E: EventPublisher, C: Cloc
     let code = sms.destination_number.trim().trim_start_matches('+');
     let accounts = deps.table.reply_accounts(code).await?;
     if accounts.is_empty() {
-        tracing::warn!(
+        // Not dropped: the invocation fails, Lambda retries it, then the on-failure queue keeps
+        // it and the errors alarm says so (runbook: record the opt-out by hand).
+        tracing::error!(
             inbound_message_id = message_id,
             short_code = code,
             "STOP reply to a short code no account sends from: check the accounts' short_code"
         );
+        return Err(PortError::new(
+            "inbound-sms",
+            format!("STOP reply to short code {code}, which no account sends from"),
+        ));
     }
     for account_id in &accounts {
         let hash = deps.keys.hash(account_id, &e164).await?;
@@ -131,15 +139,15 @@ async fn on_reply<T: OptOutStore, K: NumberProtector, E: EventPublisher, C: Cloc
             .table
             .record_opt_out(account_id, &hash, OptOutSource::SmsReply, now)
             .await?;
-        // Told every time (a retry after a failed put tells again): consumers are idempotent
-        // on (account_id, caller_hash).
+        // Told every time (a retry after a failed put tells again, with `new: false`):
+        // consumers are idempotent on (account_id, inbound_message_id).
         deps.events
             .put(
                 detail_type::OPTED_OUT,
                 json!({
                     "account_id": account_id,
                     "source": OptOutSource::SmsReply.as_str(),
-                    "caller_hash": hash,
+                    "inbound_message_id": message_id,
                     "new": new,
                     "at": ts(now),
                 }),

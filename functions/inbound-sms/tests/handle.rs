@@ -132,11 +132,12 @@ async fn a_reply_that_is_not_a_keyword_records_nothing() {
 }
 
 #[tokio::test]
-async fn a_stop_to_a_code_no_account_uses_and_an_unreadable_record_are_skipped() {
+async fn a_stop_to_a_code_no_account_uses_fails_and_an_unreadable_record_is_skipped() {
     let (deps, _) = world();
+    // Not dropped: the invocation fails (Lambda retries, then the on-failure queue keeps it).
     let other_code = STOP.replace("36173", "38000");
-    let answer = invoke(&deps, &other_code).await.unwrap();
-    assert_eq!(answer["skipped"], 1);
+    let err = invoke(&deps, &other_code).await.unwrap_err().to_string();
+    assert!(err.contains("38000") && !err.contains("600000101"), "{err}");
     let garbage = json!({"Records": [{"Sns": {"MessageId": "x", "Message": "not json"}}]});
     let answer = invoke(&deps, &garbage.to_string()).await.unwrap();
     assert_eq!(

@@ -189,6 +189,11 @@ async fn a_leg_b_before_its_leg_a_is_kept_pending_then_completed() {
         .filter(|i| i["SK"].as_str().unwrap().starts_with("PENDING#vonage#"))
         .collect();
     assert_eq!(pending.len(), 1);
+    let two_days = now.timestamp() + 2 * 86_400;
+    assert_eq!(
+        pending[0]["expires_at"], two_days,
+        "README, Retention: PENDING# 2 days"
+    );
     assert!(
         pending[0]["GSI1PK"]
             .as_str()
@@ -206,6 +211,22 @@ async fn a_leg_b_before_its_leg_a_is_kept_pending_then_completed() {
     assert_eq!(calls[0].direction, rappel::call::Direction::Inbound);
     assert_eq!(calls[0].caller_masked.as_deref(), Some("+33 6•• •• •• 01"));
     assert_eq!(calls[0].status, rappel::call::CallStatus::NoAnswer);
+    assert_eq!(
+        calls[0].expires_at,
+        now.timestamp() + 30 * 86_400,
+        "README, Retention: CALL# 30 days from receipt, even when it was pending"
+    );
+    let legs: Vec<Value> = deps
+        .table
+        .all()
+        .into_iter()
+        .filter(|i| i["SK"].as_str().unwrap().starts_with("LEG#vonage#"))
+        .collect();
+    assert!(!legs.is_empty());
+    assert!(
+        legs.iter().all(|l| l["expires_at"] == two_days),
+        "README, Retention: LEG# 2 days"
+    );
     assert!(
         deps.table
             .all()

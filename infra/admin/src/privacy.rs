@@ -283,26 +283,32 @@ pub async fn subject(connection: &Connection, command: SubjectCommand) -> Result
             let ctx = ctx(connection).await;
             crate::commands::find_account(&ctx.table, &account).await?;
             let hash = ctx.kms.hash(&account, &e164).await?;
-            let erased = ctx.table.erase_subject(&account, &hash).await?;
+            let erased = ctx.table.erase_subject(&account, &hash, now).await?;
             ctx.audit(
                 "SubjectErased",
                 json!({
                     "account_id": account,
                     "deleted": erased.deleted,
                     "opt_out_kept": erased.opt_out_kept,
+                    "day_reservations_kept": erased.day_reservations_kept,
                     "at": ts(now),
                 }),
             )
             .await?;
+            let tombstone = if erased.opt_out_kept {
+                "; the opt-out is kept as a hash tombstone, so it still holds"
+            } else {
+                ""
+            };
+            let day = if erased.day_reservations_kept > 0 {
+                "; today's day reservation (hash only) stays until it expires, within 3 days, so that a new call today brings no second SMS"
+            } else {
+                ""
+            };
             println!(
-                "account {account}: {} item(s) about {} deleted{}",
+                "account {account}: {} item(s) about {} deleted{tombstone}{day}",
                 erased.deleted,
                 e164.masked(),
-                if erased.opt_out_kept {
-                    "; the opt-out is kept as a hash tombstone, so it still holds"
-                } else {
-                    ""
-                }
             );
             Ok(())
         }

@@ -1,12 +1,12 @@
 //! The table's privacy operations: opt-outs from every channel, the short-code index, and
 //! data-subject requests (RGPD art. 15 access, art. 17 erasure).
 
-use super::table::{Item, SERVICE, from_item, s, sent, to_item};
+use super::table::{Item, SERVICE, delete, from_item, put, s, sent, to_item};
 use super::{Table, sdk_error};
 use crate::items::*;
 use crate::ports::PortError;
 use crate::store::OptOutStore;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -61,6 +61,10 @@ pub struct SubjectErased {
     pub deleted: usize,
     /// Whether the opt-out tombstone was kept (it holds the hash only, so the opt-out holds).
     pub opt_out_kept: bool,
+    /// Day reservations still in force kept until they expire (≤ 3 days, hash only), so that
+    /// a new call the same day cannot bring a second SMS (promise 1). None when the person
+    /// opted out: no SMS will be sent anyway.
+    pub day_reservations_kept: usize,
 }
 
 impl Table {
@@ -77,40 +81,31 @@ impl Table {
         Ok(ids)
     }
 
-    /// Index `account_id` under `new` and out of `old` (when the short code changed).
-    pub(super) async fn index_short_code(
+    /// The writes that index `account_id` under short code `new` and out of `old` (when the
+    /// short code changed), to run in the account's own transaction.
+    pub(super) fn short_code_writes(
         &self,
         account_id: &str,
         old: Option<&str>,
         new: Option<&str>,
-    ) -> Result<(), PortError> {
+    ) -> Result<Vec<TransactWriteItem>, PortError> {
+        let mut writes = Vec::new();
         if let Some(code) = new {
             let item = ReplyItem {
                 pk: reply_pk(code),
                 sk: account_pk(account_id),
                 account_id: account_id.to_string(),
             };
-            sent(
-                self.client
-                    .put_item()
-                    .table_name(&self.name)
-                    .set_item(Some(to_item(&item)?))
-                    .send()
-                    .await,
-            )?;
+            writes.push(put(&self.name, to_item(&item)?, None)?);
         }
         if let Some(code) = old.filter(|old| Some(*old) != new) {
-            sent(
-                self.client
-                    .delete_item()
-                    .table_name(&self.name)
-                    .key(PK, s(reply_pk(code)))
-                    .key(SK, s(account_pk(account_id)))
-                    .send()
-                    .await,
-            )?;
+            writes.push(delete(
+                &self.name,
+                &reply_pk(code),
+                &account_pk(account_id),
+            )?);
         }
-        Ok(())
+        Ok(writes)
     }
 
     /// Record an opt-out tombstone; `true` when it is new (the first one is kept).
@@ -190,15 +185,22 @@ impl Table {
         Ok(data)
     }
 
-    /// Delete every item about `hash` in `account_id` except its opt-out tombstone.
+    /// Delete every item about `hash` in `account_id` except its opt-out tombstone and, when
+    /// there is none, its day reservations still in force at `now` (see [`SubjectErased`]).
+    /// Each item is one `DeleteItem`: an interrupted erase is finished by running it again.
     pub async fn erase_subject(
         &self,
         account_id: &str,
         hash: &str,
+        now: DateTime<Utc>,
     ) -> Result<SubjectErased, PortError> {
         let tombstone = optout_sk(hash);
+        let items = self.subject_items(account_id, hash).await?;
+        let opted_out = items
+            .iter()
+            .any(|i| matches!(i.get(SK), Some(AttributeValue::S(sk)) if *sk == tombstone));
         let mut erased = SubjectErased::default();
-        for item in self.subject_items(account_id, hash).await? {
+        for item in items {
             let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) =
                 (item.get(PK), item.get(SK))
             else {
@@ -206,6 +208,16 @@ impl Table {
             };
             if *sk == tombstone {
                 erased.opt_out_kept = true;
+                continue;
+            }
+            let live = match item.get(EXPIRES_AT) {
+                Some(AttributeValue::N(n)) => {
+                    n.parse().is_ok_and(|e| crate::retention::is_live(e, now))
+                }
+                _ => false,
+            };
+            if sk.starts_with("DAY#") && !opted_out && live {
+                erased.day_reservations_kept += 1;
                 continue;
             }
             sent(

@@ -192,7 +192,7 @@ impl Table {
             return Ok(None);
         };
         let item: AccountItem = from_item(item)?;
-        let mut account = Account::from_json(&item.settings).map_err(|e| {
+        let mut account = Account::from_stored_json(&item.settings).map_err(|e| {
             PortError::unreadable(
                 SERVICE,
                 &format!("{}/{ACCOUNT_SK}", account_pk(account_id)),
@@ -253,20 +253,20 @@ impl Table {
                 .and_then(|v| v["short_code"].as_str().map(str::to_string)),
             None => None,
         };
-        sent(
-            self.client
-                .put_item()
-                .table_name(&self.name)
-                .set_item(Some(to_item(&item)?))
-                .send()
-                .await,
-        )?;
-        self.index_short_code(
+        // The account and its short-code index change together: a STOP reply never finds an
+        // account that says "STOP au <code>" missing from the index.
+        let mut writes = vec![put(&self.name, to_item(&item)?, None)?];
+        writes.extend(self.short_code_writes(
             &account.account_id,
             old_code.as_deref(),
             account.short_code.as_deref(),
-        )
-        .await?;
+        )?);
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+            .map_err(transact_error)?;
         self.accounts
             .lock()
             .expect("account cache lock")
@@ -311,7 +311,7 @@ impl Table {
                 .map_err(|e| sdk_error(SERVICE, e))?;
             for item in out.items.unwrap_or_default() {
                 let item: AccountItem = from_item(item)?;
-                let mut account = Account::from_json(&item.settings)
+                let mut account = Account::from_stored_json(&item.settings)
                     .map_err(|e| PortError::new(SERVICE, e.to_string()))?;
                 for provider in item.secret_providers {
                     account
@@ -352,8 +352,19 @@ impl Table {
     }
 
     /// Remember a call leg unless it is already known (first event wins).
+    /// (An expired leg DynamoDB has not deleted yet is replaced: it is no longer ours to use.)
     pub async fn put_leg(&self, leg: &LegItem) -> Result<(), PortError> {
-        self.put_if_absent(to_item(leg)?).await.map(drop)
+        let now = DateTime::parse_from_rfc3339(&leg.received_at).map_or(0, |t| t.timestamp());
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.name)
+            .set_item(Some(to_item(leg)?))
+            .condition_expression("attribute_not_exists(PK) OR expires_at <= :now")
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await;
+        unless_condition_failed(result).map(drop)
     }
 
     /// A remembered call leg, if any.
@@ -695,11 +706,13 @@ impl Table {
                         .table_name(&self.name)
                         .key(PK, s(&pk))
                         .key(SK, s(&msg.sk))
+                        // Never sent: its sealed number has no use left.
                         .update_expression(
-                            "SET #st = :cancelled, reason = :r REMOVE GSI1PK, GSI1SK",
+                            "SET #st = :cancelled, reason = :r REMOVE GSI1PK, GSI1SK, #num",
                         )
                         .condition_expression("#st = :scheduled AND day_sk = :day")
                         .expression_attribute_names("#st", "status")
+                        .expression_attribute_names("#num", "number")
                         .expression_attribute_values(
                             ":cancelled",
                             s(MessageStatus::Cancelled.as_str()),
@@ -937,12 +950,15 @@ impl Table {
         } else {
             None
         };
-        let remove = if shred && sent_at.is_some() {
+        // The sealed number goes with a message that ends unsent (it will never be sent), and
+        // with a sent one when the account shreds numbers.
+        let drop_number = sent_at.is_none() || shred;
+        let remove = if drop_number {
             " REMOVE GSI1PK, GSI1SK, #num"
         } else {
             " REMOVE GSI1PK, GSI1SK"
         };
-        if shred && sent_at.is_some() {
+        if drop_number {
             update = update.expression_attribute_names("#num", "number");
         }
         update = update.update_expression(format!("{set}{remove}"));
@@ -1327,24 +1343,28 @@ impl Table {
         Ok(items.len())
     }
 
-    /// Mark link `token` as used to opt out (first instant kept).
+    /// Mark the links of `token` (the booking link and the opt-out link, whichever still
+    /// exist) as used to opt out (first instant kept).
     pub async fn mark_link_opted_out(
         &self,
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<(), PortError> {
-        sent(
-            self.client
+        for sk in [LINK_SK, OPTOUT_LINK_SK] {
+            let result = self
+                .client
                 .update_item()
                 .table_name(&self.name)
                 .key(PK, s(link_pk(token)))
-                .key(SK, s(LINK_SK))
+                .key(SK, s(sk))
                 .update_expression("SET opted_out_at = if_not_exists(opted_out_at, :t)")
                 .condition_expression("attribute_exists(PK)")
                 .expression_attribute_values(":t", s(ts(now)))
                 .send()
-                .await,
-        )?;
+                .await;
+            // A link already deleted (TTL, erasure) has nothing to mark.
+            unless_condition_failed(result)?;
+        }
         Ok(())
     }
 }
