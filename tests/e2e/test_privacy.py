@@ -306,3 +306,22 @@ def test_items_expire_when_the_readme_says(stack):
     # LEG# and PENDING# (Vonage, Telnyx legs) are checked by webhook-intake's handler tests.
     assert {"CALL#", "MSG#", "LINK#", "LINK# / OPTOUT", "DAY#", "CAP#", "CONTACT#", "BOOKING#", "OPTOUT#",
             "ACCOUNT", "REPLY#"} <= checked, checked
+
+
+def test_template_allows_every_aws_call_the_privacy_scenario_made(stack):
+    """The calls inbound-sms and the opt-out pages made above are allowed by template.yaml
+    (moto does not enforce IAM); test_pipeline.py checks the rest of the pipeline the same way."""
+    from test_pipeline import _template_actions
+
+    function_of = {"webhook-intake": "WebhookIntakeFunction", "eligibility": "EligibilityFunction",
+                   "eligibility:redecide": "EligibilityFunction",
+                   "sender:MessageDue": "SenderFunction", "sender:sweep": "SenderFunction",
+                   "booking": "BookingFunction", "inbound-sms": "InboundSmsFunction"}
+    prefix = {"DynamoDB": "dynamodb", "KMS": "kms", "SNS": "sns", "EventBridge": "events"}
+    allowed = _template_actions()
+    made = stack.get_json("/_local/aws-calls")
+    assert {"inbound-sms", "booking"} <= {c["function"] for c in made}
+    missing = [(c["function"], f"{prefix[c['service']]}:{c['operation']}") for c in made
+               if c["operation"] != "TransactWriteItems"
+               and f"{prefix[c['service']]}:{c['operation']}" not in allowed[function_of[c["function"]]]]
+    assert missing == [], f"template.yaml lacks: {sorted(set(missing))}"
