@@ -1157,13 +1157,7 @@ impl Outbox for MemoryTable {
         source: &str,
         now: DateTime<Utc>,
     ) -> Result<(), PortError> {
-        let item = to_value(&OptOutItem {
-            pk: account_pk(account_id),
-            sk: optout_sk(hash),
-            caller_hash: hash.to_string(),
-            source: source.to_string(),
-            opted_out_at: ts(now),
-        });
+        let item = to_value(&OptOutItem::new(account_id, hash, source, now));
         self.put_if_absent(item).map(drop)
     }
 }
@@ -1190,13 +1184,7 @@ impl OptOutStore for MemoryTable {
         source: OptOutSource,
         now: DateTime<Utc>,
     ) -> Result<bool, PortError> {
-        let item = to_value(&OptOutItem {
-            pk: account_pk(account_id),
-            sk: optout_sk(hash),
-            caller_hash: hash.to_string(),
-            source: source.as_str().to_string(),
-            opted_out_at: ts(now),
-        });
+        let item = to_value(&OptOutItem::new(account_id, hash, source.as_str(), now));
         // One PutItem, as the adapter (put_if_absent is that call).
         self.put_if_absent(item)
     }

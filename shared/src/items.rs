@@ -367,6 +367,19 @@ pub struct OptOutItem {
     pub opted_out_at: String,
 }
 
+impl OptOutItem {
+    /// The tombstone of `hash` in `account_id`, recorded at `now` from `source`.
+    pub fn new(account_id: &str, hash: &str, source: &str, now: DateTime<Utc>) -> OptOutItem {
+        OptOutItem {
+            pk: account_pk(account_id),
+            sk: optout_sk(hash),
+            caller_hash: hash.to_string(),
+            source: source.to_string(),
+            opted_out_at: ts(now),
+        }
+    }
+}
+
 /// Where an opt-out came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

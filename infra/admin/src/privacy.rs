@@ -69,6 +69,20 @@ impl Ctx {
     }
 }
 
+/// The clients, the number given and its keyed hash in `account` (exit 2 for a bad number,
+/// checked before any AWS call; exit 1 for an unknown account).
+async fn subject_of(
+    connection: &Connection,
+    account: &str,
+    raw: &str,
+) -> Result<(Ctx, E164, String), AdminError> {
+    let e164 = number(raw)?;
+    let ctx = ctx(connection).await;
+    crate::commands::find_account(&ctx.table, account).await?;
+    let hash = ctx.kms.hash(account, &e164).await?;
+    Ok((ctx, e164, hash))
+}
+
 /// A number given on the command line (national numbers read as French). The error never
 /// repeats it.
 fn number(raw: &str) -> Result<E164, AdminError> {
@@ -119,10 +133,7 @@ pub async fn opt_out(
             account,
             number: raw,
         } => {
-            let e164 = number(&raw)?;
-            let ctx = ctx(connection).await;
-            crate::commands::find_account(&ctx.table, &account).await?;
-            let hash = ctx.kms.hash(&account, &e164).await?;
+            let (ctx, e164, hash) = subject_of(connection, &account, &raw).await?;
             let removed = ctx.table.remove_opt_out(&account, &hash).await?;
             ctx.audit(
                 "OptOutRemoved",
@@ -232,10 +243,7 @@ pub async fn subject(connection: &Connection, command: SubjectCommand) -> Result
             account,
             number: raw,
         } => {
-            let e164 = number(&raw)?;
-            let ctx = ctx(connection).await;
-            crate::commands::find_account(&ctx.table, &account).await?;
-            let hash = ctx.kms.hash(&account, &e164).await?;
+            let (ctx, e164, hash) = subject_of(connection, &account, &raw).await?;
             let mut data = ctx.table.subject_data(&account, &hash).await?;
             // Open every sealed number (it is the person's own data).
             for item in data.all_mut() {
@@ -274,15 +282,13 @@ pub async fn subject(connection: &Connection, command: SubjectCommand) -> Result
             number: raw,
             yes,
         } => {
-            let e164 = number(&raw)?;
+            number(&raw)?;
             if !yes {
                 return Err(AdminError::Invalid(
                     "subject erase deletes for good: add --yes (run subject export first if the person asked for a copy)".into(),
                 ));
             }
-            let ctx = ctx(connection).await;
-            crate::commands::find_account(&ctx.table, &account).await?;
-            let hash = ctx.kms.hash(&account, &e164).await?;
+            let (ctx, e164, hash) = subject_of(connection, &account, &raw).await?;
             let erased = ctx.table.erase_subject(&account, &hash, now).await?;
             ctx.audit(
                 "SubjectErased",

@@ -116,13 +116,7 @@ impl Table {
         source: OptOutSource,
         now: DateTime<Utc>,
     ) -> Result<bool, PortError> {
-        let item = OptOutItem {
-            pk: account_pk(account_id),
-            sk: optout_sk(hash),
-            caller_hash: hash.to_string(),
-            source: source.as_str().to_string(),
-            opted_out_at: ts(now),
-        };
+        let item = OptOutItem::new(account_id, hash, source.as_str(), now);
         self.put_if_absent(to_item(&item)?).await
     }
 

@@ -1205,13 +1205,7 @@ impl Table {
         source: &str,
         now: DateTime<Utc>,
     ) -> Result<(), PortError> {
-        let item = OptOutItem {
-            pk: account_pk(account_id),
-            sk: optout_sk(hash),
-            caller_hash: hash.to_string(),
-            source: source.to_string(),
-            opted_out_at: ts(now),
-        };
+        let item = OptOutItem::new(account_id, hash, source, now);
         self.put_if_absent(to_item(&item)?).await.map(drop)
     }
 
