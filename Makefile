@@ -3,6 +3,7 @@
 #   make test    every test tier: unit, moto-backed adapters, end to end, cfn-lint, release build
 #   make local   an interactive local stack on http://127.0.0.1:$(RAPPEL_PORT)
 #   make chaos   the chaos test at full size (600 calls under injected AWS faults)
+#   make browser the booking page in a real browser (chromium), screenshots in target/browser
 # Needs: Rust (cargo), Python 3.11+ with venv. No AWS account, no Docker.
 
 SHELL := /bin/bash
@@ -15,7 +16,7 @@ MOTO_PORT ?= 5055
 # Ports the tests use, away from a `make local` that may be running.
 TEST_MOTO_PORT ?= 5157
 
-.PHONY: venv build local demo test unit adapters e2e chaos lint release fmt fuzz clean
+.PHONY: venv build local demo test unit adapters e2e browser chaos lint release fmt fuzz clean
 
 venv: $(VENV)/.installed
 
@@ -33,7 +34,7 @@ local: venv build
 demo: venv build
 	RAPPEL_PORT=$(RAPPEL_PORT) MOTO_PORT=$(MOTO_PORT) $(PY) infra/local/demo.py
 
-test: venv fmt unit adapters e2e lint release
+test: venv fmt unit adapters e2e browser lint release
 	@echo "make test: all tiers passed"
 
 fmt:
@@ -53,6 +54,12 @@ adapters: venv
 # The whole pipeline through the local stack (starts its own moto and runner).
 e2e: venv build
 	$(PY) -m pytest -q tests/e2e
+
+# The booking page in a real browser: Debian's chromium + chromedriver (apt-get install
+# chromium chromium-driver; .ci/run does it), axe-core from npm. Screenshots in target/browser/.
+browser: venv build
+	npm ci --prefix tests/browser --silent --no-audit --no-fund
+	$(PY) -m pytest -q tests/browser
 
 # The chaos test at full size (not part of `make test`, which runs one run of 60 calls): ten
 # runs of 60 missed calls over all six providers, each on a fresh stack with its own seed,

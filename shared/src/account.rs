@@ -312,6 +312,11 @@ impl Account {
                 "slot_minutes must be between 5 and 240".into(),
             ));
         }
+        if !(1..=100).contains(&self.callback_hours.slot_capacity) {
+            return Err(AccountError::CallbackHours(
+                "slot_capacity must be between 1 and 100".into(),
+            ));
+        }
         for (provider, secrets) in &self.webhook_secrets {
             if crate::providers::by_name(provider).is_none() {
                 return Err(AccountError::UnknownProvider(provider.clone()));

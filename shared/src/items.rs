@@ -69,6 +69,11 @@ pub fn booking_sk(hash: &str, booking_id: &str) -> String {
 pub fn booking_prefix(hash: &str) -> String {
     format!("{BOOKING_PREFIX}{hash}#")
 }
+/// An account's callbacks booked in one slot: `SLOT#{start, RFC 3339 UTC}`.
+pub fn slot_sk(start: DateTime<Utc>) -> String {
+    format!("SLOT#{}", ts(start))
+}
+
 /// The accounts that send from (and receive STOP replies on) a short code: `REPLY#{code}`
 /// partition, one `ACCOUNT#{id}` item per account.
 pub fn reply_pk(short_code: &str) -> String {
@@ -345,6 +350,9 @@ pub struct LinkItem {
     pub caller_hash: String,
     /// Instant after which the page answers 410 (RFC 3339 UTC).
     pub valid_until: String,
+    /// The prospect's region (`FR`, `RE`...): the page shows slots in its zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub booking: Option<Booking>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -470,6 +478,18 @@ pub struct BookingItem {
     pub consent: Option<ConsentRecord>,
     /// The prospect's last contact (RFC 3339 UTC): the booking or a later visit of a link.
     pub last_contact_at: String,
+    pub expires_at: i64,
+}
+
+/// How many callbacks an account booked in one slot (`SLOT#{start}`); no personal data. Kept
+/// [`crate::retention::SLOT_DAYS`] after the slot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub count: u32,
     pub expires_at: i64,
 }
 

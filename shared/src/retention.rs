@@ -30,6 +30,8 @@ pub const DAY_DAYS: i64 = 2;
 pub const CONTACT_DAYS: i64 = 9;
 /// An account's daily SMS counter (no personal data), after the day it counts.
 pub const CAP_DAYS: i64 = 2;
+/// An account's count of callbacks booked in one slot (no personal data), after the slot.
+pub const SLOT_DAYS: i64 = 2;
 /// How long a booking link books, from the SMS's due instant.
 pub const LINK_VALID_DAYS: i64 = 7;
 /// The booking link item, from its due instant: one day beyond [`LINK_VALID_DAYS`] so that a
@@ -82,6 +84,10 @@ pub const TABLE: &[Retention] = &[
     Retention {
         item: "CAP#",
         days: Some(CAP_DAYS),
+    },
+    Retention {
+        item: "SLOT#",
+        days: Some(SLOT_DAYS),
     },
     Retention {
         item: "LINK#",

@@ -30,10 +30,17 @@ pub struct CallbackHours {
     /// Length of one slot, minutes (default 30).
     #[serde(default = "default_slot_minutes")]
     pub slot_minutes: u32,
+    /// Callbacks the business can make in one slot (default 1, at most 100): a full slot is not
+    /// offered, and a form that chose it cannot book it.
+    #[serde(default = "default_slot_capacity")]
+    pub slot_capacity: u32,
 }
 
 fn default_slot_minutes() -> u32 {
     30
+}
+fn default_slot_capacity() -> u32 {
+    1
 }
 
 impl Default for CallbackHours {
@@ -60,6 +67,7 @@ impl Default for CallbackHours {
                 },
             ],
             slot_minutes: default_slot_minutes(),
+            slot_capacity: default_slot_capacity(),
         }
     }
 }
@@ -401,6 +409,7 @@ mod tests {
                 end: hm(4, 0),
             }],
             slot_minutes: 30,
+            slot_capacity: 1,
         };
         // Spring forward, 28 March 2027: 02:00 and 02:30 do not exist.
         let now = paris(2027, 3, 27, 12, 0);
@@ -463,6 +472,7 @@ mod tests {
                 },
             ],
             slot_minutes: 30,
+            slot_capacity: 1,
         };
         let slots = upcoming_slots(&hours, PARIS, HolidayZone::Metropole, friday(), 0, 1, 100);
         // 16:30–17:00 from both ranges, once; 17:00–17:30 would overrun 17:10.
@@ -472,6 +482,7 @@ mod tests {
         );
         let zero = CallbackHours {
             slot_minutes: 0,
+            slot_capacity: 1,
             ..hours
         };
         assert!(
@@ -536,6 +547,7 @@ mod tests {
                 CallbackHours {
                     ranges: vec![CallbackRange { days: vec![Weekday::Sun, Weekday::Mon], start: hm(0, 0), end: hm(4, 0) }],
                     slot_minutes: 30,
+                    slot_capacity: 1,
                 }
             } else {
                 CallbackHours::default()

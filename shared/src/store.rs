@@ -353,3 +353,14 @@ pub trait OptOutStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
 }
+
+/// What booking a slot on a link did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BookOutcome {
+    /// The new booking holds.
+    Booked(crate::items::Booking),
+    /// The link already had this booking (a resubmission, a concurrent tab): nothing changed.
+    Held(crate::items::Booking),
+    /// The slot reached its capacity meanwhile: nothing changed.
+    SlotFull,
+}

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rappel::account::Account;
 use rappel::account::Originator;
 use rappel::aws::provision::{Names, provision};
-use rappel::aws::{EventBus, Finish, Kms, ScheduleError, Sns, SubjectErased, Table};
+use rappel::aws::{BookOutcome, EventBus, Finish, Kms, ScheduleError, Sns, SubjectErased, Table};
 use rappel::call::{CallStatus, Direction};
 use rappel::items::*;
 use rappel::phone::{E164, LineType};
@@ -166,6 +166,7 @@ fn message(
         call_sk: call.sk.clone(),
         caller_hash: hash,
         valid_until: ts(due + Duration::days(7)),
+        region: Some("FR".into()),
         booking: None,
         opted_out_at: None,
         expires_at: (due + Duration::days(8)).timestamp(),
@@ -521,12 +522,18 @@ async fn bookings_are_idempotent() {
     };
     let (first, second) = (record("b1"), record("b2"));
     let bookings = || raw_sks(&table, "ACCOUNT#acme", "BOOKING#");
-    assert_eq!(table.book("tok-m1", &first).await.unwrap(), first.booking);
     assert_eq!(
-        table.book("tok-m1", &second).await.unwrap(),
-        first.booking,
+        table.book("tok-m1", &first, 2).await.unwrap(),
+        BookOutcome::Booked(first.booking.clone())
+    );
+    assert_eq!(
+        table.book("tok-m1", &second, 2).await.unwrap(),
+        BookOutcome::Held(first.booking.clone()),
         "a resubmission gives the same booking"
     );
+    let slot = t("2026-11-30T09:00:00Z");
+    let counts = || table.slot_counts("acme", slot, slot);
+    assert_eq!(counts().await.unwrap(), vec![(slot, 1)], "counted once");
     assert_eq!(
         bookings().await,
         vec!["BOOKING#h1#b1"],
@@ -552,9 +559,49 @@ async fn bookings_are_idempotent() {
         None
     );
     assert!(bookings().await.is_empty(), "withdrawn with its record");
+    assert_eq!(counts().await.unwrap(), vec![(slot, 0)], "its place freed");
     assert_eq!(
-        table.book("tok-m1", &second).await.unwrap().booking_id,
-        "b2"
+        table.book("tok-m1", &second, 2).await.unwrap(),
+        BookOutcome::Booked(second.booking.clone())
+    );
+    // Another prospect's link, same slot: the second place; a third is refused whole.
+    let c2 = call("c2", "h2", now);
+    table.put_call(&c2).await.unwrap();
+    let (m2, l2) = message(
+        "m2",
+        &c2,
+        now,
+        NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
+    );
+    table
+        .schedule(&c2, &m2, &l2, Reason::InHours, &cap(), now)
+        .await
+        .unwrap();
+    let mut other = record("b3");
+    other.sk = booking_sk("h2", "b3");
+    assert_eq!(
+        table.book("tok-m2", &other, 2).await.unwrap(),
+        BookOutcome::Booked(other.booking.clone())
+    );
+    table.unbook("tok-m2", &other).await.unwrap();
+    assert_eq!(
+        table.book("tok-m2", &other, 1).await.unwrap(),
+        BookOutcome::SlotFull,
+        "at capacity"
+    );
+    assert!(
+        table
+            .get_link("tok-m2")
+            .await
+            .unwrap()
+            .unwrap()
+            .booking
+            .is_none()
+    );
+    assert_eq!(
+        raw_sks(&table, "ACCOUNT#acme", "BOOKING#h2").await.len(),
+        0,
+        "nothing half-written"
     );
     // A later visit is a contact: the booking is kept 3 years from it.
     let later = now + Duration::days(20);
@@ -584,7 +631,7 @@ async fn bookings_are_idempotent() {
         ("acme", "h1")
     );
     assert!(optout.expires_at > l.expires_at + 300 * 86_400);
-    assert!(table.book("tok-unknown", &first).await.is_err());
+    assert!(table.book("tok-unknown", &first, 2).await.is_err());
 }
 
 /// The sort keys of partition `pk` starting with `prefix`.

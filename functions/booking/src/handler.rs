@@ -23,6 +23,7 @@ use rappel::ports::{Clock, EventPublisher, PortError, detail_type};
 use rappel::retention;
 use rappel::rules::Reason;
 use rappel::slots::{self, Slot};
+use rappel::store::BookOutcome;
 use serde_json::json;
 use std::convert::Infallible;
 use std::future::Future;
@@ -158,13 +159,21 @@ pub trait BookingStore: Send + Sync {
         account_id: &str,
         hash: &str,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
-    /// Book unless already booked, keeping `record` (booking + consent record); returns the
-    /// booking that holds.
+    /// Book unless already booked, keeping `record` (booking + consent record) and counting it
+    /// in its slot unless the slot holds `capacity` callbacks already.
     fn book(
         &self,
         token: &str,
         record: &BookingItem,
-    ) -> impl Future<Output = Result<Booking, PortError>> + Send;
+        capacity: u32,
+    ) -> impl Future<Output = Result<BookOutcome, PortError>> + Send;
+    /// Callbacks booked per slot start of `account_id`, for slots starting in `[from, to]`.
+    fn slot_counts(
+        &self,
+        account_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<(DateTime<Utc>, u32)>, PortError>> + Send;
     /// Withdraw `record` from link `token` (only that booking): used when the business could
     /// not be told, so that the prospect's retry books and tells again.
     fn unbook(
@@ -225,8 +234,21 @@ impl BookingStore for Table {
     async fn is_opted_out(&self, account_id: &str, hash: &str) -> Result<bool, PortError> {
         Table::is_opted_out(self, account_id, hash).await
     }
-    async fn book(&self, token: &str, record: &BookingItem) -> Result<Booking, PortError> {
-        Table::book(self, token, record).await
+    async fn book(
+        &self,
+        token: &str,
+        record: &BookingItem,
+        capacity: u32,
+    ) -> Result<BookOutcome, PortError> {
+        Table::book(self, token, record, capacity).await
+    }
+    async fn slot_counts(
+        &self,
+        account_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, u32)>, PortError> {
+        Table::slot_counts(self, account_id, from, to).await
     }
     async fn unbook(&self, token: &str, record: &BookingItem) -> Result<(), PortError> {
         Table::unbook(self, token, record).await
@@ -278,6 +300,10 @@ pub async fn respond<S: BookingStore, E: EventPublisher, C: Clock>(
 ) -> Response<Body> {
     let route = route(req.method(), req.uri().path());
     let now = clock.now();
+    if req.method() == Method::POST && is_cross_site(req) {
+        tracing::warn!("cross-site form post refused");
+        return forbidden();
+    }
     let result = match route {
         Route::NotFound => return not_found(),
         Route::MethodNotAllowed(allow) => return method_not_allowed(allow),
@@ -313,6 +339,8 @@ struct Context {
     /// Base URL of the page (the account's `booking_base_url`, else the deployment's).
     base_url: String,
     expired: bool,
+    /// Slot starts at capacity (`callback_hours.slot_capacity`): not offered.
+    full: Vec<DateTime<Utc>>,
 }
 
 impl Context {
@@ -322,8 +350,63 @@ impl Context {
     fn opt_out_action(&self) -> String {
         format!("{}/r/{}/opt-out", self.base_url, self.token)
     }
+    /// The prospect's zone (their number's region), else the business's: slots are shown in it.
     fn tz(&self) -> Tz {
-        self.account.timezone
+        self.link
+            .region
+            .as_deref()
+            .and_then(rappel::calendar::zone_for_region)
+            .unwrap_or(self.account.timezone)
+    }
+}
+
+/// The slot starts of `account` at capacity among those the page may offer from `now`.
+async fn full_slots<S: BookingStore>(
+    store: &S,
+    account: &Account,
+    now: DateTime<Utc>,
+) -> Result<Vec<DateTime<Utc>>, PortError> {
+    let horizon = now + chrono::Duration::days(i64::from(DAYS_SHOWN) + 1);
+    let capacity = account.callback_hours.slot_capacity;
+    Ok(store
+        .slot_counts(&account.account_id, now, horizon)
+        .await?
+        .into_iter()
+        .filter(|(_, count)| *count >= capacity)
+        .map(|(start, _)| start)
+        .collect())
+}
+
+/// The slots the page offers: the account's upcoming slots, minus the full ones.
+fn offered_slots(account: &Account, full: &[DateTime<Utc>], now: DateTime<Utc>) -> Vec<Slot> {
+    let mut offered = slots::upcoming_slots(
+        &account.callback_hours,
+        account.timezone,
+        account.holiday_zone,
+        now,
+        LEAD_MINUTES,
+        DAYS_SHOWN,
+        MAX_SLOTS + full.len(),
+    );
+    offered.retain(|slot| !full.contains(&slot.start));
+    offered.truncate(MAX_SLOTS);
+    offered
+}
+
+/// French name of a zone for "heure de ...": the overseas departments and collectivities.
+pub fn zone_name(tz: Tz) -> String {
+    use chrono_tz::{America, Indian};
+    match tz {
+        Indian::Reunion => "La Réunion".into(),
+        Indian::Mayotte => "Mayotte".into(),
+        America::Guadeloupe => "la Guadeloupe".into(),
+        America::Martinique => "la Martinique".into(),
+        America::Cayenne => "la Guyane".into(),
+        America::Miquelon => "Saint-Pierre-et-Miquelon".into(),
+        America::St_Barthelemy => "Saint-Barthélemy".into(),
+        America::Marigot => "Saint-Martin".into(),
+        chrono_tz::Europe::Paris => "Paris".into(),
+        other => other.name().replace('_', " "),
     }
 }
 
@@ -360,6 +443,7 @@ async fn load<S: BookingStore>(
         account,
         base_url,
         expired,
+        full: Vec::new(),
     }))
 }
 
@@ -376,6 +460,10 @@ async fn show<S: BookingStore>(
     };
     if ctx.expired {
         return Ok(expired(&ctx));
+    }
+    let mut ctx = ctx;
+    if ctx.link.booking.is_none() && ctx.link.opted_out_at.is_none() {
+        ctx.full = full_slots(store, &ctx.account, now).await?;
     }
     // A visit of the link is a contact: the prospect's bookings are kept 3 years from now
     // (README, "Retention"). Not worth an error page if it fails: the next visit does it.
@@ -422,8 +510,10 @@ async fn book<S: BookingStore, E: EventPublisher>(
             link_page(&ctx, now, &FormState::default()),
         ));
     }
+    let mut ctx = ctx;
+    ctx.full = full_slots(store, &ctx.account, now).await?;
     let raw = RawForm::parse(body);
-    let form = match validate(&raw, &ctx.account, now) {
+    let form = match validate(&raw, &ctx.account, now, &ctx.full) {
         Ok(form) => form,
         Err(error) => {
             tracing::info!(account_id = %ctx.account.account_id, error = %error, "booking form refused");
@@ -431,9 +521,12 @@ async fn book<S: BookingStore, E: EventPublisher>(
                 error: Some(error.french()),
                 name: raw.name.unwrap_or_default(),
                 message: raw.message.unwrap_or_default(),
-                chosen: (!matches!(error, FormError::Slot | FormError::SlotNotOffered))
-                    .then(|| raw.slot.as_deref().and_then(parse_instant))
-                    .flatten(),
+                chosen: (!matches!(
+                    error,
+                    FormError::Slot | FormError::SlotNotOffered | FormError::SlotTaken
+                ))
+                .then(|| raw.slot.as_deref().and_then(parse_instant))
+                .flatten(),
             };
             return Ok(html(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -464,8 +557,33 @@ async fn book<S: BookingStore, E: EventPublisher>(
         last_contact_at: ts(now),
         expires_at: retention::expires(now, retention::BOOKING_DAYS),
     };
-    let held = store.book(token, &record).await?;
-    if held.booking_id == new.booking_id {
+    let held = match store
+        .book(token, &record, ctx.account.callback_hours.slot_capacity)
+        .await?
+    {
+        BookOutcome::Booked(booking) => booking,
+        // Another tab or a double tap booked first: show that booking, tell nobody again.
+        BookOutcome::Held(booking) => {
+            ctx.link.booking = Some(booking);
+            return Ok(html(
+                StatusCode::OK,
+                link_page(&ctx, now, &FormState::default()),
+            ));
+        }
+        // Someone took the last place meanwhile: the remaining slots, and why.
+        BookOutcome::SlotFull => {
+            tracing::info!(account_id = %ctx.account.account_id, "slot filled meanwhile");
+            ctx.full.push(form.slot);
+            let state = FormState {
+                error: Some(FormError::SlotTaken.french()),
+                name: record.booking.name.clone().unwrap_or_default(),
+                message: record.booking.message.clone().unwrap_or_default(),
+                chosen: None,
+            };
+            return Ok(html(StatusCode::CONFLICT, link_page(&ctx, now, &state)));
+        }
+    };
+    {
         let detail = callback_requested_detail(&ctx.account, &ctx.link, &held, caller);
         if let Err(e) = events.put(detail_type::CALLBACK_REQUESTED, detail).await {
             // The business was not told: withdraw the booking, so that nothing is half-done
@@ -490,7 +608,6 @@ async fn book<S: BookingStore, E: EventPublisher>(
             "callback booked"
         );
     }
-    let mut ctx = ctx;
     ctx.link.booking = Some(held);
     Ok(html(
         StatusCode::OK,
@@ -733,8 +850,9 @@ pub fn page_version() -> &'static str {
     })
 }
 
-/// The `CallbackRequested` detail: what the business needs to call back. `caller` is the
-/// masked number (the business finds the call by `provider` + `call_id` in its telephony
+/// The `CallbackRequested` detail: what the business needs to call back, the slot as a UTC
+/// instant (`slot`) and in the business's zone (`slot_local`), and a reference to the consent
+/// record kept with the booking. `caller` is the masked number (the business finds the call by `provider` + `call_id` in its telephony
 /// platform); never a clear number.
 pub fn callback_requested_detail(
     account: &Account,
@@ -757,6 +875,8 @@ pub fn callback_requested_detail(
         "call_id": call_id,
         "caller": caller,
         "booked_at": booking.booked_at,
+        // Where the evidence of the request is kept (`rappel-admin subject export` shows it).
+        "consent": {"page_version": page_version(), "language": "fr"},
     })
 }
 
@@ -821,6 +941,8 @@ pub enum FormError {
     Slot,
     #[error("slot not offered")]
     SlotNotOffered,
+    #[error("slot filled meanwhile")]
+    SlotTaken,
     #[error("name longer than {NAME_MAX} characters")]
     NameTooLong,
     #[error("message longer than {MESSAGE_MAX} characters")]
@@ -835,6 +957,9 @@ impl FormError {
             FormError::SlotNotOffered => {
                 "Ce créneau n'est plus disponible. Choisissez-en un autre dans la liste."
             }
+            FormError::SlotTaken => {
+                "Ce créneau vient d'être pris. Choisissez-en un autre dans la liste."
+            }
             FormError::NameTooLong => "Votre nom ne doit pas dépasser 100 caractères.",
             FormError::MessageTooLong => "Votre message ne doit pas dépasser 500 caractères.",
         }
@@ -847,6 +972,7 @@ pub fn validate(
     raw: &RawForm,
     account: &Account,
     now: DateTime<Utc>,
+    full: &[DateTime<Utc>],
 ) -> Result<BookingForm, FormError> {
     let slot = raw
         .slot
@@ -861,6 +987,10 @@ pub fn validate(
         slot,
     ) {
         return Err(FormError::SlotNotOffered);
+    }
+    // At capacity (a stale or forged form): not offered either.
+    if full.contains(&slot) {
+        return Err(FormError::SlotTaken);
     }
     let name = raw.name.as_deref().and_then(|n| clean(n, false));
     if name.as_ref().is_some_and(|n| n.chars().count() > NAME_MAX) {
@@ -972,6 +1102,8 @@ pub struct LinkPage<'a> {
     pub retention_days: i64,
     pub booking_retention_years: i64,
     pub consent: String,
+    /// The prospect's zone when it is not the business's (`La Réunion`): times are in it.
+    pub zone: Option<String>,
 }
 
 /// A page with a heading and a sentence (404, 405, 410, 500); with `company` and
@@ -986,19 +1118,25 @@ pub struct NoticePage<'a> {
 }
 
 fn link_page(ctx: &Context, now: DateTime<Utc>, form: &FormState) -> String {
+    // Times in the prospect's zone, named when it is not the business's (a Réunion caller
+    // must not book a time 3 hours off).
+    let tz = ctx.tz();
+    let zone = (tz != ctx.account.timezone).then(|| zone_name(tz));
     let booked_label = ctx.link.booking.as_ref().map(|b| {
-        parse_instant(&b.slot).map_or_else(|| b.slot.clone(), |at| local_label(at, ctx.tz()))
+        let label = parse_instant(&b.slot).map_or_else(|| b.slot.clone(), |at| local_label(at, tz));
+        match &zone {
+            Some(zone) => format!("{label} (heure de {zone})"),
+            None => label,
+        }
     });
     let days = if booked_label.is_none() && ctx.link.opted_out_at.is_none() {
-        let offered = slots::upcoming_slots(
-            &ctx.account.callback_hours,
-            ctx.account.timezone,
-            ctx.account.holiday_zone,
-            now,
-            LEAD_MINUTES,
-            DAYS_SHOWN,
-            MAX_SLOTS,
-        );
+        let offered: Vec<Slot> = offered_slots(&ctx.account, &ctx.full, now)
+            .into_iter()
+            .map(|slot| Slot {
+                label: local_label(slot.start, tz),
+                ..slot
+            })
+            .collect();
         day_views(&offered, form.chosen)
     } else {
         Vec::new()
@@ -1018,6 +1156,7 @@ fn link_page(ctx: &Context, now: DateTime<Utc>, form: &FormState) -> String {
         retention_days: RETENTION_DAYS,
         booking_retention_years: retention::BOOKING_DAYS / 365,
         consent: consent_text(&ctx.account.company_name),
+        zone,
     })
 }
 
@@ -1043,6 +1182,29 @@ fn expired(ctx: &Context) -> Response<Body> {
             .then(|| ctx.opt_out_action()),
     };
     html(StatusCode::GONE, render(&page))
+}
+
+/// Whether a form post comes from another site (CSRF): the browser says so in
+/// `Sec-Fetch-Site: cross-site` (Fetch Metadata, sent by every current browser, including on
+/// top-level form posts). `Origin` cannot be used: the pages' `Referrer-Policy: no-referrer`
+/// makes browsers send `Origin: null` on our own forms, and behind CloudFront the API sees its
+/// own host, not the page's. A client that sends no such header (curl) is not a browser being
+/// abused.
+pub fn is_cross_site(req: &Request) -> bool {
+    req.headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
+}
+
+fn forbidden() -> Response<Body> {
+    let page = NoticePage {
+        company: None,
+        heading: "Action impossible",
+        text: "Cette demande ne vient pas de la page de rappel. Ouvrez le lien reçu par SMS et réessayez.".into(),
+        opt_out_action: None,
+    };
+    html(StatusCode::FORBIDDEN, render(&page))
 }
 
 fn not_found() -> Response<Body> {
@@ -1097,6 +1259,11 @@ fn html(status: StatusCode, body: String) -> Response<Body> {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
+    // HTTPS only from now on, for a year (RFC 6797); ignored by browsers over plain HTTP.
+    headers.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+    );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
@@ -1136,6 +1303,7 @@ mod tests {
             call_sk: "CALL#twilio#CA42#dial".into(),
             caller_hash: "h4sh".into(),
             valid_until: "2026-12-04T18:30:00Z".into(),
+            region: Some("FR".into()),
             booking: None,
             opted_out_at: None,
             expires_at: 0,
@@ -1149,6 +1317,7 @@ mod tests {
             account: account(),
             base_url: "https://rappel.example.fr".into(),
             expired: false,
+            full: Vec::new(),
         }
     }
 
@@ -1162,6 +1331,8 @@ mod tests {
         opt_outs: Mutex<Vec<(String, String)>>,
         cancels: Mutex<usize>,
         records: Mutex<Vec<BookingItem>>,
+        /// Callbacks booked per slot (RFC 3339 start).
+        slots: Mutex<std::collections::HashMap<String, u32>>,
         optout_link: Mutex<Option<OptOutLinkItem>>,
     }
 
@@ -1196,17 +1367,41 @@ mod tests {
         async fn caller_masked(&self, _: &str, _: &str) -> Result<Option<String>, PortError> {
             Ok(Some("+33 6•• •• •• 01".into()))
         }
-        async fn book(&self, _: &str, record: &BookingItem) -> Result<Booking, PortError> {
+        async fn book(
+            &self,
+            _: &str,
+            record: &BookingItem,
+            capacity: u32,
+        ) -> Result<BookOutcome, PortError> {
             let mut link = self.link.lock().unwrap();
             let link = link.as_mut().unwrap();
-            let held = link
-                .booking
-                .get_or_insert_with(|| record.booking.clone())
-                .clone();
-            if held == record.booking {
-                self.records.lock().unwrap().push(record.clone());
+            if let Some(held) = &link.booking {
+                return Ok(BookOutcome::Held(held.clone()));
             }
-            Ok(held)
+            let mut slots = self.slots.lock().unwrap();
+            let count = slots.entry(record.booking.slot.clone()).or_default();
+            if *count >= capacity {
+                return Ok(BookOutcome::SlotFull);
+            }
+            *count += 1;
+            link.booking = Some(record.booking.clone());
+            self.records.lock().unwrap().push(record.clone());
+            Ok(BookOutcome::Booked(record.booking.clone()))
+        }
+        async fn slot_counts(
+            &self,
+            _: &str,
+            from: DateTime<Utc>,
+            to: DateTime<Utc>,
+        ) -> Result<Vec<(DateTime<Utc>, u32)>, PortError> {
+            Ok(self
+                .slots
+                .lock()
+                .unwrap()
+                .iter()
+                .filter_map(|(slot, n)| parse_instant(slot).map(|at| (at, *n)))
+                .filter(|(at, _)| (from..=to).contains(at))
+                .collect())
         }
         async fn unbook(&self, _: &str, record: &BookingItem) -> Result<(), PortError> {
             let mut link = self.link.lock().unwrap();
@@ -1218,6 +1413,9 @@ mod tests {
             {
                 link.booking = None;
                 self.records.lock().unwrap().retain(|r| r.sk != record.sk);
+                if let Some(n) = self.slots.lock().unwrap().get_mut(&record.booking.slot) {
+                    *n -= 1;
+                }
             }
             Ok(())
         }
@@ -1526,6 +1724,7 @@ mod tests {
             ),
             &account(),
             now(),
+            &[],
         )
         .unwrap();
         assert_eq!(
@@ -1534,14 +1733,31 @@ mod tests {
         );
         assert_eq!(form.name.as_deref(), Some("Jean Dupont"));
         assert_eq!(form.message.as_deref(), Some("Ligne 1\nLigne 2"));
-        let blank = validate(&raw("2026-11-30T09:00:00Z", "   ", "\n"), &account(), now()).unwrap();
+        let blank = validate(
+            &raw("2026-11-30T09:00:00Z", "   ", "\n"),
+            &account(),
+            now(),
+            &[],
+        )
+        .unwrap();
         assert_eq!((blank.name, blank.message), (None, None));
         // Exactly at the limits (characters, not bytes).
         let ok = validate(
             &raw("2026-11-30T09:00:00Z", &"é".repeat(100), &"à".repeat(500)),
             &account(),
             now(),
+            &[],
         );
+        assert!(ok.is_ok());
+        // A slot at capacity is refused, whatever the form says.
+        let full = [Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap()];
+        let taken = validate(
+            &raw("2026-11-30T09:00:00Z", "", ""),
+            &account(),
+            now(),
+            &full,
+        );
+        assert_eq!(taken, Err(FormError::SlotTaken));
         assert!(ok.is_ok());
     }
 
@@ -1584,7 +1800,7 @@ mod tests {
             ),
         ];
         for (form, expected) in cases {
-            assert_eq!(validate(&form, &a, now()), Err(expected), "{form:?}");
+            assert_eq!(validate(&form, &a, now(), &[]), Err(expected), "{form:?}");
         }
     }
 
@@ -1885,6 +2101,7 @@ mod tests {
                     "call_id": "CA42#dial",
                     "caller": "+33 6•• •• •• 01",
                     "booked_at": "2026-11-27T18:30:00Z",
+                    "consent": {"page_version": page_version(), "language": "fr"},
                 })
             );
         }
@@ -1919,11 +2136,24 @@ mod tests {
             async fn caller_masked(&self, a: &str, m: &str) -> Result<Option<String>, PortError> {
                 self.0.caller_masked(a, m).await
             }
-            async fn book(&self, _: &str, b: &BookingItem) -> Result<Booking, PortError> {
-                Ok(Booking {
+            async fn book(
+                &self,
+                _: &str,
+                b: &BookingItem,
+                _: u32,
+            ) -> Result<BookOutcome, PortError> {
+                Ok(BookOutcome::Held(Booking {
                     booking_id: "bkg_earlier".into(),
                     ..b.booking.clone()
-                })
+                }))
+            }
+            async fn slot_counts(
+                &self,
+                a: &str,
+                f: DateTime<Utc>,
+                t: DateTime<Utc>,
+            ) -> Result<Vec<(DateTime<Utc>, u32)>, PortError> {
+                self.0.slot_counts(a, f, t).await
             }
             async fn unbook(&self, t: &str, b: &BookingItem) -> Result<(), PortError> {
                 self.0.unbook(t, b).await
@@ -2243,6 +2473,156 @@ mod tests {
         assert_eq!(
             store.records.lock().unwrap()[0].last_contact_at,
             "2026-11-29T18:30:00Z"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_slot_filled_between_reading_and_booking_offers_the_remaining_slots() {
+        // Both prospects read the slot free; the other one's booking lands first.
+        struct Raced(FakeStore);
+        impl BookingStore for Raced {
+            async fn link(&self, t: &str) -> Result<Option<LinkItem>, PortError> {
+                self.0.link(t).await
+            }
+            async fn account(&self, a: &str) -> Result<Option<Account>, PortError> {
+                self.0.account(a).await
+            }
+            async fn caller_masked(&self, a: &str, m: &str) -> Result<Option<String>, PortError> {
+                self.0.caller_masked(a, m).await
+            }
+            async fn optout_link(&self, t: &str) -> Result<Option<OptOutLinkItem>, PortError> {
+                self.0.optout_link(t).await
+            }
+            async fn is_opted_out(&self, a: &str, h: &str) -> Result<bool, PortError> {
+                self.0.is_opted_out(a, h).await
+            }
+            async fn book(
+                &self,
+                _: &str,
+                _: &BookingItem,
+                _: u32,
+            ) -> Result<BookOutcome, PortError> {
+                Ok(BookOutcome::SlotFull)
+            }
+            async fn slot_counts(
+                &self,
+                _: &str,
+                _: DateTime<Utc>,
+                _: DateTime<Utc>,
+            ) -> Result<Vec<(DateTime<Utc>, u32)>, PortError> {
+                Ok(Vec::new())
+            }
+            async fn unbook(&self, t: &str, r: &BookingItem) -> Result<(), PortError> {
+                self.0.unbook(t, r).await
+            }
+            async fn touch_bookings(
+                &self,
+                a: &str,
+                h: &str,
+                n: DateTime<Utc>,
+            ) -> Result<usize, PortError> {
+                self.0.touch_bookings(a, h, n).await
+            }
+            async fn put_opt_out(
+                &self,
+                a: &str,
+                h: &str,
+                n: DateTime<Utc>,
+            ) -> Result<(), PortError> {
+                self.0.put_opt_out(a, h, n).await
+            }
+            async fn mark_link_opted_out(
+                &self,
+                t: &str,
+                n: DateTime<Utc>,
+            ) -> Result<(), PortError> {
+                self.0.mark_link_opted_out(t, n).await
+            }
+            async fn cancel_pending(
+                &self,
+                a: &str,
+                h: &str,
+                n: DateTime<Utc>,
+            ) -> Result<usize, PortError> {
+                self.0.cancel_pending(a, h, n).await
+            }
+        }
+        let store = Raced(FakeStore::with(link()));
+        let events = FakeEvents::default();
+        let req = request(
+            "POST",
+            &format!("/r/{TOKEN}"),
+            "slot=2026-11-30T09%3A00%3A00Z&name=Camille",
+        );
+        let response = respond(
+            &store,
+            &events,
+            &FixedClock(now()),
+            "https://rappel.example.fr",
+            &req,
+        )
+        .await;
+        assert_eq!(response.status(), 409);
+        let page = match response.body() {
+            Body::Text(t) => t.clone(),
+            other => String::from_utf8_lossy(other.as_ref()).into_owned(),
+        };
+        assert!(page.contains("vient d&#39;être pris"), "{page}");
+        assert!(
+            !page.contains(r#"value="2026-11-30T09:00:00Z""#),
+            "the full slot is not offered again"
+        );
+        assert!(
+            page.contains(r#"value="2026-11-30T09:30:00Z""#),
+            "the next ones are"
+        );
+        assert!(
+            page.contains(r#"value="Camille""#),
+            "what was typed is kept"
+        );
+        assert!(events.0.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_cross_site_form_post_is_refused_and_pages_carry_hsts() {
+        let store = FakeStore::with(link());
+        let events = FakeEvents::default();
+        let post = |headers: &[(&str, &str)]| {
+            let mut req = request("POST", &format!("/r/{TOKEN}/opt-out"), "");
+            for (name, value) in headers {
+                req.headers_mut().insert(
+                    HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    HeaderValue::from_str(value).unwrap(),
+                );
+            }
+            req
+        };
+        for attack in [
+            vec![("sec-fetch-site", "cross-site")],
+            vec![
+                ("sec-fetch-site", "Cross-Site"),
+                ("origin", "https://evil.example"),
+            ],
+        ] {
+            let (status, _) = call(&store, &events, post(&attack)).await;
+            assert_eq!(status, 403, "{attack:?}");
+        }
+        assert!(store.opt_outs.lock().unwrap().is_empty());
+        // Our own form, as Chrome posts it under `Referrer-Policy: no-referrer`.
+        let same = post(&[("sec-fetch-site", "same-origin"), ("origin", "null")]);
+        let response = respond(
+            &store,
+            &events,
+            &FixedClock(now()),
+            "https://rappel.example.fr",
+            &same,
+        )
+        .await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(store.opt_outs.lock().unwrap().len(), 1);
+        assert_eq!(
+            response.headers()["strict-transport-security"],
+            "max-age=31536000; includeSubDomains"
         );
     }
 

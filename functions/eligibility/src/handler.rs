@@ -382,6 +382,7 @@ async fn schedule<T: AccountStore + DecisionStore, E: EventPublisher, C: Clock>(
         call_sk: call.sk.clone(),
         caller_hash: hash.clone(),
         valid_until: ts(valid_until),
+        region: call.region.clone(),
         booking: None,
         opted_out_at: None,
         expires_at: retention::expires(due_at, retention::LINK_DAYS),

@@ -9,7 +9,7 @@ mod privacy;
 pub mod provision;
 mod table;
 
-pub use crate::store::{Cancelled, Finish, ScheduleError};
+pub use crate::store::{BookOutcome, Cancelled, Finish, ScheduleError};
 pub use kms::Kms;
 pub use messaging::{EventBus, Sns};
 pub use privacy::{SubjectData, SubjectErased};

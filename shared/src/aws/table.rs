@@ -9,8 +9,8 @@ use crate::items::*;
 use crate::ports::{Applied, PortError, SecretsVault};
 use crate::rules::{Outcome, Reason};
 use crate::store::{
-    AccountStore, CallStore, CallerState, Cancelled, Contact, DailyCap, DecisionStore, DuePage,
-    Finish, Outbox, QueueEntry, ScheduleError,
+    AccountStore, BookOutcome, CallStore, CallerState, Cancelled, Contact, DailyCap, DecisionStore,
+    DuePage, Finish, Outbox, QueueEntry, ScheduleError,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
@@ -1240,9 +1240,14 @@ impl Table {
     }
 
     /// Book on link `token` unless it already has a booking, keeping `record` (the booking
-    /// with its consent record, `BOOKING#{hash}#{id}`) in the same transaction; returns the
-    /// booking that holds (the new one, or the earlier one on a resubmission).
-    pub async fn book(&self, token: &str, record: &BookingItem) -> Result<Booking, PortError> {
+    /// with its consent record, `BOOKING#{hash}#{id}`) and counting it in its slot
+    /// (`SLOT#{start}`, below `capacity`), all in one transaction.
+    pub async fn book(
+        &self,
+        token: &str,
+        record: &BookingItem,
+        capacity: u32,
+    ) -> Result<BookOutcome, PortError> {
         let booking = &record.booking;
         let value = serde_dynamo::to_attribute_value::<_, AttributeValue>(booking)
             .map_err(|e| PortError::new(SERVICE, format!("serialize: {e}")))?;
@@ -1256,6 +1261,7 @@ impl Table {
                 .expression_attribute_values(":b", value)
                 .build(),
         )?;
+        let slot = self.slot_update(&record.pk, &booking.slot, 1, Some(capacity))?;
         let result = self
             .client
             .transact_write_items()
@@ -1265,21 +1271,96 @@ impl Table {
                 to_item(record)?,
                 Some("attribute_not_exists(PK)"),
             )?)
+            .transact_items(slot)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(booking.clone()),
-            Err(e) if failed_conditions(&e).is_some_and(|f| f.contains(&0)) => self
-                .get_link(token)
-                .await?
-                .and_then(|l| l.booking)
-                .ok_or_else(|| PortError::new(SERVICE, "link vanished while booking")),
-            Err(e) => Err(transact_error(e)),
+            Ok(_) => Ok(BookOutcome::Booked(booking.clone())),
+            Err(e) => match failed_conditions(&e).as_deref() {
+                Some(failed) if failed.contains(&0) => self
+                    .get_link(token)
+                    .await?
+                    .and_then(|l| l.booking)
+                    .map(BookOutcome::Held)
+                    .ok_or_else(|| PortError::new(SERVICE, "link vanished while booking")),
+                Some([2]) => Ok(BookOutcome::SlotFull),
+                _ => Err(transact_error(e)),
+            },
         }
     }
 
-    /// Remove the booking of `record` from link `token` and delete `record` (no other booking
-    /// is touched).
+    /// The update of slot `slot` (RFC 3339 UTC start) of partition `pk` by `delta`; with
+    /// `capacity`, conditional on the slot staying at or below it.
+    fn slot_update(
+        &self,
+        pk: &str,
+        slot: &str,
+        delta: i32,
+        capacity: Option<u32>,
+    ) -> Result<TransactWriteItem, PortError> {
+        let start = DateTime::parse_from_rfc3339(slot)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| PortError::new(SERVICE, "booking slot is not an instant"))?;
+        let mut update = Update::builder()
+            .table_name(&self.name)
+            .key(PK, s(pk))
+            .key(SK, s(slot_sk(start)))
+            .update_expression("ADD #count :d SET expires_at = if_not_exists(expires_at, :exp)")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_values(":d", AttributeValue::N(delta.to_string()))
+            .expression_attribute_values(
+                ":exp",
+                AttributeValue::N(
+                    crate::retention::expires(start, crate::retention::SLOT_DAYS).to_string(),
+                ),
+            );
+        if let Some(capacity) = capacity {
+            update = update
+                .condition_expression("attribute_not_exists(#count) OR #count < :cap")
+                .expression_attribute_values(":cap", AttributeValue::N(capacity.to_string()));
+        }
+        Ok(TransactWriteItem::builder()
+            .update(build(update.build())?)
+            .build())
+    }
+
+    /// How many callbacks `account_id` booked in each slot starting in `[from, to]`.
+    pub async fn slot_counts(
+        &self,
+        account_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, u32)>, PortError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(account_pk(account_id)))
+            .expression_attribute_values(":from", s(slot_sk(from)))
+            .expression_attribute_values(":to", s(slot_sk(to)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(SERVICE, e))?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                let slot: SlotItem = from_item(item)?;
+                let start = slot
+                    .sk
+                    .strip_prefix("SLOT#")
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.with_timezone(&Utc))
+                    .ok_or_else(|| PortError::new(SERVICE, "slot key is not an instant"))?;
+                Ok((start, slot.count))
+            })
+            .collect()
+    }
+
+    /// Remove the booking of `record` from link `token`, delete `record` and free its place in
+    /// its slot (no other booking is touched).
     pub async fn unbook(&self, token: &str, record: &BookingItem) -> Result<(), PortError> {
         let update = build(
             Update::builder()
@@ -1296,6 +1377,7 @@ impl Table {
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(update).build())
             .transact_items(delete(&self.name, &record.pk, &record.sk)?)
+            .transact_items(self.slot_update(&record.pk, &record.booking.slot, -1, None)?)
             .send()
             .await;
         match result {

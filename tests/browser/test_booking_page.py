@@ -1,0 +1,169 @@
+"""The booking page in a real browser (Debian's chromium driven by chromedriver through
+Selenium), against the local stack, at a phone's viewport (390×844): what a prospect does after
+the SMS. Each test saves a screenshot under target/browser/ so a person can look at what the
+prospect sees; `axe-core` (npm, injected into the page) checks accessibility.
+
+Needs /usr/bin/chromium and /usr/bin/chromedriver (`apt-get install chromium chromium-driver`;
+`.ci/run` installs them) and `npm ci --prefix tests/browser` (axe-core). Without the browser the
+tests are skipped with that message, unless RAPPEL_REQUIRE_BROWSER=1 (set by .ci/run), which
+makes a missing browser a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "infra" / "local"))
+
+from rappel_stack import Stack, load_account, rfc3339  # noqa: E402
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
+SHOTS = ROOT / "target" / "browser"
+PORT, MOTO_PORT = 3331, 5331
+MONDAY_1000 = "2026-11-30T09:00:00Z"
+SECRET = load_account("demo")["webhook_secrets"]["generic"]
+REPORT: dict = {}
+
+missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER, AXE) if not p.exists()]
+if missing:
+    reason = f"browser tests need {', '.join(missing)} (apt-get install chromium chromium-driver; npm ci --prefix tests/browser)"
+    if os.environ.get("RAPPEL_REQUIRE_BROWSER") == "1":
+        raise RuntimeError(reason)
+    pytest.skip(reason, allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+def wait_for(driver, css: str, seconds: float = 15):
+    """The element once the page that shows it has loaded (after a form post)."""
+    try:
+        return WebDriverWait(driver, seconds).until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
+    except Exception:
+        shot(driver, "failure")
+        raise AssertionError(f"{css} not found on {driver.current_url}: {driver.find_element(By.TAG_NAME, 'body').text[:500]}")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    accounts = tmp_path_factory.mktemp("accounts")
+    shutil.copy(ROOT / "infra" / "local" / "accounts" / "demo.json", accounts / "demo.json")
+    log = tmp_path_factory.mktemp("logs") / "rappel-local.log"
+    with Stack(port=PORT, moto_port=MOTO_PORT, clock=MONDAY_1000, accounts_dir=str(accounts), log_path=log) as s:
+        yield s
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / "report.json").write_text(json.dumps(REPORT, indent=2, ensure_ascii=False))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=390,844", "--lang=fr-FR"):
+        options.add_argument(flag)
+    options.add_experimental_option("mobileEmulation", {
+        "deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 3.0}})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def shot(driver, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    assert path.stat().st_size > 5_000, f"{name}: an empty screenshot"
+    return path
+
+
+def missed_call(stack: Stack, call_id: str, number: str) -> dict:
+    at = rfc3339(stack.now())
+    body = json.dumps({"call_id": call_id, "direction": "inbound", "status": "no_answer", "from": number,
+                       "to": "+33144000000", "started_at": at, "ended_at": at, "ring_seconds": 20})
+    assert stack.webhook("generic", "demo", body, {"content-type": "application/json"}, SECRET).status == 200
+    stack.drain()
+    [sms] = [s for s in stack.outbox() if s["to"] == number]
+    return sms
+
+
+def link(sms: dict, kind: str) -> str:
+    match = re.search(rf"(http://\S+/{kind}/[A-Za-z0-9_-]{{22}})", sms["body"])
+    assert match, f"no /{kind}/ link in the SMS"
+    return match.group(1)
+
+
+def axe(driver) -> list[dict]:
+    """Run axe-core on the current page; its violations (rule id, impact, node count)."""
+    driver.execute_script(AXE.read_text())
+    result = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations.map("
+        "v => ({id: v.id, impact: v.impact, nodes: v.nodes.length}))));")
+    return result
+
+
+def test_a_prospect_books_a_callback_from_the_sms_link(stack, browser):
+    sms = missed_call(stack, "browser-book", "+33600000401")
+    started = time.monotonic()
+    browser.get(link(sms, "r"))
+    assert browser.find_element(By.TAG_NAME, "h1").text.startswith("Quand souhaitez-vous être rappelé")
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
+    shot(browser, "1-slots")
+    violations = axe(browser)
+    REPORT["axe_slots_page"] = violations
+    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert serious == [], serious
+    REPORT["page_bytes"] = len(browser.page_source.encode())
+    # The first slot offered, by tapping its label, then the button.
+    first = browser.find_element(By.CSS_SELECTOR, "label.slot")
+    chosen = first.text
+    first.click()
+    browser.find_element(By.CSS_SELECTOR, "button.primary").click()
+    status = wait_for(browser, "[role=status]").text
+    REPORT["seconds_link_to_confirmation"] = round(time.monotonic() - started, 2)
+    assert "vous rappellera le" in status and chosen in status, status
+    shot(browser, "2-confirmed")
+    REPORT["axe_confirmation_page"] = axe(browser)
+    assert [v for v in REPORT["axe_confirmation_page"] if v["impact"] in ("serious", "critical")] == []
+    booked = [e for e in stack.events() if e["detail_type"] == "CallbackRequested"]
+    assert len(booked) == 1 and booked[0]["detail"]["caller"] == "+33 6•• •• •• 01"
+
+
+def test_a_prospect_opts_out_from_the_sms_opt_out_link(stack, browser):
+    sms = missed_call(stack, "browser-optout", "+33600000402")
+    browser.get(link(sms, "o"))
+    shot(browser, "3-opt-out-confirm")
+    assert [v for v in axe(browser) if v["impact"] in ("serious", "critical")] == []
+    browser.find_element(By.CSS_SELECTOR, "form button").click()
+    WebDriverWait(browser, 15).until(lambda d: "plus de SMS" in d.find_element(By.TAG_NAME, "main").text
+                                     and not d.find_elements(By.CSS_SELECTOR, "form button"))
+    assert "Vous ne recevrez plus de SMS de Plomberie Martin" in browser.find_element(By.TAG_NAME, "main").text
+    shot(browser, "4-opted-out")
+    assert any(e["detail_type"] == "OptedOut" for e in stack.events())
+
+
+def test_an_expired_link_says_so_and_still_offers_the_opt_out(stack, browser):
+    sms = missed_call(stack, "browser-expired", "+33600000403")
+    stack.set_clock(stack.now() + timedelta(days=9))
+    browser.get(link(sms, "r"))
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Ce lien a expiré"
+    assert browser.find_elements(By.CSS_SELECTOR, "form button"), "the opt-out button is still there"
+    shot(browser, "5-expired")
+    assert [v for v in axe(browser) if v["impact"] in ("serious", "critical")] == []

@@ -1,0 +1,103 @@
+"""The booking page end to end through the local stack (issue 8): a slot's capacity holds when
+two prospects race for its last place, and a Réunion caller sees slots in Réunion time while the
+business's event carries the UTC instant. Numbers are DESIGN's test numbers only."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import threading
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "infra" / "local"))
+
+from rappel_stack import Stack, load_account, rfc3339, slots_on_page, token_from_sms  # noqa: E402
+
+PORT, MOTO_PORT = 3322, 5322
+MONDAY_1000 = "2026-11-30T09:00:00Z"  # 10:00 in Paris, 13:00 in Réunion
+SECRET = load_account("demo")["webhook_secrets"]["generic"]
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    accounts = tmp_path_factory.mktemp("accounts")
+    shutil.copy(ROOT / "infra" / "local" / "accounts" / "demo.json", accounts / "demo.json")
+    log = tmp_path_factory.mktemp("logs") / "rappel-local.log"
+    with Stack(port=PORT, moto_port=MOTO_PORT, clock=MONDAY_1000, accounts_dir=str(accounts), log_path=log) as s:
+        yield s
+
+
+def texted(stack: Stack, call_id: str, number: str) -> str:
+    """A missed call from `number`, texted at once; its booking token."""
+    at = rfc3339(stack.now())
+    body = json.dumps({"call_id": call_id, "direction": "inbound", "status": "no_answer", "from": number,
+                       "to": "+33144000000", "started_at": at, "ended_at": at, "ring_seconds": 20})
+    assert stack.webhook("generic", "demo", body, {"content-type": "application/json"}, SECRET).status == 200
+    stack.drain()
+    [sms] = [s for s in stack.outbox() if s["to"] == number]
+    return token_from_sms(sms["body"])
+
+
+def test_two_prospects_racing_for_the_last_place_one_gets_it_the_other_the_remaining_slots(stack):
+    # The demo account's slots hold one callback each (callback_hours.slot_capacity, default 1).
+    first, second = texted(stack, "race-1", "+33600000501"), texted(stack, "race-2", "+33600000502")
+    offered_1 = slots_on_page(stack.request("GET", f"/r/{first}").text)
+    offered_2 = slots_on_page(stack.request("GET", f"/r/{second}").text)
+    assert offered_1 == offered_2 and len(offered_1) >= 2
+    last_place = offered_1[0]
+    body = urllib.parse.urlencode({"slot": last_place})
+    answers: dict[str, object] = {}
+
+    def book(token: str) -> None:
+        answers[token] = stack.request("POST", f"/r/{token}", body, FORM)
+
+    racers = [threading.Thread(target=book, args=(t,)) for t in (first, second)]
+    for r in racers:
+        r.start()
+    for r in racers:
+        r.join()
+    statuses = sorted(answers[t].status for t in (first, second))
+    # The loser is refused either by the booking transaction's capacity condition (409, both
+    # read the slot free) or, when the winner's booking was visible first, by the form check
+    # (422): the local stack serialises page requests, AWS does not.
+    assert statuses[0] == 200 and statuses[1] in (409, 422), statuses
+    loser = next(t for t in (first, second) if answers[t].status != 200)
+    page = answers[loser].text
+    assert "Ce créneau vient d&#39;être pris" in page or "Ce créneau vient d'être pris" in page
+    remaining = slots_on_page(page)
+    assert last_place not in remaining and remaining[:len(offered_1) - 1] == offered_1[1:]
+    # The slot is no longer offered to anyone, and a stale form cannot book it.
+    assert last_place not in slots_on_page(stack.request("GET", f"/r/{loser}").text)
+    assert stack.request("POST", f"/r/{loser}", body, FORM).status == 422
+    booked = [e["detail"] for e in stack.events() if e["detail_type"] == "CallbackRequested"]
+    assert [b["slot"] for b in booked] == [last_place], "exactly one booking of that slot"
+    # The loser books the next slot.
+    assert stack.request("POST", f"/r/{loser}", urllib.parse.urlencode({"slot": remaining[0]}), FORM).status == 200
+
+
+def test_a_reunion_caller_sees_slots_in_reunion_time_and_the_business_gets_utc(stack):
+    token = texted(stack, "reunion-1", "+262692000007")
+    page = stack.request("GET", f"/r/{token}").text
+    assert "à l&#39;heure de La Réunion" in page or "à l'heure de La Réunion" in page
+    slots = slots_on_page(page)
+    # Each slot is labelled in Réunion time (UTC+4; Paris is UTC+1 in winter): the first free
+    # one, 11:00 or later in Paris, reads 14:00 or later.
+    first = slots[0]
+    assert first >= "2026-11-30T10:00:00Z"
+    label = f'value="{first}"'
+    assert label in page
+    hour_reunion = (int(first[11:13]) + 4) % 24
+    assert f"<span>{hour_reunion:02d}:{first[14:16]}</span>" in page.split(label, 1)[1][:200]
+    answer = stack.request("POST", f"/r/{token}", urllib.parse.urlencode({"slot": first}), FORM)
+    assert answer.status == 200
+    assert "(heure de La Réunion)" in answer.text
+    [event] = [e["detail"] for e in stack.events()
+               if e["detail_type"] == "CallbackRequested" and e["detail"]["caller"].startswith("+262")]
+    assert event["slot"] == first, "the business gets the UTC instant"
+    assert event["timezone"] == "Europe/Paris"
