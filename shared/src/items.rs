@@ -478,6 +478,9 @@ pub struct BookingItem {
     pub consent: Option<ConsentRecord>,
     /// The prospect's last contact (RFC 3339 UTC): the booking or a later visit of a link.
     pub last_contact_at: String,
+    /// When the prospect cancelled it (RFC 3339 UTC); the record is kept as evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<String>,
     pub expires_at: i64,
 }
 

@@ -196,6 +196,8 @@ pub mod detail_type {
     pub const MESSAGE_DUE: &str = "MessageDue";
     pub const SMS_SENT: &str = "SmsSent";
     pub const CALLBACK_REQUESTED: &str = "CallbackRequested";
+    pub const CALLBACK_RESCHEDULED: &str = "CallbackRescheduled";
+    pub const CALLBACK_CANCELLED: &str = "CallbackCancelled";
     pub const OPTED_OUT: &str = "OptedOut";
     pub const MESSAGE_CANCELLED: &str = "MessageCancelled";
 }

@@ -518,6 +518,7 @@ async fn bookings_are_idempotent() {
             page_version: "0123456789abcdef".into(),
         }),
         last_contact_at: ts(now),
+        cancelled_at: None,
         expires_at: rappel::retention::expires(now, rappel::retention::BOOKING_DAYS),
     };
     let (first, second) = (record("b1"), record("b2"));
@@ -632,6 +633,100 @@ async fn bookings_are_idempotent() {
     );
     assert!(optout.expires_at > l.expires_at + 300 * 86_400);
     assert!(table.book("tok-unknown", &first, 2).await.is_err());
+
+    // A change of mind: tok-m1's booking (b2, 09:00) moves to 10:00, then is cancelled.
+    let ten = t("2026-11-30T10:00:00Z");
+    let moved = match table
+        .reschedule_booking("tok-m1", &second, ten, 1, now)
+        .await
+        .unwrap()
+    {
+        BookOutcome::Booked(moved) => moved,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(moved.slot, "2026-11-30T10:00:00Z");
+    assert_eq!(
+        table
+            .get_link("tok-m1")
+            .await
+            .unwrap()
+            .unwrap()
+            .booking
+            .unwrap()
+            .slot,
+        moved.slot
+    );
+    assert_eq!(
+        table.slot_counts("acme", slot, ten).await.unwrap(),
+        vec![(slot, 0), (ten, 1)]
+    );
+    // The same form again (stale: the booking is no longer at 09:00): nothing changes.
+    assert_eq!(
+        table
+            .reschedule_booking("tok-m1", &second, slot, 1, now)
+            .await
+            .unwrap(),
+        BookOutcome::Held(second.booking.clone())
+    );
+    // Into a full slot: refused whole.
+    let mut at_ten = second.clone();
+    at_ten.booking = moved.clone();
+    let other_ten = t("2026-11-30T10:30:00Z");
+    table
+        .book(
+            "tok-m2",
+            &{
+                let mut r = other.clone();
+                r.booking.slot = ts(other_ten);
+                r
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        table
+            .reschedule_booking("tok-m1", &at_ten, other_ten, 1, now)
+            .await
+            .unwrap(),
+        BookOutcome::SlotFull
+    );
+    assert_eq!(
+        table
+            .get_link("tok-m1")
+            .await
+            .unwrap()
+            .unwrap()
+            .booking
+            .unwrap()
+            .slot,
+        moved.slot
+    );
+    assert!(table.cancel_booking("tok-m1", &at_ten, now).await.unwrap());
+    assert!(
+        !table.cancel_booking("tok-m1", &at_ten, now).await.unwrap(),
+        "once"
+    );
+    assert!(
+        table
+            .get_link("tok-m1")
+            .await
+            .unwrap()
+            .unwrap()
+            .booking
+            .is_none()
+    );
+    assert_eq!(
+        table.slot_counts("acme", ten, ten).await.unwrap(),
+        vec![(ten, 0)]
+    );
+    let kept = table.subject_data("acme", "h1").await.unwrap();
+    assert!(
+        kept.bookings
+            .iter()
+            .any(|b| b["cancelled_at"].is_string() && b["booking"]["slot"] == moved.slot),
+        "kept as evidence"
+    );
 }
 
 /// The sort keys of partition `pk` starting with `prefix`.

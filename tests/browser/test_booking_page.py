@@ -46,7 +46,12 @@ from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait as _Wait  # noqa: E402
+
+
+def WebDriverWait(driver, seconds):  # noqa: N802 - the Selenium name, made patient with reloads
+    return _Wait(driver, seconds, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
 
 
 def wait_for(driver, css: str, seconds: float = 15):
@@ -144,6 +149,25 @@ def test_a_prospect_books_a_callback_from_the_sms_link(stack, browser):
     assert [v for v in REPORT["axe_confirmation_page"] if v["impact"] in ("serious", "critical")] == []
     booked = [e for e in stack.events() if e["detail_type"] == "CallbackRequested"]
     assert len(booked) == 1 and booked[0]["detail"]["caller"] == "+33 6•• •• •• 01"
+
+    # A change of mind: another slot (inside "Changer de créneau"), then cancel.
+    browser.find_element(By.CSS_SELECTOR, "details.change summary").click()
+    other = browser.find_element(By.CSS_SELECTOR, "details.change label.slot")
+    other_time = other.text
+    other.click()
+    browser.find_element(By.CSS_SELECTOR, "details.change button.primary").click()
+    WebDriverWait(browser, 15).until(
+        lambda d: other_time in d.find_element(By.CSS_SELECTOR, "[role=status]").text)
+    shot(browser, "2b-rescheduled")
+    moved = [e["detail"] for e in stack.events() if e["detail_type"] == "CallbackRescheduled"]
+    assert len(moved) == 1 and moved[0]["previous_slot"] == booked[0]["detail"]["slot"]
+    browser.find_element(By.XPATH, "//button[contains(., 'Annuler le rappel')]").click()
+    WebDriverWait(browser, 15).until(
+        lambda d: "Votre rappel est annulé" in d.find_element(By.TAG_NAME, "main").text)
+    shot(browser, "2c-cancelled")
+    assert [v for v in axe(browser) if v["impact"] in ("serious", "critical")] == []
+    cancelled = [e["detail"] for e in stack.events() if e["detail_type"] == "CallbackCancelled"]
+    assert len(cancelled) == 1 and cancelled[0]["booking_id"] == booked[0]["detail"]["booking_id"]
 
 
 def test_a_prospect_opts_out_from_the_sms_opt_out_link(stack, browser):

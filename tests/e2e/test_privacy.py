@@ -291,6 +291,8 @@ def test_items_expire_when_the_readme_says(stack):
             kind = sk.split("#", 1)[0] + "#"
             date = datetime.fromisoformat(sk.rsplit("#", 1)[1]).replace(tzinfo=timezone.utc)
             anchor = int((date + timedelta(days=1)).timestamp())  # kept N days after the day ends
+        elif sk.startswith("SLOT#"):
+            kind, anchor = "SLOT#", int(parse_instant(sk[5:]).timestamp())
         elif sk.startswith(("CONTACT#", "BOOKING#")):
             kind, anchor = sk.split("#", 1)[0] + "#", at("last_contact_at")
         elif sk.startswith(("OPTOUT#", "ACCOUNT")) or pk.startswith("REPLY#"):
@@ -304,8 +306,8 @@ def test_items_expire_when_the_readme_says(stack):
         assert expires - anchor == kept[kind] * day, f"{kind}: {(expires - anchor) / day} days, README {kept[kind]}"
         checked.add(kind)
     # LEG# and PENDING# (Vonage, Telnyx legs) are checked by webhook-intake's handler tests.
-    assert {"CALL#", "MSG#", "LINK#", "LINK# / OPTOUT", "DAY#", "CAP#", "CONTACT#", "BOOKING#", "OPTOUT#",
-            "ACCOUNT", "REPLY#"} <= checked, checked
+    assert {"CALL#", "MSG#", "LINK#", "LINK# / OPTOUT", "DAY#", "CAP#", "SLOT#", "CONTACT#", "BOOKING#",
+            "OPTOUT#", "ACCOUNT", "REPLY#"} <= checked, checked
 
 
 def test_template_allows_every_aws_call_the_privacy_scenario_made(stack):

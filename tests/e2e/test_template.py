@@ -218,7 +218,7 @@ def test_every_alarm_points_to_an_existing_runbook_entry(template):
 
 WEBHOOK_ROUTE = "POST /webhooks/{provider}/{account_id}"
 BOOKING_ROUTES = {"GET /r/{token}", "POST /r/{token}", "POST /r/{token}/opt-out",
-                  "GET /o/{token}", "POST /o/{token}"}
+                  "POST /r/{token}/reschedule", "POST /r/{token}/cancel", "GET /o/{token}", "POST /o/{token}"}
 
 
 def test_each_route_has_its_own_throttle_and_webhooks_the_largest(template):

@@ -80,6 +80,10 @@ pub enum Route {
     Book(String),
     /// `POST /r/{token}/opt-out`.
     OptOut(String),
+    /// `POST /r/{token}/reschedule`: move the booking to another slot.
+    Reschedule(String),
+    /// `POST /r/{token}/cancel`: cancel the booking.
+    Cancel(String),
     /// `GET` (or `HEAD`) `/o/{token}`: the SMS's opt-out link, asking for confirmation.
     OptOutPage(String),
     /// `POST /o/{token}`: the confirmed opt-out.
@@ -98,6 +102,14 @@ pub fn route(method: &Method, path: &str) -> Route {
     let post = method == Method::POST;
     let (token, opt_out) = match segments.as_slice() {
         [.., "r", token, "opt-out"] => (*token, true),
+        [.., "r", token, action @ ("reschedule" | "cancel")] if is_token(token) => {
+            let token = token.to_string();
+            return match (post, *action) {
+                (true, "reschedule") => Route::Reschedule(token),
+                (true, _) => Route::Cancel(token),
+                _ => Route::MethodNotAllowed("POST"),
+            };
+        }
         [.., "r", token] => (*token, false),
         [.., "o", token] if is_token(token) => {
             let token = token.to_string();
@@ -174,6 +186,23 @@ pub trait BookingStore: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<(DateTime<Utc>, u32)>, PortError>> + Send;
+    /// Move the booking of `record` (its current slot) to `slot` unless that slot holds
+    /// `capacity` callbacks already.
+    fn reschedule_booking(
+        &self,
+        token: &str,
+        record: &BookingItem,
+        slot: DateTime<Utc>,
+        capacity: u32,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<BookOutcome, PortError>> + Send;
+    /// Cancel the booking of `record` (kept as evidence); `false` when it was no longer there.
+    fn cancel_booking(
+        &self,
+        token: &str,
+        record: &BookingItem,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
     /// Withdraw `record` from link `token` (only that booking): used when the business could
     /// not be told, so that the prospect's retry books and tells again.
     fn unbook(
@@ -253,6 +282,24 @@ impl BookingStore for Table {
     async fn unbook(&self, token: &str, record: &BookingItem) -> Result<(), PortError> {
         Table::unbook(self, token, record).await
     }
+    async fn reschedule_booking(
+        &self,
+        token: &str,
+        record: &BookingItem,
+        slot: DateTime<Utc>,
+        capacity: u32,
+        now: DateTime<Utc>,
+    ) -> Result<BookOutcome, PortError> {
+        Table::reschedule_booking(self, token, record, slot, capacity, now).await
+    }
+    async fn cancel_booking(
+        &self,
+        token: &str,
+        record: &BookingItem,
+        now: DateTime<Utc>,
+    ) -> Result<bool, PortError> {
+        Table::cancel_booking(self, token, record, now).await
+    }
     async fn touch_bookings(
         &self,
         account_id: &str,
@@ -320,6 +367,18 @@ pub async fn respond<S: BookingStore, E: EventPublisher, C: Clock>(
             .await
         }
         Route::OptOut(token) => opt_out(store, events, public_base_url, &token, now).await,
+        Route::Reschedule(token) => {
+            reschedule(
+                store,
+                events,
+                public_base_url,
+                &token,
+                now,
+                req.body().as_ref(),
+            )
+            .await
+        }
+        Route::Cancel(token) => cancel(store, events, public_base_url, &token, now).await,
         Route::OptOutPage(token) => opt_out_page(store, public_base_url, &token, now).await,
         Route::OptOutConfirm(token) => {
             opt_out_confirm(store, events, public_base_url, &token, now).await
@@ -527,6 +586,7 @@ async fn book<S: BookingStore, E: EventPublisher>(
                 ))
                 .then(|| raw.slot.as_deref().and_then(parse_instant))
                 .flatten(),
+                notice: None,
             };
             return Ok(html(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -555,6 +615,7 @@ async fn book<S: BookingStore, E: EventPublisher>(
         booking: new.clone(),
         consent: Some(consent_record(&ctx.account.company_name)),
         last_contact_at: ts(now),
+        cancelled_at: None,
         expires_at: retention::expires(now, retention::BOOKING_DAYS),
     };
     let held = match store
@@ -579,6 +640,7 @@ async fn book<S: BookingStore, E: EventPublisher>(
                 name: record.booking.name.clone().unwrap_or_default(),
                 message: record.booking.message.clone().unwrap_or_default(),
                 chosen: None,
+                notice: None,
             };
             return Ok(html(StatusCode::CONFLICT, link_page(&ctx, now, &state)));
         }
@@ -651,6 +713,172 @@ async fn opt_out<S: BookingStore, E: EventPublisher>(
         StatusCode::OK,
         link_page(&ctx, now, &FormState::default()),
     ))
+}
+
+/// The keys of the booking record of `booking` on this link, for the table's updates.
+fn booking_record(ctx: &Context, booking: &Booking) -> BookingItem {
+    BookingItem {
+        pk: account_pk(&ctx.account.account_id),
+        sk: booking_sk(&ctx.link.caller_hash, &booking.booking_id),
+        account_id: ctx.account.account_id.clone(),
+        caller_hash: ctx.link.caller_hash.clone(),
+        message_id: ctx.link.message_id.clone(),
+        call_sk: ctx.link.call_sk.clone(),
+        booking: booking.clone(),
+        consent: None,
+        last_contact_at: String::new(),
+        cancelled_at: None,
+        expires_at: 0,
+    }
+}
+
+/// A change of mind (`CallbackRescheduled`, `CallbackCancelled`): what the business needs.
+fn change_detail(ctx: &Context, booking: &Booking, now: DateTime<Utc>) -> serde_json::Value {
+    let (provider, call_id) = split_call_sk(&ctx.link.call_sk).unzip();
+    json!({
+        "booking_id": booking.booking_id,
+        "account_id": ctx.account.account_id,
+        "slot": booking.slot,
+        "slot_local": parse_instant(&booking.slot).map(|at| local_label(at, ctx.account.timezone)),
+        "timezone": ctx.account.timezone.name(),
+        "message_id": ctx.link.message_id,
+        "provider": provider,
+        "call_id": call_id,
+        "at": ts(now),
+    })
+}
+
+/// `POST /r/{token}/reschedule`: move the booking to another offered slot, until it starts.
+async fn reschedule<S: BookingStore, E: EventPublisher>(
+    store: &S,
+    events: &E,
+    public_base_url: &str,
+    token: &str,
+    now: DateTime<Utc>,
+    body: &[u8],
+) -> Result<Response<Body>, PortError> {
+    let mut ctx = match load(store, public_base_url, token, now).await? {
+        Ok(ctx) => ctx,
+        Err(response) => return Ok(response),
+    };
+    if ctx.expired {
+        return Ok(expired(&ctx));
+    }
+    let Some(current) = ctx.link.booking.clone().filter(|b| can_change(b, now)) else {
+        // Nothing to move (cancelled, or the slot has started): the page as it is.
+        return Ok(html(
+            StatusCode::CONFLICT,
+            link_page(&ctx, now, &FormState::default()),
+        ));
+    };
+    ctx.full = full_slots(store, &ctx.account, now).await?;
+    let raw = RawForm::parse(body);
+    let slot = match validate(&raw, &ctx.account, now, &ctx.full) {
+        Ok(form) => form.slot,
+        Err(error) => {
+            let state = FormState {
+                error: Some(error.french()),
+                ..FormState::default()
+            };
+            return Ok(html(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                link_page(&ctx, now, &state),
+            ));
+        }
+    };
+    if ts(slot) == current.slot {
+        return Ok(html(
+            StatusCode::OK,
+            link_page(&ctx, now, &FormState::default()),
+        ));
+    }
+    let record = booking_record(&ctx, &current);
+    let capacity = ctx.account.callback_hours.slot_capacity;
+    let moved = match store
+        .reschedule_booking(token, &record, slot, capacity, now)
+        .await?
+    {
+        BookOutcome::Booked(moved) => moved,
+        BookOutcome::Held(_) => {
+            // Changed in another tab meanwhile: show what holds now.
+            let ctx = match load(store, public_base_url, token, now).await? {
+                Ok(ctx) => ctx,
+                Err(response) => return Ok(response),
+            };
+            return Ok(html(
+                StatusCode::CONFLICT,
+                link_page(&ctx, now, &FormState::default()),
+            ));
+        }
+        BookOutcome::SlotFull => {
+            ctx.full.push(slot);
+            let state = FormState {
+                error: Some(FormError::SlotTaken.french()),
+                ..FormState::default()
+            };
+            return Ok(html(StatusCode::CONFLICT, link_page(&ctx, now, &state)));
+        }
+    };
+    let mut detail = change_detail(&ctx, &moved, now);
+    detail["previous_slot"] = json!(current.slot);
+    if let Err(e) = events.put(detail_type::CALLBACK_RESCHEDULED, detail).await {
+        // The business was not told: move it back, so the prospect's retry moves and tells.
+        let back = parse_instant(&current.slot).unwrap_or(slot);
+        let undo = store
+            .reschedule_booking(token, &booking_record(&ctx, &moved), back, u32::MAX, now)
+            .await;
+        tracing::error!(booking_id = %moved.booking_id, undone = undo.is_ok(), error = %e, "CallbackRescheduled not published");
+        return Err(e);
+    }
+    tracing::info!(account_id = %ctx.account.account_id, booking_id = %moved.booking_id, "callback rescheduled");
+    ctx.link.booking = Some(moved);
+    ctx.full.clear();
+    Ok(html(
+        StatusCode::OK,
+        link_page(&ctx, now, &FormState::default()),
+    ))
+}
+
+/// `POST /r/{token}/cancel`: cancel the booking, until its slot starts. The business is told
+/// first (an event a retry repeats is harmless: consumers key on `booking_id`), then the
+/// booking goes, so a failure never leaves a cancellation the business does not know of.
+async fn cancel<S: BookingStore, E: EventPublisher>(
+    store: &S,
+    events: &E,
+    public_base_url: &str,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Response<Body>, PortError> {
+    let mut ctx = match load(store, public_base_url, token, now).await? {
+        Ok(ctx) => ctx,
+        Err(response) => return Ok(response),
+    };
+    if ctx.expired {
+        return Ok(expired(&ctx));
+    }
+    let Some(current) = ctx.link.booking.clone().filter(|b| can_change(b, now)) else {
+        return Ok(html(
+            StatusCode::CONFLICT,
+            link_page(&ctx, now, &FormState::default()),
+        ));
+    };
+    events
+        .put(
+            detail_type::CALLBACK_CANCELLED,
+            change_detail(&ctx, &current, now),
+        )
+        .await?;
+    store
+        .cancel_booking(token, &booking_record(&ctx, &current), now)
+        .await?;
+    tracing::info!(account_id = %ctx.account.account_id, booking_id = %current.booking_id, "callback cancelled");
+    ctx.link.booking = None;
+    ctx.full = full_slots(store, &ctx.account, now).await?;
+    let state = FormState {
+        notice: Some("Votre rappel est annulé. Vous pouvez choisir un autre moment."),
+        ..FormState::default()
+    };
+    Ok(html(StatusCode::OK, link_page(&ctx, now, &state)))
 }
 
 /// Record the opt-out of `hash` from `account_id` (first: whatever fails next, the opt-out
@@ -841,6 +1069,7 @@ pub fn page_version() -> &'static str {
         for source in [
             include_str!("../templates/base.html"),
             include_str!("../templates/link.html"),
+            include_str!("../templates/slots.html"),
             include_str!("../templates/opt_out.html"),
             include_str!("../templates/privacy.html"),
         ] {
@@ -1033,6 +1262,8 @@ fn clean(text: &str, multiline: bool) -> Option<String> {
 #[derive(Debug, Clone, Default)]
 struct FormState {
     error: Option<&'static str>,
+    /// A confirmation to show (`Votre rappel est annulé.`).
+    notice: Option<&'static str>,
     name: String,
     message: String,
     /// The slot the prospect chose (re-checked only when it is still valid).
@@ -1104,6 +1335,11 @@ pub struct LinkPage<'a> {
     pub consent: String,
     /// The prospect's zone when it is not the business's (`La Réunion`): times are in it.
     pub zone: Option<String>,
+    /// The booking has not started: it can be moved (`days` are the other slots) or cancelled.
+    pub can_change: bool,
+    pub reschedule_action: String,
+    pub cancel_action: String,
+    pub notice: Option<&'a str>,
 }
 
 /// A page with a heading and a sentence (404, 405, 410, 500); with `company` and
@@ -1129,9 +1365,21 @@ fn link_page(ctx: &Context, now: DateTime<Utc>, form: &FormState) -> String {
             None => label,
         }
     });
-    let days = if booked_label.is_none() && ctx.link.opted_out_at.is_none() {
+    // Slots are listed to book, or, for a booking that has not started, to move it to.
+    let can_change = ctx
+        .link
+        .booking
+        .as_ref()
+        .is_some_and(|b| can_change(b, now));
+    let days = if (booked_label.is_none() && ctx.link.opted_out_at.is_none()) || can_change {
+        let current = ctx
+            .link
+            .booking
+            .as_ref()
+            .and_then(|b| parse_instant(&b.slot));
         let offered: Vec<Slot> = offered_slots(&ctx.account, &ctx.full, now)
             .into_iter()
+            .filter(|slot| Some(slot.start) != current)
             .map(|slot| Slot {
                 label: local_label(slot.start, tz),
                 ..slot
@@ -1157,7 +1405,16 @@ fn link_page(ctx: &Context, now: DateTime<Utc>, form: &FormState) -> String {
         booking_retention_years: retention::BOOKING_DAYS / 365,
         consent: consent_text(&ctx.account.company_name),
         zone,
+        can_change,
+        reschedule_action: format!("{}/r/{}/reschedule", ctx.base_url, ctx.token),
+        cancel_action: format!("{}/r/{}/cancel", ctx.base_url, ctx.token),
+        notice: form.notice,
     })
+}
+
+/// Whether a booking can still be moved or cancelled at `now`: until its slot starts.
+pub fn can_change(booking: &Booking, now: DateTime<Utc>) -> bool {
+    parse_instant(&booking.slot).is_some_and(|start| now < start)
 }
 
 fn render(template: &impl Template) -> String {
@@ -1418,6 +1675,57 @@ mod tests {
                 }
             }
             Ok(())
+        }
+        async fn reschedule_booking(
+            &self,
+            _: &str,
+            record: &BookingItem,
+            slot: DateTime<Utc>,
+            capacity: u32,
+            _: DateTime<Utc>,
+        ) -> Result<BookOutcome, PortError> {
+            let mut link = self.link.lock().unwrap();
+            let link = link.as_mut().unwrap();
+            let Some(current) = link.booking.clone().filter(|b| *b == record.booking) else {
+                return Ok(BookOutcome::Held(record.booking.clone()));
+            };
+            let mut slots = self.slots.lock().unwrap();
+            let new = ts(slot);
+            if *slots.get(&new).unwrap_or(&0) >= capacity {
+                return Ok(BookOutcome::SlotFull);
+            }
+            *slots.entry(new.clone()).or_default() += 1;
+            if let Some(n) = slots.get_mut(&current.slot) {
+                *n = n.saturating_sub(1);
+            }
+            let moved = Booking {
+                slot: new,
+                ..current
+            };
+            link.booking = Some(moved.clone());
+            Ok(BookOutcome::Booked(moved))
+        }
+        async fn cancel_booking(
+            &self,
+            _: &str,
+            record: &BookingItem,
+            now: DateTime<Utc>,
+        ) -> Result<bool, PortError> {
+            let mut link = self.link.lock().unwrap();
+            let link = link.as_mut().unwrap();
+            if link.booking.as_ref() != Some(&record.booking) {
+                return Ok(false);
+            }
+            link.booking = None;
+            if let Some(n) = self.slots.lock().unwrap().get_mut(&record.booking.slot) {
+                *n = n.saturating_sub(1);
+            }
+            for r in self.records.lock().unwrap().iter_mut() {
+                if r.booking.booking_id == record.booking.booking_id {
+                    r.cancelled_at = Some(ts(now));
+                }
+            }
+            Ok(true)
         }
         async fn optout_link(&self, token: &str) -> Result<Option<OptOutLinkItem>, PortError> {
             self.check()?;
@@ -1897,7 +2205,11 @@ mod tests {
         });
         let html = page(l, &FormState::default());
         assert!(html.contains("Plomberie Martin vous rappellera le mardi 1er décembre, 14:30."));
-        assert!(!html.contains(r#"type="radio""#));
+        // No booking form: the slots listed are to move the booking to, in a closed <details>.
+        assert!(!html.contains("Être rappelé à ce moment-là"));
+        let (before, change) = html.split_once("<details").unwrap();
+        assert!(!before.contains(r#"type="radio""#));
+        assert!(change.contains(r#"type="radio""#) && change.contains("/reschedule"));
         assert!(html.contains("/opt-out\">"));
         assert!(html.contains("CNIL"));
     }
@@ -1922,6 +2234,7 @@ mod tests {
             name: "\"><script>alert(1)</script>".into(),
             message: "</textarea><b>".into(),
             chosen: None,
+            notice: None,
         };
         let html = link_page(&ctx, now(), &state);
         assert!(html.contains("Dupont &#38; &#60;Fils&#62;"), "{html}");
@@ -2157,6 +2470,24 @@ mod tests {
             }
             async fn unbook(&self, t: &str, b: &BookingItem) -> Result<(), PortError> {
                 self.0.unbook(t, b).await
+            }
+            async fn reschedule_booking(
+                &self,
+                t: &str,
+                r: &BookingItem,
+                slot: DateTime<Utc>,
+                c: u32,
+                n: DateTime<Utc>,
+            ) -> Result<BookOutcome, PortError> {
+                self.0.reschedule_booking(t, r, slot, c, n).await
+            }
+            async fn cancel_booking(
+                &self,
+                t: &str,
+                r: &BookingItem,
+                n: DateTime<Utc>,
+            ) -> Result<bool, PortError> {
+                self.0.cancel_booking(t, r, n).await
             }
             async fn optout_link(&self, t: &str) -> Result<Option<OptOutLinkItem>, PortError> {
                 self.0.optout_link(t).await
@@ -2515,6 +2846,24 @@ mod tests {
             async fn unbook(&self, t: &str, r: &BookingItem) -> Result<(), PortError> {
                 self.0.unbook(t, r).await
             }
+            async fn reschedule_booking(
+                &self,
+                t: &str,
+                r: &BookingItem,
+                slot: DateTime<Utc>,
+                c: u32,
+                n: DateTime<Utc>,
+            ) -> Result<BookOutcome, PortError> {
+                self.0.reschedule_booking(t, r, slot, c, n).await
+            }
+            async fn cancel_booking(
+                &self,
+                t: &str,
+                r: &BookingItem,
+                n: DateTime<Utc>,
+            ) -> Result<bool, PortError> {
+                self.0.cancel_booking(t, r, n).await
+            }
             async fn touch_bookings(
                 &self,
                 a: &str,
@@ -2581,6 +2930,95 @@ mod tests {
             "what was typed is kept"
         );
         assert!(events.0.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_booking_is_moved_then_cancelled_until_its_slot_starts_and_the_business_is_told() {
+        let store = FakeStore::with(link());
+        let events = FakeEvents::default();
+        let form = |path: &str, body: &str| request("POST", &format!("/r/{TOKEN}{path}"), body);
+        let (status, _) = call(&store, &events, form("", "slot=2026-11-30T09%3A00%3A00Z")).await;
+        assert_eq!(status, 200);
+        // The confirmation offers the change.
+        let (_, page) = call(&store, &events, request("GET", &format!("/r/{TOKEN}"), "")).await;
+        assert!(
+            page.contains(&format!("/r/{TOKEN}/reschedule"))
+                && page.contains(&format!("/r/{TOKEN}/cancel"))
+        );
+        assert!(
+            !page.contains(r#"value="2026-11-30T09:00:00Z""#),
+            "the current slot is not offered to move to"
+        );
+        let (status, page) = call(
+            &store,
+            &events,
+            form("/reschedule", "slot=2026-11-30T10%3A00%3A00Z"),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert!(
+            page.contains("vous rappellera le lundi 30 novembre, 11:00."),
+            "{page}"
+        );
+        assert_eq!(store.stored().booking.unwrap().slot, "2026-11-30T10:00:00Z");
+        let slots = store.slots.lock().unwrap().clone();
+        assert_eq!(
+            (slots["2026-11-30T09:00:00Z"], slots["2026-11-30T10:00:00Z"]),
+            (0, 1)
+        );
+        let (status, page) = call(&store, &events, form("/cancel", "")).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("Votre rappel est annulé"));
+        assert!(
+            page.contains(r#"value="2026-11-30T10:00:00Z""#),
+            "its slot is free again"
+        );
+        assert!(store.stored().booking.is_none());
+        assert!(
+            store.records.lock().unwrap()[0].cancelled_at.is_some(),
+            "kept as evidence"
+        );
+        let told: Vec<(String, serde_json::Value)> = events.0.lock().unwrap().clone();
+        let kinds: Vec<&str> = told.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "CallbackRequested",
+                "CallbackRescheduled",
+                "CallbackCancelled"
+            ]
+        );
+        assert_eq!(told[1].1["previous_slot"], "2026-11-30T09:00:00Z");
+        assert_eq!(told[1].1["slot"], "2026-11-30T10:00:00Z");
+        assert_eq!(told[2].1["booking_id"], told[0].1["booking_id"]);
+        // Nothing left to cancel: the page as it is.
+        let (status, _) = call(&store, &events, form("/cancel", "")).await;
+        assert_eq!(status, 409);
+        assert_eq!(events.0.lock().unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_booking_whose_slot_has_started_cannot_be_changed() {
+        let mut booked = link();
+        booked.booking = Some(Booking {
+            booking_id: "bkg_1".into(),
+            slot: "2026-11-27T18:00:00Z".into(),
+            name: None,
+            message: None,
+            booked_at: "2026-11-27T10:00:00Z".into(),
+        });
+        let store = FakeStore::with(booked);
+        let events = FakeEvents::default();
+        let (_, page) = call(&store, &events, request("GET", &format!("/r/{TOKEN}"), "")).await;
+        assert!(!page.contains("/cancel") && !page.contains("/reschedule"));
+        let (status, _) = call(
+            &store,
+            &events,
+            request("POST", &format!("/r/{TOKEN}/cancel"), ""),
+        )
+        .await;
+        assert_eq!(status, 409);
+        assert!(store.stored().booking.is_some() && events.0.lock().unwrap().is_empty());
     }
 
     #[tokio::test]

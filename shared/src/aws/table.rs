@@ -1359,6 +1359,127 @@ impl Table {
             .collect()
     }
 
+    /// Move the booking of `record` (as booked: its current slot) on link `token` to `slot`,
+    /// in its record too, freeing the old slot's place and taking one in the new slot unless
+    /// it holds `capacity` already; one transaction. `Held` when the booking is no longer the
+    /// one read (moved or cancelled meanwhile).
+    pub async fn reschedule_booking(
+        &self,
+        token: &str,
+        record: &BookingItem,
+        slot: DateTime<Utc>,
+        capacity: u32,
+        now: DateTime<Utc>,
+    ) -> Result<BookOutcome, PortError> {
+        let old = &record.booking;
+        let new_slot = ts(slot);
+        if new_slot == old.slot {
+            // Nothing to move (and one transaction cannot touch the slot's counter twice).
+            return Ok(BookOutcome::Held(old.clone()));
+        }
+        let link = build(
+            Update::builder()
+                .table_name(&self.name)
+                .key(PK, s(link_pk(token)))
+                .key(SK, s(LINK_SK))
+                .update_expression("SET booking.slot = :new")
+                .condition_expression("booking.booking_id = :id AND booking.slot = :old")
+                .expression_attribute_values(":new", s(&new_slot))
+                .expression_attribute_values(":id", s(&old.booking_id))
+                .expression_attribute_values(":old", s(&old.slot))
+                .build(),
+        )?;
+        let kept = build(
+            Update::builder()
+                .table_name(&self.name)
+                .key(PK, s(&record.pk))
+                .key(SK, s(&record.sk))
+                .update_expression("SET booking.slot = :new, last_contact_at = :t, expires_at = :e")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":new", s(&new_slot))
+                .expression_attribute_values(":t", s(ts(now)))
+                .expression_attribute_values(
+                    ":e",
+                    AttributeValue::N(
+                        crate::retention::expires(now, crate::retention::BOOKING_DAYS).to_string(),
+                    ),
+                )
+                .build(),
+        )?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(link).build())
+            .transact_items(TransactWriteItem::builder().update(kept).build())
+            .transact_items(self.slot_update(&record.pk, &old.slot, -1, None)?)
+            .transact_items(self.slot_update(&record.pk, &new_slot, 1, Some(capacity))?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(BookOutcome::Booked(Booking {
+                slot: new_slot,
+                ..old.clone()
+            })),
+            Err(e) => match failed_conditions(&e).as_deref() {
+                Some([3]) => Ok(BookOutcome::SlotFull),
+                Some(failed) if failed.contains(&0) || failed.contains(&1) => {
+                    Ok(BookOutcome::Held(old.clone()))
+                }
+                _ => Err(transact_error(e)),
+            },
+        }
+    }
+
+    /// Cancel the booking of `record` on link `token`: off the link (the prospect may book
+    /// again), its slot's place freed, the record kept as evidence with `cancelled_at`; one
+    /// transaction. `false` when that booking was no longer on the link.
+    pub async fn cancel_booking(
+        &self,
+        token: &str,
+        record: &BookingItem,
+        now: DateTime<Utc>,
+    ) -> Result<bool, PortError> {
+        let link = build(
+            Update::builder()
+                .table_name(&self.name)
+                .key(PK, s(link_pk(token)))
+                .key(SK, s(LINK_SK))
+                .update_expression("REMOVE booking")
+                .condition_expression("booking.booking_id = :id")
+                .expression_attribute_values(":id", s(&record.booking.booking_id))
+                .build(),
+        )?;
+        let kept = build(
+            Update::builder()
+                .table_name(&self.name)
+                .key(PK, s(&record.pk))
+                .key(SK, s(&record.sk))
+                .update_expression("SET cancelled_at = :t, last_contact_at = :t, expires_at = :e")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":t", s(ts(now)))
+                .expression_attribute_values(
+                    ":e",
+                    AttributeValue::N(
+                        crate::retention::expires(now, crate::retention::BOOKING_DAYS).to_string(),
+                    ),
+                )
+                .build(),
+        )?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(link).build())
+            .transact_items(TransactWriteItem::builder().update(kept).build())
+            .transact_items(self.slot_update(&record.pk, &record.booking.slot, -1, None)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if failed_conditions(&e).is_some_and(|f| f.contains(&0)) => Ok(false),
+            Err(e) => Err(transact_error(e)),
+        }
+    }
+
     /// Remove the booking of `record` from link `token`, delete `record` and free its place in
     /// its slot (no other booking is touched).
     pub async fn unbook(&self, token: &str, record: &BookingItem) -> Result<(), PortError> {
