@@ -332,3 +332,21 @@ def with_aircall_token(token: str | None, body: str) -> str:
     else:
         value["token"] = token  # keeps its place when the body already has one
     return json.dumps(value, separators=(",", ":"))
+
+
+# -- event schemas ----------------------------------------------------------------------------
+
+def assert_events_match_schemas(events: list[dict]) -> set[str]:
+    """Every event (as `GET /_local/events` lists them) validates against its JSON Schema in
+    events/schemas/{detail_type}.json (generated from shared/src/events.rs, which forbids
+    undeclared properties). Returns the detail-types seen."""
+    import jsonschema
+
+    seen = set()
+    for event in events:
+        kind = event["detail_type"]
+        path = ROOT / "events" / "schemas" / f"{kind}.json"
+        assert path.exists(), f"no schema for {kind} in events/schemas"
+        jsonschema.validate(event["detail"], json.loads(path.read_text()))
+        seen.add(kind)
+    return seen

@@ -9,6 +9,7 @@ pub mod account;
 pub mod calendar;
 pub mod call;
 pub mod crypto;
+pub mod events;
 pub mod items;
 pub mod optout;
 pub mod phone;

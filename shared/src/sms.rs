@@ -13,6 +13,7 @@ use serde::Serialize;
 
 /// How the text is encoded on the air interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Encoding {
     Gsm7,

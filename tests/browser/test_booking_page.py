@@ -25,7 +25,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "infra" / "local"))
 
-from rappel_stack import Stack, load_account, rfc3339  # noqa: E402
+from rappel_stack import assert_events_match_schemas, Stack, load_account, rfc3339  # noqa: E402
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
@@ -191,3 +191,8 @@ def test_an_expired_link_says_so_and_still_offers_the_opt_out(stack, browser):
     assert browser.find_elements(By.CSS_SELECTOR, "form button"), "the opt-out button is still there"
     shot(browser, "5-expired")
     assert [v for v in axe(browser) if v["impact"] in ("serious", "critical")] == []
+
+
+def test_every_event_of_the_browser_session_matches_its_schema(stack):
+    seen = assert_events_match_schemas(stack.events())
+    assert {"CallbackRequested", "CallbackRescheduled", "CallbackCancelled", "OptedOut"} <= seen, seen

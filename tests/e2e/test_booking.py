@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "infra" / "local"))
 
-from rappel_stack import Stack, load_account, rfc3339, slots_on_page, token_from_sms  # noqa: E402
+from rappel_stack import assert_events_match_schemas, Stack, load_account, rfc3339, slots_on_page, token_from_sms  # noqa: E402
 
 PORT, MOTO_PORT = 3322, 5322
 MONDAY_1000 = "2026-11-30T09:00:00Z"  # 10:00 in Paris, 13:00 in Réunion
@@ -101,3 +101,8 @@ def test_a_reunion_caller_sees_slots_in_reunion_time_and_the_business_gets_utc(s
                if e["detail_type"] == "CallbackRequested" and e["detail"]["caller"].startswith("+262")]
     assert event["slot"] == first, "the business gets the UTC instant"
     assert event["timezone"] == "Europe/Paris"
+
+
+def test_every_event_matches_its_schema(stack):
+    seen = assert_events_match_schemas(stack.events())
+    assert {"MessageDue", "SmsSent", "CallbackRequested"} <= seen, seen

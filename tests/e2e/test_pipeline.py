@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "infra" / "local"))
 
 import demo  # noqa: E402
-from rappel_stack import Stack, load_account, rfc3339, parse_instant, slots_on_page, token_from_sms  # noqa: E402
+from rappel_stack import Stack, assert_events_match_schemas, load_account, rfc3339, parse_instant, slots_on_page, token_from_sms  # noqa: E402
 
 SECRETS = load_account("demo")["webhook_secrets"]
 TEST_NUMBERS = [f"+336000000{i:02d}" for i in range(100)] + ["+33750000004", "+33144000101", "+33144000000",
@@ -87,6 +87,11 @@ def test_one_sms_per_caller_and_the_text_names_sender_and_opt_out(scenario):
         assert "/r/" in sms["body"]
         # The sender ID cannot receive a STOP reply: the opt-out is the {optout} link.
         assert "Stop SMS : " in sms["body"] and "/o/" in sms["body"]
+
+
+def test_every_event_of_the_demo_matches_its_schema(scenario):
+    seen = assert_events_match_schemas(scenario["stack"].events())
+    assert {"MessageDue", "SmsSent", "CallbackRequested"} <= seen, seen
 
 
 def test_booking_emits_callback_requested_once(scenario):

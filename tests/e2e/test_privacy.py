@@ -25,7 +25,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "infra" / "local"))
 
-from rappel_stack import Stack, load_account, parse_instant, rfc3339, slots_on_page, token_from_sms  # noqa: E402
+from rappel_stack import assert_events_match_schemas, Stack, load_account, parse_instant, rfc3339, slots_on_page, token_from_sms  # noqa: E402
 
 PORT, MOTO_PORT = 3321, 5321
 FRIDAY_1800 = "2026-11-27T17:00:00Z"
@@ -327,3 +327,8 @@ def test_template_allows_every_aws_call_the_privacy_scenario_made(stack):
                if c["operation"] != "TransactWriteItems"
                and f"{prefix[c['service']]}:{c['operation']}" not in allowed[function_of[c["function"]]]]
     assert missing == [], f"template.yaml lacks: {sorted(set(missing))}"
+
+
+def test_every_event_of_the_scenario_matches_its_schema(stack):
+    seen = assert_events_match_schemas(stack.events())
+    assert {"MessageDue", "SmsSent", "OptedOut", "CallbackRequested"} <= seen, seen

@@ -483,3 +483,16 @@ def test_failed_inbound_sms_are_kept_and_logs_expire(template):
     log_group = res["InboundSmsLogGroup"]["Properties"]
     assert log_group == {"LogGroupName": {"Fn::Sub": "/aws/lambda/${InboundSmsFunction}"},
                          "RetentionInDays": ref("LogRetentionDays")}
+
+
+def test_the_example_event_rule_matches_events_rappel_emits(template):
+    """The optional CallbackNotificationRule listens for event types that exist: each has its
+    JSON Schema in events/schemas (generated from shared/src/events.rs)."""
+    rule = template["Resources"]["CallbackNotificationRule"]
+    assert rule["Condition"] == "HasCallbackNotificationTopic"
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["source"] == ["rappel"]
+    assert set(pattern["detail-type"]) == {"CallbackRequested", "CallbackRescheduled", "CallbackCancelled"}
+    schemas = Path(__file__).resolve().parents[2] / "events" / "schemas"
+    for kind in pattern["detail-type"]:
+        assert (schemas / f"{kind}.json").exists(), kind

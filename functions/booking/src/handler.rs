@@ -19,12 +19,11 @@ use rappel::items::{
     Booking, BookingItem, CALL_PREFIX, ConsentRecord, LinkItem, OptOutLinkItem, OptOutSource,
     RETENTION_DAYS, account_pk, booking_sk, ts,
 };
-use rappel::ports::{Clock, EventPublisher, PortError, detail_type};
+use rappel::ports::{Clock, EventPublisher, PortError};
 use rappel::retention;
 use rappel::rules::Reason;
 use rappel::slots::{self, Slot};
 use rappel::store::BookOutcome;
-use serde_json::json;
 use std::convert::Infallible;
 use std::future::Future;
 
@@ -647,7 +646,7 @@ async fn book<S: BookingStore, E: EventPublisher>(
     };
     {
         let detail = callback_requested_detail(&ctx.account, &ctx.link, &held, caller);
-        if let Err(e) = events.put(detail_type::CALLBACK_REQUESTED, detail).await {
+        if let Err(e) = rappel::events::publish(events, &detail).await {
             // The business was not told: withdraw the booking, so that nothing is half-done
             // and the prospect's retry books and tells again.
             tracing::error!(
@@ -732,20 +731,24 @@ fn booking_record(ctx: &Context, booking: &Booking) -> BookingItem {
     }
 }
 
-/// A change of mind (`CallbackRescheduled`, `CallbackCancelled`): what the business needs.
-fn change_detail(ctx: &Context, booking: &Booking, now: DateTime<Utc>) -> serde_json::Value {
+/// A cancellation (`CallbackCancelled`): what the business needs.
+fn cancelled_event(
+    ctx: &Context,
+    booking: &Booking,
+    now: DateTime<Utc>,
+) -> rappel::events::CallbackCancelled {
     let (provider, call_id) = split_call_sk(&ctx.link.call_sk).unzip();
-    json!({
-        "booking_id": booking.booking_id,
-        "account_id": ctx.account.account_id,
-        "slot": booking.slot,
-        "slot_local": parse_instant(&booking.slot).map(|at| local_label(at, ctx.account.timezone)),
-        "timezone": ctx.account.timezone.name(),
-        "message_id": ctx.link.message_id,
-        "provider": provider,
-        "call_id": call_id,
-        "at": ts(now),
-    })
+    rappel::events::CallbackCancelled {
+        booking_id: booking.booking_id.clone(),
+        account_id: ctx.account.account_id.clone(),
+        slot: booking.slot.clone(),
+        slot_local: parse_instant(&booking.slot).map(|at| local_label(at, ctx.account.timezone)),
+        timezone: ctx.account.timezone.name().to_string(),
+        message_id: ctx.link.message_id.clone(),
+        provider: provider.map(str::to_string),
+        call_id: call_id.map(str::to_string),
+        at: ts(now),
+    }
 }
 
 /// `POST /r/{token}/reschedule`: move the booking to another offered slot, until it starts.
@@ -819,9 +822,20 @@ async fn reschedule<S: BookingStore, E: EventPublisher>(
             return Ok(html(StatusCode::CONFLICT, link_page(&ctx, now, &state)));
         }
     };
-    let mut detail = change_detail(&ctx, &moved, now);
-    detail["previous_slot"] = json!(current.slot);
-    if let Err(e) = events.put(detail_type::CALLBACK_RESCHEDULED, detail).await {
+    let c = cancelled_event(&ctx, &moved, now);
+    let detail = rappel::events::CallbackRescheduled {
+        booking_id: c.booking_id,
+        account_id: c.account_id,
+        slot: c.slot,
+        slot_local: c.slot_local,
+        timezone: c.timezone,
+        previous_slot: current.slot.clone(),
+        message_id: c.message_id,
+        provider: c.provider,
+        call_id: c.call_id,
+        at: c.at,
+    };
+    if let Err(e) = rappel::events::publish(events, &detail).await {
         // The business was not told: move it back, so the prospect's retry moves and tells.
         let back = parse_instant(&current.slot).unwrap_or(slot);
         let undo = store
@@ -862,12 +876,7 @@ async fn cancel<S: BookingStore, E: EventPublisher>(
             link_page(&ctx, now, &FormState::default()),
         ));
     };
-    events
-        .put(
-            detail_type::CALLBACK_CANCELLED,
-            change_detail(&ctx, &current, now),
-        )
-        .await?;
+    rappel::events::publish(events, &cancelled_event(&ctx, &current, now)).await?;
     store
         .cancel_booking(token, &booking_record(&ctx, &current), now)
         .await?;
@@ -897,18 +906,16 @@ async fn stop_sms<S: BookingStore, E: EventPublisher>(
 ) -> Result<(), PortError> {
     store.put_opt_out(account_id, hash, now).await?;
     let cancelled = store.cancel_pending(account_id, hash, now).await?;
-    events
-        .put(
-            detail_type::OPTED_OUT,
-            json!({
-                "account_id": account_id,
-                "message_id": message_id,
-                "source": OptOutSource::Link.as_str(),
-                "cancelled": cancelled,
-                "at": ts(now),
-            }),
-        )
-        .await?;
+    let event = rappel::events::OptedOut {
+        account_id: account_id.to_string(),
+        source: OptOutSource::Link.as_str().to_string(),
+        message_id: Some(message_id.to_string()),
+        inbound_message_id: None,
+        cancelled: Some(cancelled),
+        new: None,
+        at: ts(now),
+    };
+    rappel::events::publish(events, &event).await?;
     store.mark_link_opted_out(token, now).await?;
     tracing::info!(%account_id, %message_id, cancelled, "opted out");
     Ok(())
@@ -1088,25 +1095,27 @@ pub fn callback_requested_detail(
     link: &LinkItem,
     booking: &Booking,
     caller: Option<String>,
-) -> serde_json::Value {
+) -> rappel::events::CallbackRequested {
     let (provider, call_id) = split_call_sk(&link.call_sk).unzip();
-    let slot_local = parse_instant(&booking.slot).map(|at| local_label(at, account.timezone));
-    json!({
-        "booking_id": booking.booking_id,
-        "account_id": account.account_id,
-        "slot": booking.slot,
-        "slot_local": slot_local,
-        "timezone": account.timezone.name(),
-        "name": booking.name,
-        "message": booking.message,
-        "message_id": link.message_id,
-        "provider": provider,
-        "call_id": call_id,
-        "caller": caller,
-        "booked_at": booking.booked_at,
+    rappel::events::CallbackRequested {
+        booking_id: booking.booking_id.clone(),
+        account_id: account.account_id.clone(),
+        slot: booking.slot.clone(),
+        slot_local: parse_instant(&booking.slot).map(|at| local_label(at, account.timezone)),
+        timezone: account.timezone.name().to_string(),
+        name: booking.name.clone(),
+        message: booking.message.clone(),
+        message_id: link.message_id.clone(),
+        provider: provider.map(str::to_string),
+        call_id: call_id.map(str::to_string),
+        caller,
+        booked_at: booking.booked_at.clone(),
         // Where the evidence of the request is kept (`rappel-admin subject export` shows it).
-        "consent": {"page_version": page_version(), "language": "fr"},
-    })
+        consent: rappel::events::ConsentReference {
+            page_version: page_version().to_string(),
+            language: "fr".into(),
+        },
+    }
 }
 
 /// `CALL#{provider}#{call_id}` → `(provider, call_id)`; the call id may itself contain `#`.
@@ -1537,6 +1546,7 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
     use lambda_http::RequestExt;
+    use serde_json::json;
     use std::sync::Mutex;
 
     const TOKEN: &str = "k3Jd8fQ2xLmN7pRtV9wYbA";

@@ -17,16 +17,17 @@ use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::LambdaEvent;
 use rappel::account::Account;
 use rappel::crypto;
+use rappel::events;
 use rappel::items::{
     CALL_PREFIX, CallItem, LINK_SK, LINK_VALID_DAYS, LinkItem, MessageItem, MessageStatus,
     PENDING_PREFIX, account_pk, day_sk, due_pk, due_sk, link_pk, msg_sk, shard_of, ts,
 };
-use rappel::ports::{Clock, EventPublisher, PortError, detail_type};
+use rappel::ports::{Clock, EventPublisher, PortError};
 use rappel::retention;
 use rappel::rules::{self, Decision, Outcome, Reason};
 use rappel::store::{AccountStore, Contact, DailyCap, DecisionStore, ScheduleError};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// What the handler needs, built once per cold start.
 pub struct Deps<T: AccountStore + DecisionStore, E: EventPublisher, C: Clock> {
@@ -275,12 +276,13 @@ pub async fn process_call<T: AccountStore + DecisionStore, E: EventPublisher, C:
                 .cancel_pending_before(&call.account_id, &hash, reason, facts.happened_at, now)
                 .await?;
             for c in &cancelled {
-                deps.events
-                    .put(
-                        detail_type::MESSAGE_CANCELLED,
-                        json!({"account_id": call.account_id, "message_id": c.message_id, "reason": reason.as_str(), "by_call": call.call_id}),
-                    )
-                    .await?;
+                let event = events::MessageCancelled {
+                    account_id: call.account_id.clone(),
+                    message_id: c.message_id.clone(),
+                    reason: reason.as_str().to_string(),
+                    by_call: call.call_id.clone(),
+                };
+                events::publish(&deps.events, &event).await?;
             }
             record(deps, call, Outcome::Ignored, own_reason, now).await?
         }
@@ -427,9 +429,12 @@ async fn schedule<T: AccountStore + DecisionStore, E: EventPublisher, C: Clock>(
         Err(ScheduleError::Port(e)) => return Err(e),
     }
     if due_at <= now {
-        deps.events
-            .put(detail_type::MESSAGE_DUE, json!({"account_id": account.account_id, "message_id": message_id, "due_at": ts(due_at)}))
-            .await?;
+        let due = events::MessageDue {
+            account_id: account.account_id.clone(),
+            message_id: message_id.clone(),
+            due_at: ts(due_at),
+        };
+        events::publish(&deps.events, &due).await?;
     }
     Ok(Decided {
         outcome: Outcome::Scheduled,

@@ -18,7 +18,7 @@ use lambda_runtime::LambdaEvent;
 use rappel::items::{OptOutSource, ts};
 use rappel::optout::{InboundSms, is_stop_request};
 use rappel::phone::{self, Caller};
-use rappel::ports::{Clock, EventPublisher, NumberProtector, PortError, detail_type};
+use rappel::ports::{Clock, EventPublisher, NumberProtector, PortError};
 use rappel::store::OptOutStore;
 use serde_json::{Value, json};
 
@@ -141,18 +141,16 @@ async fn on_reply<T: OptOutStore, K: NumberProtector, E: EventPublisher, C: Cloc
             .await?;
         // Told every time (a retry after a failed put tells again, with `new: false`):
         // consumers are idempotent on (account_id, inbound_message_id).
-        deps.events
-            .put(
-                detail_type::OPTED_OUT,
-                json!({
-                    "account_id": account_id,
-                    "source": OptOutSource::SmsReply.as_str(),
-                    "inbound_message_id": message_id,
-                    "new": new,
-                    "at": ts(now),
-                }),
-            )
-            .await?;
+        let event = rappel::events::OptedOut {
+            account_id: account_id.clone(),
+            source: OptOutSource::SmsReply.as_str().to_string(),
+            message_id: None,
+            inbound_message_id: Some(message_id.to_string()),
+            cancelled: None,
+            new: Some(new),
+            at: ts(now),
+        };
+        rappel::events::publish(&deps.events, &event).await?;
         tracing::info!(%account_id, inbound_message_id = message_id, new, "opted out by STOP reply");
     }
     Ok(Some(accounts.len()))

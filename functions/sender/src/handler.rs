@@ -28,7 +28,7 @@ use rappel::rules::{self, Reason};
 use rappel::sms;
 use rappel::store::{AccountStore, Finish, Outbox};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// A message still `sending` this long after its claim is reported as interrupted.
 pub const IN_FLIGHT_TIMEOUT: Duration = Duration::minutes(5);
@@ -467,23 +467,19 @@ where
             .and_then(|rest| rest.split_once('#'))
             .map(|(_, id)| id)
             .unwrap_or_default();
-        deps.events
-            .put(
-                detail_type::SMS_SENT,
-                json!({
-                    "account_id": msg.account_id,
-                    "message_id": msg.message_id,
-                    "call_id": call_id,
-                    "caller": msg.caller_masked,
-                    "sender_id": sender_id,
-                    "sns_message_id": sns_message_id,
-                    "segments": segments.count,
-                    "encoding": segments.encoding,
-                    "due_at": msg.due_at,
-                    "sent_at": ts(now),
-                }),
-            )
-            .await?;
+        let sent = rappel::events::SmsSent {
+            account_id: msg.account_id.clone(),
+            message_id: msg.message_id.clone(),
+            call_id: call_id.to_string(),
+            caller: msg.caller_masked.clone(),
+            sender_id: sender_id.to_string(),
+            sns_message_id: sns_message_id.clone(),
+            segments: segments.count,
+            encoding: segments.encoding,
+            due_at: msg.due_at.clone(),
+            sent_at: ts(now),
+        };
+        rappel::events::publish(&deps.events, &sent).await?;
         Ok(Delivery {
             message_id: msg.message_id.clone(),
             outcome: "sent",
@@ -676,6 +672,7 @@ mod tests {
     use super::*;
     use aws_lambda_events::event::eventbridge::EventBridgeEvent;
     use lambda_runtime::Context;
+    use serde_json::json;
 
     fn sample(json: &str) -> LambdaEvent<Value> {
         LambdaEvent::new(

@@ -7,10 +7,11 @@ use crate::connect;
 use crate::error::AdminError;
 use chrono::Utc;
 use rappel::aws::{EventBus, Kms, Table};
+use rappel::events;
 use rappel::items::{OptOutSource, ts};
 use rappel::optout::parse_carrier_list;
 use rappel::phone::{self, Caller, E164};
-use rappel::ports::{EventPublisher, NumberOpener, NumberProtector};
+use rappel::ports::{NumberOpener, NumberProtector};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -41,10 +42,12 @@ async fn ctx(connection: &Connection) -> Ctx {
 
 impl Ctx {
     /// Log and publish an audit event (`detail` never holds a number).
-    async fn audit(&self, detail_type: &str, detail: Value) -> Result<(), AdminError> {
+    async fn audit<E: events::Event>(&self, event: &E) -> Result<(), AdminError> {
+        let detail = serde_json::to_string(event).expect("events serialize");
+        let detail_type = E::DETAIL_TYPE;
         tracing::info!(event = "audit", detail_type, detail = %detail, "rappel-admin audit");
         eprintln!("audit: {detail_type} {detail}");
-        self.bus.put(detail_type, detail).await?;
+        events::publish(&self.bus, event).await?;
         Ok(())
     }
 
@@ -135,10 +138,11 @@ pub async fn opt_out(
         } => {
             let (ctx, e164, hash) = subject_of(connection, &account, &raw).await?;
             let removed = ctx.table.remove_opt_out(&account, &hash).await?;
-            ctx.audit(
-                "OptOutRemoved",
-                json!({"account_id": account, "removed": removed, "at": ts(now)}),
-            )
+            ctx.audit(&events::OptOutRemoved {
+                account_id: account.clone(),
+                removed,
+                at: ts(now),
+            })
             .await?;
             if json {
                 print_json(&json!({"account_id": account, "removed": removed}));
@@ -209,15 +213,15 @@ async fn record_all(
                 new += 1;
             }
         }
-        let detail = json!({
-            "account_id": account,
-            "source": source.as_str(),
-            "numbers": numbers.len(),
-            "new": new,
-            "at": ts(now),
-        });
-        ctx.audit("OptOutsRecorded", detail.clone()).await?;
-        rows.push(detail);
+        let recorded = events::OptOutsRecorded {
+            account_id: account.clone(),
+            source: source.as_str().to_string(),
+            numbers: numbers.len(),
+            new,
+            at: ts(now),
+        };
+        ctx.audit(&recorded).await?;
+        rows.push(serde_json::to_value(&recorded).expect("events serialize"));
     }
     if json {
         print_json(&rows);
@@ -257,10 +261,11 @@ pub async fn subject(connection: &Connection, command: SubjectCommand) -> Result
                 }
             }
             let items = data.len();
-            ctx.audit(
-                "SubjectExported",
-                json!({"account_id": account, "items": items, "at": ts(now)}),
-            )
+            ctx.audit(&events::SubjectExported {
+                account_id: account.clone(),
+                items,
+                at: ts(now),
+            })
             .await?;
             print_json(&json!({
                 "account_id": account,
@@ -290,16 +295,13 @@ pub async fn subject(connection: &Connection, command: SubjectCommand) -> Result
             }
             let (ctx, e164, hash) = subject_of(connection, &account, &raw).await?;
             let erased = ctx.table.erase_subject(&account, &hash, now).await?;
-            ctx.audit(
-                "SubjectErased",
-                json!({
-                    "account_id": account,
-                    "deleted": erased.deleted,
-                    "opt_out_kept": erased.opt_out_kept,
-                    "day_reservations_kept": erased.day_reservations_kept,
-                    "at": ts(now),
-                }),
-            )
+            ctx.audit(&events::SubjectErased {
+                account_id: account.clone(),
+                deleted: erased.deleted,
+                opt_out_kept: erased.opt_out_kept,
+                day_reservations_kept: erased.day_reservations_kept,
+                at: ts(now),
+            })
             .await?;
             let tombstone = if erased.opt_out_kept {
                 "; the opt-out is kept as a hash tombstone, so it still holds"
