@@ -296,6 +296,9 @@ pub struct MessageItem {
     pub sent_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sns_message_id: Option<String>,
+    /// When the prospect first opened its booking link (RFC 3339 UTC): the funnel's step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Reason>,
     /// Failed attempts before Publish (each put back on the queue with a backoff).
@@ -481,6 +484,9 @@ pub struct BookingItem {
     /// When the prospect cancelled it (RFC 3339 UTC); the record is kept as evidence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancelled_at: Option<String>,
+    /// When the prospect last moved it to another slot (RFC 3339 UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rescheduled_at: Option<String>,
     pub expires_at: i64,
 }
 

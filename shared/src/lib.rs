@@ -10,6 +10,7 @@ pub mod calendar;
 pub mod call;
 pub mod crypto;
 pub mod events;
+pub mod funnel;
 pub mod items;
 pub mod optout;
 pub mod phone;

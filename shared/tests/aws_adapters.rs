@@ -151,6 +151,7 @@ fn message(
         created_at: ts(due),
         sent_at: None,
         sns_message_id: None,
+        opened_at: None,
         reason: Some(Reason::InHours),
         attempts: 0,
         claim_token: None,
@@ -519,6 +520,7 @@ async fn bookings_are_idempotent() {
         }),
         last_contact_at: ts(now),
         cancelled_at: None,
+        rescheduled_at: None,
         expires_at: rappel::retention::expires(now, rappel::retention::BOOKING_DAYS),
     };
     let (first, second) = (record("b1"), record("b2"));

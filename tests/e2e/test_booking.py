@@ -5,6 +5,8 @@ business's event carries the UTC instant. Numbers are DESIGN's test numbers only
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import shutil
 import sys
 import threading
@@ -30,6 +32,7 @@ def stack(tmp_path_factory):
     shutil.copy(ROOT / "infra" / "local" / "accounts" / "demo.json", accounts / "demo.json")
     log = tmp_path_factory.mktemp("logs") / "rappel-local.log"
     with Stack(port=PORT, moto_port=MOTO_PORT, clock=MONDAY_1000, accounts_dir=str(accounts), log_path=log) as s:
+        s.log = log
         yield s
 
 
@@ -106,3 +109,35 @@ def test_a_reunion_caller_sees_slots_in_reunion_time_and_the_business_gets_utc(s
 def test_every_event_matches_its_schema(stack):
     seen = assert_events_match_schemas(stack.events())
     assert {"MessageDue", "SmsSent", "CallbackRequested"} <= seen, seen
+
+
+def test_the_funnel_is_counted_as_metrics_and_reported_by_rappel_admin(stack):
+    """After the two tests above (3 SMS, 3 links opened, 3 bookings), the Réunion caller moves
+    their booking, then cancels it; `rappel-admin report` shows every step, and the functions
+    logged each step as a CloudWatch embedded-metric document."""
+    reunion = next(e["detail"] for e in stack.events() if e["detail_type"] == "CallbackRequested"
+                   and e["detail"]["caller"].startswith("+262"))
+    token = next(t for t in [token_from_sms(s["body"]) for s in stack.outbox() if s["to"] == "+262692000007"])
+    page = stack.request("GET", f"/r/{token}").text
+    other = [slot for slot in slots_on_page(page) if slot != reunion["slot"]][0]
+    assert stack.request("POST", f"/r/{token}/reschedule", urllib.parse.urlencode({"slot": other}), FORM).status == 200
+    assert stack.request("POST", f"/r/{token}/cancel", "", FORM).status == 200
+
+    env = dict(os.environ, MOTO_PORT=str(MOTO_PORT))
+    out = subprocess.run([str(ROOT / "target" / "debug" / "rappel-admin"), "--local", "report", "--account", "demo",
+                          "--from", "2026-11-30", "--to", "2026-11-30", "--json"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    funnel = json.loads(out.stdout)
+    assert (funnel["calls"], funnel["sms_sent"], funnel["links_opened"]) == (3, 3, 3), funnel
+    assert (funnel["slots_booked"], funnel["rescheduled"], funnel["cancelled"], funnel["opted_out"]) == (3, 1, 1, 0)
+    assert funnel["skipped"] == {}
+
+    emf = [json.loads(line) for line in stack.log.read_text().splitlines()
+           if line.startswith("{") and '"_aws":' in line]
+    counted = {}
+    for doc in emf:
+        [metric] = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        assert doc["account_id"] == "demo" and doc[metric["Name"]] == 1
+        counted[metric["Name"]] = counted.get(metric["Name"], 0) + 1
+    assert counted == {"SmsSent": 3, "LinkOpened": 3, "SlotBooked": 3, "Rescheduled": 1, "Cancelled": 1}, counted

@@ -496,3 +496,22 @@ def test_the_example_event_rule_matches_events_rappel_emits(template):
     schemas = Path(__file__).resolve().parents[2] / "events" / "schemas"
     for kind in pattern["detail-type"]:
         assert (schemas / f"{kind}.json").exists(), kind
+
+
+def test_the_funnel_dashboard_is_valid_json_and_shows_every_step(template):
+    """The dashboard reads the metrics shared/src/funnel.rs emits, in the namespace the
+    functions get (METRICS_NAMESPACE), for every step."""
+    body = template["Resources"]["FunnelDashboard"]["Properties"]["DashboardBody"]
+    body = next(iter(body.values())) if isinstance(body, dict) else body  # !Sub
+    board = json.loads(body.replace("${AWS::StackName}", "stack").replace("${AWS::Region}", "eu-west-3"))
+    text = json.dumps(board)
+    funnel = (Path(__file__).resolve().parents[2] / "shared" / "src" / "funnel.rs").read_text()
+    steps = re.findall(r'Step::(\w+) => "(\w+)"', funnel)
+    assert len(steps) == 7
+    for _, name in steps:
+        assert f'MetricName=\\"{name}\\"' in text, name
+    assert "{Rappel/stack,account_id" in text
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    namespace = env["METRICS_NAMESPACE"]
+    namespace = next(iter(namespace.values())) if isinstance(namespace, dict) else namespace
+    assert namespace == "Rappel/${AWS::StackName}"

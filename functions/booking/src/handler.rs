@@ -15,6 +15,7 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use rappel::account::{Account, TOKEN_LEN};
 use rappel::aws::Table;
+use rappel::funnel::{self, Step};
 use rappel::items::{
     Booking, BookingItem, CALL_PREFIX, ConsentRecord, LinkItem, OptOutLinkItem, OptOutSource,
     RETENTION_DAYS, account_pk, booking_sk, ts,
@@ -209,6 +210,13 @@ pub trait BookingStore: Send + Sync {
         token: &str,
         record: &BookingItem,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Record the first opening of message `message_id`'s link; `true` the first time.
+    fn mark_opened(
+        &self,
+        account_id: &str,
+        message_id: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
     /// The prospect was in contact at `now` (a visit of the link): their bookings are kept 3
     /// years from now. Returns how many.
     fn touch_bookings(
@@ -306,6 +314,14 @@ impl BookingStore for Table {
         now: DateTime<Utc>,
     ) -> Result<usize, PortError> {
         Table::touch_bookings(self, account_id, hash, now).await
+    }
+    async fn mark_opened(
+        &self,
+        account_id: &str,
+        message_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, PortError> {
+        Table::mark_opened(self, account_id, message_id, now).await
     }
     async fn put_opt_out(
         &self,
@@ -520,8 +536,25 @@ async fn show<S: BookingStore>(
         return Ok(expired(&ctx));
     }
     let mut ctx = ctx;
-    if ctx.link.booking.is_none() && ctx.link.opted_out_at.is_none() {
+    // Slots to book, or to move a booking to: the full ones are not offered.
+    let lists_slots = ctx
+        .link
+        .booking
+        .as_ref()
+        .map_or(ctx.link.opted_out_at.is_none(), |b| can_change(b, now));
+    if lists_slots {
         ctx.full = full_slots(store, &ctx.account, now).await?;
+    }
+    // The funnel's "link opened", once per SMS. Not worth an error page if it fails.
+    match store
+        .mark_opened(&ctx.account.account_id, &ctx.link.message_id, now)
+        .await
+    {
+        Ok(true) => funnel::count(&ctx.account.account_id, Step::LinkOpened, None, now),
+        Ok(false) => {}
+        Err(e) => {
+            tracing::warn!(message_id = %ctx.link.message_id, error = %e, "first opening not recorded")
+        }
     }
     // A visit of the link is a contact: the prospect's bookings are kept 3 years from now
     // (README, "Retention"). Not worth an error page if it fails: the next visit does it.
@@ -615,6 +648,7 @@ async fn book<S: BookingStore, E: EventPublisher>(
         consent: Some(consent_record(&ctx.account.company_name)),
         last_contact_at: ts(now),
         cancelled_at: None,
+        rescheduled_at: None,
         expires_at: retention::expires(now, retention::BOOKING_DAYS),
     };
     let held = match store
@@ -668,6 +702,7 @@ async fn book<S: BookingStore, E: EventPublisher>(
             booking_id = %held.booking_id,
             "callback booked"
         );
+        funnel::count(&ctx.account.account_id, Step::SlotBooked, None, now);
     }
     ctx.link.booking = Some(held);
     Ok(html(
@@ -727,6 +762,7 @@ fn booking_record(ctx: &Context, booking: &Booking) -> BookingItem {
         consent: None,
         last_contact_at: String::new(),
         cancelled_at: None,
+        rescheduled_at: None,
         expires_at: 0,
     }
 }
@@ -845,6 +881,7 @@ async fn reschedule<S: BookingStore, E: EventPublisher>(
         return Err(e);
     }
     tracing::info!(account_id = %ctx.account.account_id, booking_id = %moved.booking_id, "callback rescheduled");
+    funnel::count(&ctx.account.account_id, Step::Rescheduled, None, now);
     ctx.link.booking = Some(moved);
     ctx.full.clear();
     Ok(html(
@@ -881,6 +918,7 @@ async fn cancel<S: BookingStore, E: EventPublisher>(
         .cancel_booking(token, &booking_record(&ctx, &current), now)
         .await?;
     tracing::info!(account_id = %ctx.account.account_id, booking_id = %current.booking_id, "callback cancelled");
+    funnel::count(&ctx.account.account_id, Step::Cancelled, None, now);
     ctx.link.booking = None;
     ctx.full = full_slots(store, &ctx.account, now).await?;
     let state = FormState {
@@ -918,6 +956,7 @@ async fn stop_sms<S: BookingStore, E: EventPublisher>(
     rappel::events::publish(events, &event).await?;
     store.mark_link_opted_out(token, now).await?;
     tracing::info!(%account_id, %message_id, cancelled, "opted out");
+    funnel::count(account_id, Step::OptedOut, None, now);
     Ok(())
 }
 
@@ -1598,6 +1637,8 @@ mod tests {
         opt_outs: Mutex<Vec<(String, String)>>,
         cancels: Mutex<usize>,
         records: Mutex<Vec<BookingItem>>,
+        /// Times `mark_opened` was asked.
+        opened: Mutex<u32>,
         /// Callbacks booked per slot (RFC 3339 start).
         slots: Mutex<std::collections::HashMap<String, u32>>,
         optout_link: Mutex<Option<OptOutLinkItem>>,
@@ -1752,6 +1793,11 @@ mod tests {
                 .lock()
                 .unwrap()
                 .contains(&(a.into(), h.into())))
+        }
+        async fn mark_opened(&self, _: &str, _: &str, _: DateTime<Utc>) -> Result<bool, PortError> {
+            let mut opened = self.opened.lock().unwrap();
+            *opened += 1;
+            Ok(*opened == 1)
         }
         async fn touch_bookings(
             &self,
@@ -2499,6 +2545,14 @@ mod tests {
             ) -> Result<bool, PortError> {
                 self.0.cancel_booking(t, r, n).await
             }
+            async fn mark_opened(
+                &self,
+                a: &str,
+                m: &str,
+                n: DateTime<Utc>,
+            ) -> Result<bool, PortError> {
+                self.0.mark_opened(a, m, n).await
+            }
             async fn optout_link(&self, t: &str) -> Result<Option<OptOutLinkItem>, PortError> {
                 self.0.optout_link(t).await
             }
@@ -2873,6 +2927,14 @@ mod tests {
                 n: DateTime<Utc>,
             ) -> Result<bool, PortError> {
                 self.0.cancel_booking(t, r, n).await
+            }
+            async fn mark_opened(
+                &self,
+                a: &str,
+                m: &str,
+                n: DateTime<Utc>,
+            ) -> Result<bool, PortError> {
+                self.0.mark_opened(a, m, n).await
             }
             async fn touch_bookings(
                 &self,

@@ -313,9 +313,19 @@ async fn record<T: AccountStore + DecisionStore, E: EventPublisher, C: Clock>(
     reason: Reason,
     now: DateTime<Utc>,
 ) -> Result<Decided, PortError> {
-    deps.table
+    let first = deps
+        .table
         .record_decision(call, outcome, reason, now)
         .await?;
+    // The funnel counts each call's skip once (a redelivered record decides nothing new).
+    if first && outcome == Outcome::Skipped {
+        rappel::funnel::count(
+            &call.account_id,
+            rappel::funnel::Step::Skipped,
+            Some(reason.as_str()),
+            now,
+        );
+    }
     Ok(Decided {
         outcome,
         reason,
@@ -368,6 +378,7 @@ async fn schedule<T: AccountStore + DecisionStore, E: EventPublisher, C: Clock>(
         created_at: ts(now),
         sent_at: None,
         sns_message_id: None,
+        opened_at: None,
         reason: Some(reason),
         attempts: 0,
         claim_token: None,

@@ -151,6 +151,9 @@ async fn on_reply<T: OptOutStore, K: NumberProtector, E: EventPublisher, C: Cloc
             at: ts(now),
         };
         rappel::events::publish(&deps.events, &event).await?;
+        if new {
+            rappel::funnel::count(account_id, rappel::funnel::Step::OptedOut, None, now);
+        }
         tracing::info!(%account_id, inbound_message_id = message_id, new, "opted out by STOP reply");
     }
     Ok(Some(accounts.len()))

@@ -479,6 +479,8 @@ where
             due_at: msg.due_at.clone(),
             sent_at: ts(now),
         };
+        // Counted once the SMS has left and is recorded, whatever happens to the event.
+        rappel::funnel::count(&msg.account_id, rappel::funnel::Step::SmsSent, None, now);
         rappel::events::publish(&deps.events, &sent).await?;
         Ok(Delivery {
             message_id: msg.message_id.clone(),

@@ -48,6 +48,7 @@ fn world(now: &str) -> (D, std::sync::Arc<Faults>) {
         created_at: ts(due),
         sent_at: None,
         sns_message_id: None,
+        opened_at: None,
         reason: Some(Reason::InHours),
         attempts: 0,
         claim_token: None,

@@ -31,6 +31,7 @@ Examples:
   rappel-admin calls --account plomberie-martin --caller '+33 6 00 00 00 01'
   rappel-admin stuck --account plomberie-martin
   rappel-admin redecide --account plomberie-martin
+  rappel-admin report --account plomberie-martin --from 2026-11-01
   rappel-admin opt-out import --short-code 36173 --file stop-list.csv
   rappel-admin opt-out list --account plomberie-martin
   rappel-admin subject export --account plomberie-martin --number '06 00 00 00 01'
@@ -184,6 +185,25 @@ pub enum Command {
         /// Only calls received at least this long ago (minutes; default 10, as the schedule).
         #[arg(long, default_value_t = 10)]
         older_than_minutes: u32,
+    },
+
+    /// The funnel of an account over a period: calls, skipped (by reason), SMS sent, links
+    /// opened, slots booked, rescheduled, cancelled, opt-outs. Read from the table (the same
+    /// steps the functions count as CloudWatch metrics for the dashboard).
+    #[command(
+        after_help = "Examples:\n  rappel-admin report --account plomberie-martin\n  rappel-admin report --account plomberie-martin --from 2026-11-01 --to 2026-11-30 --json"
+    )]
+    Report {
+        /// The account id.
+        #[arg(long)]
+        account: String,
+        /// First day (YYYY-MM-DD, UTC) or instant (RFC 3339); default 30 days ago. Calls are
+        /// kept 30 days, bookings and opt-outs longer.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day included (YYYY-MM-DD) or instant; default now.
+        #[arg(long)]
+        to: Option<String>,
     },
 
     /// Opt-outs: import a carrier STOP list, add or remove one number, list them.

@@ -71,6 +71,9 @@ pub async fn run(cli: Cli) -> Result<(), AdminError> {
             older_than_minutes,
         } => redecide(&cli.connection, &account, older_than_minutes, json).await,
         Command::OptOut(command) => crate::privacy::opt_out(&cli.connection, command, json).await,
+        Command::Report { account, from, to } => {
+            crate::report::report(&cli.connection, &account, from, to, json).await
+        }
         Command::Subject(command) => crate::privacy::subject(&cli.connection, command).await,
     }
 }

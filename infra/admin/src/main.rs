@@ -7,6 +7,7 @@ mod connect;
 mod error;
 mod privacy;
 mod render;
+mod report;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -136,6 +136,15 @@ impl Table {
         Ok(out.attributes.is_some_and(|a| !a.is_empty()))
     }
 
+    /// The account's booking records (with consent, cancelled ones included).
+    pub async fn bookings(&self, account_id: &str) -> Result<Vec<BookingItem>, PortError> {
+        self.query_prefix(account_pk(account_id), BOOKING_PREFIX)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
     /// The account's opt-outs (hashes, sources and dates; never a number).
     pub async fn opt_outs(&self, account_id: &str) -> Result<Vec<OptOutItem>, PortError> {
         self.query_prefix(account_pk(account_id), "OPTOUT#")

@@ -1394,7 +1394,9 @@ impl Table {
                 .table_name(&self.name)
                 .key(PK, s(&record.pk))
                 .key(SK, s(&record.sk))
-                .update_expression("SET booking.slot = :new, last_contact_at = :t, expires_at = :e")
+                .update_expression(
+                    "SET booking.slot = :new, last_contact_at = :t, rescheduled_at = :t, expires_at = :e",
+                )
                 .condition_expression("attribute_exists(PK)")
                 .expression_attribute_values(":new", s(&new_slot))
                 .expression_attribute_values(":t", s(ts(now)))
@@ -1506,6 +1508,27 @@ impl Table {
             Err(e) if failed_conditions(&e).is_some_and(|f| f.contains(&0)) => Ok(()),
             Err(e) => Err(transact_error(e)),
         }
+    }
+
+    /// Record the first opening of message `message_id`'s link at `now`; `true` the first time.
+    pub async fn mark_opened(
+        &self,
+        account_id: &str,
+        message_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .key(PK, s(account_pk(account_id)))
+            .key(SK, s(msg_sk(message_id)))
+            .update_expression("SET opened_at = :t")
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(opened_at)")
+            .expression_attribute_values(":t", s(ts(now)))
+            .send()
+            .await;
+        Ok(unless_condition_failed(result)?.is_some())
     }
 
     /// The prospect `hash` of `account_id` was in contact at `now` (a visit of a link, a
