@@ -86,7 +86,7 @@ mod tests {
             doc,
             json!({
                 "_aws": {
-                    "Timestamp": 1_795_942_800_000_i64,
+                    "Timestamp": 1_796_029_200_000_i64,
                     "CloudWatchMetrics": [{
                         "Namespace": "Rappel/prod",
                         "Dimensions": [["account_id"], ["account_id", "reason"]],
