@@ -498,7 +498,9 @@ pub struct SlotItem {
     pub pk: String,
     #[serde(rename = "SK")]
     pub sk: String,
-    pub count: u32,
+    /// Signed: a booking made before counters existed, cancelled, takes it below zero (read
+    /// as zero).
+    pub count: i64,
     pub expires_at: i64,
 }
 

@@ -163,7 +163,14 @@ async fn full_slots<S: BookingStore>(
 }
 
 /// The slots the page offers: the account's upcoming slots, minus the full ones.
-fn offered_slots(account: &Account, full: &[DateTime<Utc>], now: DateTime<Utc>) -> Vec<Slot> {
+/// Slots start before the link stops working (`valid_until`), so a booking can be moved or
+/// cancelled from it until its slot starts.
+fn offered_slots(
+    account: &Account,
+    full: &[DateTime<Utc>],
+    now: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+) -> Vec<Slot> {
     let mut offered = slots::upcoming_slots(
         &account.callback_hours,
         account.timezone,
@@ -173,9 +180,27 @@ fn offered_slots(account: &Account, full: &[DateTime<Utc>], now: DateTime<Utc>) 
         DAYS_SHOWN,
         MAX_SLOTS + full.len(),
     );
-    offered.retain(|slot| !full.contains(&slot.start));
+    offered.retain(|slot| !full.contains(&slot.start) && until.is_none_or(|u| slot.start < u));
     offered.truncate(MAX_SLOTS);
     offered
+}
+
+/// A valid form's slot must be one the page offers now (lead time, horizon, link validity,
+/// capacity): a stale or forged form books nothing else.
+fn on_offer(
+    ctx: &Context,
+    form: BookingForm,
+    now: DateTime<Utc>,
+) -> Result<BookingForm, FormError> {
+    let until = parse_instant(&ctx.link.valid_until);
+    if offered_slots(&ctx.account, &ctx.full, now, until)
+        .iter()
+        .any(|slot| slot.start == form.slot)
+    {
+        Ok(form)
+    } else {
+        Err(FormError::SlotNotOffered)
+    }
 }
 
 /// Load link and account; `Err(response)` inside `Ok` for an unknown link or account.
@@ -298,7 +323,9 @@ async fn book<S: BookingStore, E: EventPublisher>(
     let mut ctx = ctx;
     ctx.full = full_slots(store, &ctx.account, now).await?;
     let raw = RawForm::parse(body);
-    let form = match validate(&raw, &ctx.account, now, &ctx.full) {
+    let form = match validate(&raw, &ctx.account, now, &ctx.full)
+        .and_then(|f| on_offer(&ctx, f, now))
+    {
         Ok(form) => form,
         Err(error) => {
             tracing::info!(account_id = %ctx.account.account_id, error = %error, "booking form refused");
@@ -506,19 +533,20 @@ async fn reschedule<S: BookingStore, E: EventPublisher>(
     };
     ctx.full = full_slots(store, &ctx.account, now).await?;
     let raw = RawForm::parse(body);
-    let slot = match validate(&raw, &ctx.account, now, &ctx.full) {
-        Ok(form) => form.slot,
-        Err(error) => {
-            let state = FormState {
-                error: Some(error.french()),
-                ..FormState::default()
-            };
-            return Ok(html(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                link_page(&ctx, now, &state),
-            ));
-        }
-    };
+    let slot =
+        match validate(&raw, &ctx.account, now, &ctx.full).and_then(|f| on_offer(&ctx, f, now)) {
+            Ok(form) => form.slot,
+            Err(error) => {
+                let state = FormState {
+                    error: Some(error.french()),
+                    ..FormState::default()
+                };
+                return Ok(html(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    link_page(&ctx, now, &state),
+                ));
+            }
+        };
     if ts(slot) == current.slot {
         return Ok(html(
             StatusCode::OK,
@@ -568,10 +596,15 @@ async fn reschedule<S: BookingStore, E: EventPublisher>(
     if let Err(e) = rappel::events::publish(events, &detail).await {
         // The business was not told: move it back, so the prospect's retry moves and tells.
         let back = parse_instant(&current.slot).unwrap_or(slot);
+        // Back into its old slot only if it still has room (someone may have taken it).
         let undo = store
-            .reschedule_booking(token, &booking_record(&ctx, &moved), back, u32::MAX, now)
+            .reschedule_booking(token, &booking_record(&ctx, &moved), back, capacity, now)
             .await;
-        tracing::error!(booking_id = %moved.booking_id, undone = undo.is_ok(), error = %e, "CallbackRescheduled not published");
+        let undone = matches!(undo, Ok(BookOutcome::Booked(_)));
+        tracing::error!(booking_id = %moved.booking_id, undone, error = %e, "CallbackRescheduled not published");
+        if !undone {
+            tracing::error!(booking_id = %moved.booking_id, "booking moved but not announced: replay CallbackRescheduled by hand");
+        }
         return Err(e);
     }
     tracing::info!(account_id = %ctx.account.account_id, booking_id = %moved.booking_id, "callback rescheduled");
@@ -608,9 +641,21 @@ async fn cancel<S: BookingStore, E: EventPublisher>(
         ));
     };
     rappel::events::publish(events, &cancelled_event(&ctx, &current, now)).await?;
-    store
+    if !store
         .cancel_booking(token, &booking_record(&ctx, &current), now)
-        .await?;
+        .await?
+    {
+        // Moved or cancelled in another tab meanwhile: what holds now.
+        tracing::warn!(booking_id = %current.booking_id, "booking changed while cancelling");
+        let ctx = match load(store, public_base_url, token, now).await? {
+            Ok(ctx) => ctx,
+            Err(response) => return Ok(response),
+        };
+        return Ok(html(
+            StatusCode::CONFLICT,
+            link_page(&ctx, now, &FormState::default()),
+        ));
+    }
     tracing::info!(account_id = %ctx.account.account_id, booking_id = %current.booking_id, "callback cancelled");
     funnel::count(&ctx.account.account_id, Step::Cancelled, None, now);
     ctx.link.booking = None;
@@ -636,7 +681,7 @@ async fn stop_sms<S: BookingStore, E: EventPublisher>(
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<(), PortError> {
-    store.put_opt_out(account_id, hash, now).await?;
+    let new = store.put_opt_out(account_id, hash, now).await?;
     let cancelled = store.cancel_pending(account_id, hash, now).await?;
     let event = rappel::events::OptedOut {
         account_id: account_id.to_string(),
@@ -649,8 +694,11 @@ async fn stop_sms<S: BookingStore, E: EventPublisher>(
     };
     rappel::events::publish(events, &event).await?;
     store.mark_link_opted_out(token, now).await?;
-    tracing::info!(%account_id, %message_id, cancelled, "opted out");
-    funnel::count(account_id, Step::OptedOut, None, now);
+    tracing::info!(%account_id, %message_id, cancelled, new, "opted out");
+    // Counted once per person and account, as the table keeps it (rappel-admin report).
+    if new {
+        funnel::count(account_id, Step::OptedOut, None, now);
+    }
     Ok(())
 }
 
@@ -844,14 +892,19 @@ fn link_page(ctx: &Context, now: DateTime<Utc>, form: &FormState) -> String {
             .booking
             .as_ref()
             .and_then(|b| parse_instant(&b.slot));
-        let offered: Vec<Slot> = offered_slots(&ctx.account, &ctx.full, now)
-            .into_iter()
-            .filter(|slot| Some(slot.start) != current)
-            .map(|slot| Slot {
-                label: local_label(slot.start, tz),
-                ..slot
-            })
-            .collect();
+        let offered: Vec<Slot> = offered_slots(
+            &ctx.account,
+            &ctx.full,
+            now,
+            parse_instant(&ctx.link.valid_until),
+        )
+        .into_iter()
+        .filter(|slot| Some(slot.start) != current)
+        .map(|slot| Slot {
+            label: local_label(slot.start, tz),
+            ..slot
+        })
+        .collect();
         day_views(&offered, form.chosen)
     } else {
         Vec::new()

@@ -93,13 +93,13 @@ pub trait BookingStore: Send + Sync {
         hash: &str,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<usize, PortError>> + Send;
-    /// Record the opt-out of caller `hash` (source `link`; idempotent).
+    /// Record the opt-out of caller `hash` (source `link`; idempotent); `true` when new.
     fn put_opt_out(
         &self,
         account_id: &str,
         hash: &str,
         now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
     /// Mark the link as used to opt out (first instant kept).
     fn mark_link_opted_out(
         &self,
@@ -196,10 +196,8 @@ impl BookingStore for Table {
         account_id: &str,
         hash: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), PortError> {
-        Table::record_opt_out(self, account_id, hash, OptOutSource::Link, now)
-            .await
-            .map(drop)
+    ) -> Result<bool, PortError> {
+        Table::record_opt_out(self, account_id, hash, OptOutSource::Link, now).await
     }
     async fn mark_link_opted_out(&self, token: &str, now: DateTime<Utc>) -> Result<(), PortError> {
         Table::mark_link_opted_out(self, token, now).await

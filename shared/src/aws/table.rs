@@ -1262,30 +1262,46 @@ impl Table {
                 .build(),
         )?;
         let slot = self.slot_update(&record.pk, &booking.slot, 1, Some(capacity))?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(put(
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            put(
                 &self.name,
                 to_item(record)?,
                 Some("attribute_not_exists(PK)"),
-            )?)
-            .transact_items(slot)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(BookOutcome::Booked(booking.clone())),
-            Err(e) => match failed_conditions(&e).as_deref() {
-                Some(failed) if failed.contains(&0) => self
-                    .get_link(token)
-                    .await?
-                    .and_then(|l| l.booking)
-                    .map(BookOutcome::Held)
-                    .ok_or_else(|| PortError::new(SERVICE, "link vanished while booking")),
-                Some([2]) => Ok(BookOutcome::SlotFull),
-                _ => Err(transact_error(e)),
-            },
+            )?,
+            slot,
+        ];
+        // Two prospects booking the same slot at once write the same counter: DynamoDB cancels
+        // one transaction for the conflict (nothing applied); it is tried again, then decided
+        // by the capacity condition.
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            return match result {
+                Ok(_) => Ok(BookOutcome::Booked(booking.clone())),
+                Err(e) => match failed_conditions(&e).as_deref() {
+                    Some(failed) if failed.contains(&0) => self
+                        .get_link(token)
+                        .await?
+                        .and_then(|l| l.booking)
+                        .map(BookOutcome::Held)
+                        .ok_or_else(|| PortError::new(SERVICE, "link vanished while booking")),
+                    Some([2]) => Ok(BookOutcome::SlotFull),
+                    _ => {
+                        let err = transact_error(e);
+                        if err.applied == Applied::No && attempt < 3 {
+                            attempt += 1;
+                            continue;
+                        }
+                        Err(err)
+                    }
+                },
+            };
         }
     }
 
@@ -1354,7 +1370,7 @@ impl Table {
                     .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                     .map(|t| t.with_timezone(&Utc))
                     .ok_or_else(|| PortError::new(SERVICE, "slot key is not an instant"))?;
-                Ok((start, slot.count))
+                Ok((start, u32::try_from(slot.count.max(0)).unwrap_or(u32::MAX)))
             })
             .collect()
     }
@@ -1447,8 +1463,10 @@ impl Table {
                 .key(PK, s(link_pk(token)))
                 .key(SK, s(LINK_SK))
                 .update_expression("REMOVE booking")
-                .condition_expression("booking.booking_id = :id")
+                // The booking as read (same slot): a move in between keeps its place counted.
+                .condition_expression("booking.booking_id = :id AND booking.slot = :slot")
                 .expression_attribute_values(":id", s(&record.booking.booking_id))
+                .expression_attribute_values(":slot", s(&record.booking.slot))
                 .build(),
         )?;
         let kept = build(
@@ -1491,8 +1509,9 @@ impl Table {
                 .key(PK, s(link_pk(token)))
                 .key(SK, s(LINK_SK))
                 .update_expression("REMOVE booking")
-                .condition_expression("booking.booking_id = :id")
+                .condition_expression("booking.booking_id = :id AND booking.slot = :slot")
                 .expression_attribute_values(":id", s(&record.booking.booking_id))
+                .expression_attribute_values(":slot", s(&record.booking.slot))
                 .build(),
         )?;
         let result = self

@@ -230,9 +230,11 @@ impl BookingStore for FakeStore {
         }
         Ok(records.len())
     }
-    async fn put_opt_out(&self, a: &str, h: &str, _: DateTime<Utc>) -> Result<(), PortError> {
-        self.opt_outs.lock().unwrap().push((a.into(), h.into()));
-        Ok(())
+    async fn put_opt_out(&self, a: &str, h: &str, _: DateTime<Utc>) -> Result<bool, PortError> {
+        let mut opt_outs = self.opt_outs.lock().unwrap();
+        let new = !opt_outs.contains(&(a.into(), h.into()));
+        opt_outs.push((a.into(), h.into()));
+        Ok(new)
     }
     async fn mark_link_opted_out(&self, _: &str, now: DateTime<Utc>) -> Result<(), PortError> {
         if let Some(link) = self.link.lock().unwrap().as_mut() {
@@ -463,8 +465,8 @@ fn sample_events_parse_and_route() {
         assert_eq!(route(req.method(), req.uri().path()), expected);
     }
     // The POST body arrives base64-decoded and parses as the form.
-    let req =
-        lambda_http::request::from_str(include_str!("../../../../events/booking-post.json")).unwrap();
+    let req = lambda_http::request::from_str(include_str!("../../../../events/booking-post.json"))
+        .unwrap();
     let form = RawForm::parse(req.body().as_ref());
     assert_eq!(form.slot.as_deref(), Some("2026-11-30T09:00:00Z"));
     assert_eq!(form.name.as_deref(), Some("Jean Dupont"));
@@ -968,7 +970,7 @@ async fn concurrent_earlier_booking_is_shown_without_an_event() {
         ) -> Result<usize, PortError> {
             self.0.touch_bookings(a, h, n).await
         }
-        async fn put_opt_out(&self, a: &str, h: &str, n: DateTime<Utc>) -> Result<(), PortError> {
+        async fn put_opt_out(&self, a: &str, h: &str, n: DateTime<Utc>) -> Result<bool, PortError> {
             self.0.put_opt_out(a, h, n).await
         }
         async fn mark_link_opted_out(&self, t: &str, n: DateTime<Utc>) -> Result<(), PortError> {
@@ -1325,7 +1327,7 @@ async fn a_slot_filled_between_reading_and_booking_offers_the_remaining_slots() 
         ) -> Result<usize, PortError> {
             self.0.touch_bookings(a, h, n).await
         }
-        async fn put_opt_out(&self, a: &str, h: &str, n: DateTime<Utc>) -> Result<(), PortError> {
+        async fn put_opt_out(&self, a: &str, h: &str, n: DateTime<Utc>) -> Result<bool, PortError> {
             self.0.put_opt_out(a, h, n).await
         }
         async fn mark_link_opted_out(&self, t: &str, n: DateTime<Utc>) -> Result<(), PortError> {
@@ -1517,4 +1519,29 @@ fn call_sk_split() {
     assert_eq!(split_call_sk("CALL#generic#42"), Some(("generic", "42")));
     assert_eq!(split_call_sk("MSG#x"), None);
     assert_eq!(split_call_sk("CALL#nohash"), None);
+}
+
+#[tokio::test]
+async fn a_forged_form_cannot_book_beyond_what_the_page_offers() {
+    // The page shows 7 days from Friday 27 November; a slot on the grid 11 days ahead, or one
+    // after the link stops working, is refused.
+    let mut short = link();
+    short.valid_until = "2026-11-30T09:15:00Z".into();
+    for (l, slot) in [
+        (link(), "2026-12-08T09:00:00Z"),
+        (short, "2026-11-30T09:30:00Z"),
+    ] {
+        let store = FakeStore::with(l);
+        let events = FakeEvents::default();
+        let body = format!("slot={}", slot.replace(':', "%3A"));
+        let (status, page) = call(
+            &store,
+            &events,
+            request("POST", &format!("/r/{TOKEN}"), &body),
+        )
+        .await;
+        assert_eq!(status, 422, "{slot}");
+        assert!(page.contains("plus disponible"));
+        assert!(store.stored().booking.is_none() && events.0.lock().unwrap().is_empty());
+    }
 }
