@@ -68,8 +68,20 @@ pub fn document(
     doc
 }
 
-/// Count one `step` for `account_id`: one EMF line on standard output.
+static ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Turn the metrics on for this process: each function's `main` and the local stack do.
+/// Off by default, so that a tool reusing a handler (`rappel-admin redecide`) keeps its
+/// standard output for its own answer.
+pub fn enable() {
+    ENABLED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Count one `step` for `account_id`: one EMF line on standard output (once [`enable`]d).
 pub fn count(account_id: &str, step: Step, reason: Option<&str>, at: DateTime<Utc>) {
+    if !ENABLED.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
     let namespace = std::env::var("METRICS_NAMESPACE").unwrap_or_else(|_| "Rappel".into());
     println!("{}", document(&namespace, account_id, step, reason, at));
 }

@@ -9,6 +9,7 @@ use rappel::ports::SystemClock;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     rappel::aws::init_logging();
+    rappel::funnel::enable();
     let settings = Settings::from_env()?;
     let cfg = rappel::aws::sdk_config().await;
     let deps = Deps {

@@ -6,6 +6,7 @@ use sender::handler::{Deps, handle};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     aws::init_logging();
+    rappel::funnel::enable();
     let settings = Settings::from_env()?;
     let config = aws::sdk_config().await;
     let deps = Deps {

@@ -109,6 +109,8 @@ async fn run() -> Result<(), BoxError> {
         public_base_url: public_base_url.clone(),
         due_shards: 4,
     };
+    // The functions count the funnel in their logs, as on Lambda.
+    rappel::funnel::enable();
     let clock = SharedClock::new(start);
     let records = Recorder::default();
     // The handlers' clients count their calls (GET /_local/aws-calls); the runner's own are not.
