@@ -27,6 +27,11 @@ pub const MSG_PREFIX: &str = "MSG#";
 pub const RETENTION_DAYS: i64 = crate::retention::CALL_DAYS;
 /// How long a booking link books after the SMS is due ([`crate::retention::LINK_VALID_DAYS`]).
 pub const LINK_VALID_DAYS: i64 = crate::retention::LINK_VALID_DAYS;
+/// Length of a form-post rate-limit window on one link, minutes.
+pub const RATE_WINDOW_MINUTES: i64 = 10;
+/// Form posts allowed on one link per window: a person changing their mind a few times stays
+/// far below; a script hammering one token is stopped (429).
+pub const RATE_LIMIT: u32 = 20;
 /// Sort key of the opt-out link kept beside a booking link (`LINK#{token}` / `OPTOUT`).
 pub const OPTOUT_LINK_SK: &str = "OPTOUT";
 pub const BOOKING_PREFIX: &str = "BOOKING#";

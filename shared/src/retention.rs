@@ -30,6 +30,8 @@ pub const DAY_DAYS: i64 = 2;
 pub const CONTACT_DAYS: i64 = 9;
 /// An account's daily SMS counter (no personal data), after the day it counts.
 pub const CAP_DAYS: i64 = 2;
+/// A link's count of form posts in one rate-limit window (no personal data), after the window.
+pub const RATE_DAYS: i64 = 1;
 /// An account's count of callbacks booked in one slot (no personal data), after the slot.
 pub const SLOT_DAYS: i64 = 2;
 /// How long a booking link books, from the SMS's due instant.
@@ -96,6 +98,10 @@ pub const TABLE: &[Retention] = &[
     Retention {
         item: "LINK# / OPTOUT",
         days: Some(OPTOUT_LINK_DAYS),
+    },
+    Retention {
+        item: "LINK# / RATE#",
+        days: Some(RATE_DAYS),
     },
     Retention {
         item: "BOOKING#",

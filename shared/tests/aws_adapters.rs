@@ -635,6 +635,17 @@ async fn bookings_are_idempotent() {
     );
     assert!(optout.expires_at > l.expires_at + 300 * 86_400);
     assert!(table.book("tok-unknown", &first, 2).await.is_err());
+    // Form posts per link and window.
+    let window = t("2026-11-30T09:00:00Z");
+    assert_eq!(table.rate_hit("tok-m1", window).await.unwrap(), 1);
+    assert_eq!(table.rate_hit("tok-m1", window).await.unwrap(), 2);
+    assert_eq!(
+        table
+            .rate_hit("tok-m1", window + Duration::minutes(10))
+            .await
+            .unwrap(),
+        1
+    );
 
     // A change of mind: tok-m1's booking (b2, 09:00) moves to 10:00, then is cancelled.
     let ten = t("2026-11-30T10:00:00Z");

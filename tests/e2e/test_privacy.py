@@ -284,6 +284,9 @@ def test_items_expire_when_the_readme_says(stack):
             kind, anchor = "CALL#", at("received_at")
         elif sk.startswith("MSG#"):
             kind, anchor = "MSG#", at("due_at")
+        elif pk.startswith("LINK#") and sk.startswith("RATE#"):
+            # Kept a day after its 10-minute window ends.
+            kind, anchor = "LINK# / RATE#", int(parse_instant(sk[5:]).timestamp()) + 600
         elif pk.startswith("LINK#"):
             kind = "LINK#" if sk == "LINK" else "LINK# / OPTOUT"
             anchor = int(due_of[pk[5:]].timestamp())
@@ -306,7 +309,7 @@ def test_items_expire_when_the_readme_says(stack):
         assert expires - anchor == kept[kind] * day, f"{kind}: {(expires - anchor) / day} days, README {kept[kind]}"
         checked.add(kind)
     # LEG# and PENDING# (Vonage, Telnyx legs) are checked by webhook-intake's handler tests.
-    assert {"CALL#", "MSG#", "LINK#", "LINK# / OPTOUT", "DAY#", "CAP#", "SLOT#", "CONTACT#", "BOOKING#",
+    assert {"CALL#", "MSG#", "LINK#", "LINK# / OPTOUT", "LINK# / RATE#", "DAY#", "CAP#", "SLOT#", "CONTACT#", "BOOKING#",
             "OPTOUT#", "ACCOUNT", "REPLY#"} <= checked, checked
 
 

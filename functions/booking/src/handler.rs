@@ -15,8 +15,8 @@ use rappel::account::Account;
 use rappel::aws::Table;
 use rappel::funnel::{self, Step};
 use rappel::items::{
-    Booking, BookingItem, CALL_PREFIX, LinkItem, OptOutSource, RETENTION_DAYS, account_pk,
-    booking_sk, ts,
+    Booking, BookingItem, CALL_PREFIX, LinkItem, OptOutSource, RATE_LIMIT, RATE_WINDOW_MINUTES,
+    RETENTION_DAYS, account_pk, booking_sk, ts,
 };
 use rappel::ports::{Clock, EventPublisher, PortError};
 use rappel::retention;
@@ -76,6 +76,26 @@ pub async fn respond<S: BookingStore, E: EventPublisher, C: Clock>(
     if req.method() == Method::POST && is_cross_site(req) {
         tracing::warn!("cross-site form post refused");
         return forbidden();
+    }
+    // Per-link rate limit on form posts (API Gateway limits each route as a whole). Fails
+    // open: an error counting never blocks a prospect.
+    let posted_token = match &route {
+        Route::Book(t)
+        | Route::OptOut(t)
+        | Route::Reschedule(t)
+        | Route::Cancel(t)
+        | Route::OptOutConfirm(t) => Some(t.as_str()),
+        _ => None,
+    };
+    if let Some(token) = posted_token {
+        match store.rate_hit(token, rate_window(now)).await {
+            Ok(n) if n > RATE_LIMIT => {
+                tracing::warn!(posts = n, "too many form posts on one link");
+                return too_many_requests();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "form posts not counted"),
+        }
     }
     let result = match route {
         Route::NotFound => return not_found(),
@@ -163,6 +183,12 @@ async fn full_slots<S: BookingStore>(
 }
 
 /// The slots the page offers: the account's upcoming slots, minus the full ones.
+/// The start of the rate-limit window holding `now` ([`RATE_WINDOW_MINUTES`] long).
+pub fn rate_window(now: DateTime<Utc>) -> DateTime<Utc> {
+    let secs = RATE_WINDOW_MINUTES * 60;
+    DateTime::from_timestamp(now.timestamp() - now.timestamp().rem_euclid(secs), 0).unwrap_or(now)
+}
+
 /// Slots start before the link stops working (`valid_until`), so a booking can be moved or
 /// cancelled from it until its slot starts.
 fn offered_slots(

@@ -129,6 +129,20 @@ pub(crate) fn forbidden() -> Response<Body> {
     html(StatusCode::FORBIDDEN, render(&page))
 }
 
+pub(crate) fn too_many_requests() -> Response<Body> {
+    let page = NoticePage {
+        company: None,
+        heading: "Trop de demandes",
+        text: "Trop de demandes depuis ce lien. Réessayez dans quelques minutes.".into(),
+        opt_out_action: None,
+    };
+    let mut response = html(StatusCode::TOO_MANY_REQUESTS, render(&page));
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("600"));
+    response
+}
+
 pub(crate) fn not_found() -> Response<Body> {
     let page = NoticePage {
         company: None,

@@ -85,6 +85,13 @@ pub trait BookingStore: Send + Sync {
         message_id: &str,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
+    /// Count one form post on link `token` in the window starting at `window`; the posts
+    /// counted in that window so far.
+    fn rate_hit(
+        &self,
+        token: &str,
+        window: DateTime<Utc>,
+    ) -> impl Future<Output = Result<u32, PortError>> + Send;
     /// The prospect was in contact at `now` (a visit of the link): their bookings are kept 3
     /// years from now. Returns how many.
     fn touch_bookings(
@@ -174,6 +181,9 @@ impl BookingStore for Table {
         now: DateTime<Utc>,
     ) -> Result<bool, PortError> {
         Table::cancel_booking(self, token, record, now).await
+    }
+    async fn rate_hit(&self, token: &str, window: DateTime<Utc>) -> Result<u32, PortError> {
+        Table::rate_hit(self, token, window).await
     }
     async fn touch_bookings(
         &self,

@@ -1529,6 +1529,35 @@ impl Table {
         }
     }
 
+    /// Count one form post on link `token` in the rate-limit window starting at `window`
+    /// (`LINK#{token}` / `RATE#{window}`); the posts counted in that window so far.
+    pub async fn rate_hit(&self, token: &str, window: DateTime<Utc>) -> Result<u32, PortError> {
+        let expires = window + chrono::Duration::minutes(crate::items::RATE_WINDOW_MINUTES);
+        let out = sent(
+            self.client
+                .update_item()
+                .table_name(&self.name)
+                .key(PK, s(link_pk(token)))
+                .key(SK, s(format!("RATE#{}", ts(window))))
+                .update_expression("ADD #count :one SET expires_at = if_not_exists(expires_at, :e)")
+                .expression_attribute_names("#count", "count")
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .expression_attribute_values(
+                    ":e",
+                    AttributeValue::N(
+                        crate::retention::expires(expires, crate::retention::RATE_DAYS).to_string(),
+                    ),
+                )
+                .return_values(ReturnValue::UpdatedNew)
+                .send()
+                .await,
+        )?;
+        Ok(match out.attributes.as_ref().and_then(|a| a.get("count")) {
+            Some(AttributeValue::N(n)) => n.parse().unwrap_or(u32::MAX),
+            _ => 1,
+        })
+    }
+
     /// Record the first opening of message `message_id`'s link at `now`; `true` the first time.
     pub async fn mark_opened(
         &self,

@@ -58,6 +58,8 @@ struct FakeStore {
     records: Mutex<Vec<BookingItem>>,
     /// Times `mark_opened` was asked.
     opened: Mutex<u32>,
+    /// Form posts per rate-limit window.
+    posts: Mutex<std::collections::HashMap<DateTime<Utc>, u32>>,
     /// Callbacks booked per slot (RFC 3339 start).
     slots: Mutex<std::collections::HashMap<String, u32>>,
     optout_link: Mutex<Option<OptOutLinkItem>>,
@@ -212,6 +214,12 @@ impl BookingStore for FakeStore {
             .lock()
             .unwrap()
             .contains(&(a.into(), h.into())))
+    }
+    async fn rate_hit(&self, _: &str, window: DateTime<Utc>) -> Result<u32, PortError> {
+        let mut posts = self.posts.lock().unwrap();
+        let n = posts.entry(window).or_default();
+        *n += 1;
+        Ok(*n)
     }
     async fn mark_opened(&self, _: &str, _: &str, _: DateTime<Utc>) -> Result<bool, PortError> {
         let mut opened = self.opened.lock().unwrap();
@@ -956,6 +964,9 @@ async fn concurrent_earlier_booking_is_shown_without_an_event() {
         async fn mark_opened(&self, a: &str, m: &str, n: DateTime<Utc>) -> Result<bool, PortError> {
             self.0.mark_opened(a, m, n).await
         }
+        async fn rate_hit(&self, t: &str, w: DateTime<Utc>) -> Result<u32, PortError> {
+            self.0.rate_hit(t, w).await
+        }
         async fn optout_link(&self, t: &str) -> Result<Option<OptOutLinkItem>, PortError> {
             self.0.optout_link(t).await
         }
@@ -1319,6 +1330,9 @@ async fn a_slot_filled_between_reading_and_booking_offers_the_remaining_slots() 
         async fn mark_opened(&self, a: &str, m: &str, n: DateTime<Utc>) -> Result<bool, PortError> {
             self.0.mark_opened(a, m, n).await
         }
+        async fn rate_hit(&self, t: &str, w: DateTime<Utc>) -> Result<u32, PortError> {
+            self.0.rate_hit(t, w).await
+        }
         async fn touch_bookings(
             &self,
             a: &str,
@@ -1544,4 +1558,46 @@ async fn a_forged_form_cannot_book_beyond_what_the_page_offers() {
         assert!(page.contains("plus disponible"));
         assert!(store.stored().booking.is_none() && events.0.lock().unwrap().is_empty());
     }
+}
+
+#[tokio::test]
+async fn more_than_twenty_form_posts_on_one_link_in_ten_minutes_are_refused() {
+    let store = FakeStore::with(link());
+    let events = FakeEvents::default();
+    let post = || request("POST", &format!("/r/{TOKEN}/cancel"), "");
+    for _ in 0..20 {
+        let (status, _) = call(&store, &events, post()).await;
+        assert_eq!(status, 409, "nothing to cancel, but not limited");
+    }
+    let response = respond(
+        &store,
+        &events,
+        &FixedClock(now()),
+        "https://rappel.example.fr",
+        &post(),
+    )
+    .await;
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "600");
+    // The next window starts afresh; pages (GET) are never limited.
+    let later = FixedClock(now() + chrono::Duration::minutes(10));
+    let response = respond(
+        &store,
+        &events,
+        &later,
+        "https://rappel.example.fr",
+        &post(),
+    )
+    .await;
+    assert_eq!(response.status(), 409);
+    let (status, _) = call(&store, &events, request("GET", &format!("/r/{TOKEN}"), "")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        rate_window(now()),
+        Utc.with_ymd_and_hms(2026, 11, 27, 18, 30, 0).unwrap()
+    );
+    assert_eq!(
+        rate_window(now() + chrono::Duration::minutes(9)),
+        Utc.with_ymd_and_hms(2026, 11, 27, 18, 30, 0).unwrap()
+    );
 }
