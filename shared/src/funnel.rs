@@ -82,8 +82,11 @@ pub fn count(account_id: &str, step: Step, reason: Option<&str>, at: DateTime<Ut
     if !ENABLED.load(std::sync::atomic::Ordering::Relaxed) {
         return;
     }
-    let namespace = std::env::var("METRICS_NAMESPACE").unwrap_or_else(|_| "Rappel".into());
-    println!("{}", document(&namespace, account_id, step, reason, at));
+    // Read once per execution environment, not per count.
+    static NAMESPACE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let namespace = NAMESPACE
+        .get_or_init(|| std::env::var("METRICS_NAMESPACE").unwrap_or_else(|_| "Rappel".into()));
+    println!("{}", document(namespace, account_id, step, reason, at));
 }
 
 #[cfg(test)]

@@ -63,6 +63,17 @@ struct FakeStore {
     /// Callbacks booked per slot (RFC 3339 start).
     slots: Mutex<std::collections::HashMap<String, u32>>,
     optout_link: Mutex<Option<OptOutLinkItem>>,
+    /// Another tab or prospect got there between the page's read and the booking.
+    race: Option<Race>,
+}
+
+/// What happened between reading the page and booking.
+#[derive(Clone, Copy)]
+enum Race {
+    /// The link was booked meanwhile (`bkg_earlier`).
+    EarlierBooking,
+    /// The slot's last place was taken meanwhile.
+    SlotTaken,
 }
 
 impl FakeStore {
@@ -102,6 +113,16 @@ impl BookingStore for FakeStore {
         record: &BookingItem,
         capacity: u32,
     ) -> Result<BookOutcome, PortError> {
+        match self.race {
+            Some(Race::EarlierBooking) => {
+                return Ok(BookOutcome::Held(Booking {
+                    booking_id: "bkg_earlier".into(),
+                    ..record.booking.clone()
+                }));
+            }
+            Some(Race::SlotTaken) => return Ok(BookOutcome::SlotFull),
+            None => {}
+        }
         let mut link = self.link.lock().unwrap();
         let link = link.as_mut().unwrap();
         if let Some(held) = &link.booking {
@@ -915,88 +936,10 @@ async fn booking_emits_callback_requested_once() {
 #[tokio::test]
 async fn concurrent_earlier_booking_is_shown_without_an_event() {
     // The link read shows no booking, but the conditional write finds one.
-    struct Racing(FakeStore);
-    impl BookingStore for Racing {
-        async fn link(&self, t: &str) -> Result<Option<LinkItem>, PortError> {
-            self.0.link(t).await
-        }
-        async fn account(&self, a: &str) -> Result<Option<Account>, PortError> {
-            self.0.account(a).await
-        }
-        async fn caller_masked(&self, a: &str, m: &str) -> Result<Option<String>, PortError> {
-            self.0.caller_masked(a, m).await
-        }
-        async fn book(&self, _: &str, b: &BookingItem, _: u32) -> Result<BookOutcome, PortError> {
-            Ok(BookOutcome::Held(Booking {
-                booking_id: "bkg_earlier".into(),
-                ..b.booking.clone()
-            }))
-        }
-        async fn slot_counts(
-            &self,
-            a: &str,
-            f: DateTime<Utc>,
-            t: DateTime<Utc>,
-        ) -> Result<Vec<(DateTime<Utc>, u32)>, PortError> {
-            self.0.slot_counts(a, f, t).await
-        }
-        async fn unbook(&self, t: &str, b: &BookingItem) -> Result<(), PortError> {
-            self.0.unbook(t, b).await
-        }
-        async fn reschedule_booking(
-            &self,
-            t: &str,
-            r: &BookingItem,
-            slot: DateTime<Utc>,
-            c: u32,
-            n: DateTime<Utc>,
-        ) -> Result<BookOutcome, PortError> {
-            self.0.reschedule_booking(t, r, slot, c, n).await
-        }
-        async fn cancel_booking(
-            &self,
-            t: &str,
-            r: &BookingItem,
-            n: DateTime<Utc>,
-        ) -> Result<bool, PortError> {
-            self.0.cancel_booking(t, r, n).await
-        }
-        async fn mark_opened(&self, a: &str, m: &str, n: DateTime<Utc>) -> Result<bool, PortError> {
-            self.0.mark_opened(a, m, n).await
-        }
-        async fn rate_hit(&self, t: &str, w: DateTime<Utc>) -> Result<u32, PortError> {
-            self.0.rate_hit(t, w).await
-        }
-        async fn optout_link(&self, t: &str) -> Result<Option<OptOutLinkItem>, PortError> {
-            self.0.optout_link(t).await
-        }
-        async fn is_opted_out(&self, a: &str, h: &str) -> Result<bool, PortError> {
-            self.0.is_opted_out(a, h).await
-        }
-        async fn touch_bookings(
-            &self,
-            a: &str,
-            h: &str,
-            n: DateTime<Utc>,
-        ) -> Result<usize, PortError> {
-            self.0.touch_bookings(a, h, n).await
-        }
-        async fn put_opt_out(&self, a: &str, h: &str, n: DateTime<Utc>) -> Result<bool, PortError> {
-            self.0.put_opt_out(a, h, n).await
-        }
-        async fn mark_link_opted_out(&self, t: &str, n: DateTime<Utc>) -> Result<(), PortError> {
-            self.0.mark_link_opted_out(t, n).await
-        }
-        async fn cancel_pending(
-            &self,
-            a: &str,
-            h: &str,
-            n: DateTime<Utc>,
-        ) -> Result<usize, PortError> {
-            self.0.cancel_pending(a, h, n).await
-        }
-    }
-    let store = Racing(FakeStore::with(link()));
+    let store = FakeStore {
+        race: Some(Race::EarlierBooking),
+        ..FakeStore::with(link())
+    };
     let events = FakeEvents::default();
     let req = request(
         "POST",
@@ -1278,85 +1221,10 @@ async fn a_booking_keeps_its_consent_record_and_a_visit_is_a_contact() {
 #[tokio::test]
 async fn a_slot_filled_between_reading_and_booking_offers_the_remaining_slots() {
     // Both prospects read the slot free; the other one's booking lands first.
-    struct Raced(FakeStore);
-    impl BookingStore for Raced {
-        async fn link(&self, t: &str) -> Result<Option<LinkItem>, PortError> {
-            self.0.link(t).await
-        }
-        async fn account(&self, a: &str) -> Result<Option<Account>, PortError> {
-            self.0.account(a).await
-        }
-        async fn caller_masked(&self, a: &str, m: &str) -> Result<Option<String>, PortError> {
-            self.0.caller_masked(a, m).await
-        }
-        async fn optout_link(&self, t: &str) -> Result<Option<OptOutLinkItem>, PortError> {
-            self.0.optout_link(t).await
-        }
-        async fn is_opted_out(&self, a: &str, h: &str) -> Result<bool, PortError> {
-            self.0.is_opted_out(a, h).await
-        }
-        async fn book(&self, _: &str, _: &BookingItem, _: u32) -> Result<BookOutcome, PortError> {
-            Ok(BookOutcome::SlotFull)
-        }
-        async fn slot_counts(
-            &self,
-            _: &str,
-            _: DateTime<Utc>,
-            _: DateTime<Utc>,
-        ) -> Result<Vec<(DateTime<Utc>, u32)>, PortError> {
-            Ok(Vec::new())
-        }
-        async fn unbook(&self, t: &str, r: &BookingItem) -> Result<(), PortError> {
-            self.0.unbook(t, r).await
-        }
-        async fn reschedule_booking(
-            &self,
-            t: &str,
-            r: &BookingItem,
-            slot: DateTime<Utc>,
-            c: u32,
-            n: DateTime<Utc>,
-        ) -> Result<BookOutcome, PortError> {
-            self.0.reschedule_booking(t, r, slot, c, n).await
-        }
-        async fn cancel_booking(
-            &self,
-            t: &str,
-            r: &BookingItem,
-            n: DateTime<Utc>,
-        ) -> Result<bool, PortError> {
-            self.0.cancel_booking(t, r, n).await
-        }
-        async fn mark_opened(&self, a: &str, m: &str, n: DateTime<Utc>) -> Result<bool, PortError> {
-            self.0.mark_opened(a, m, n).await
-        }
-        async fn rate_hit(&self, t: &str, w: DateTime<Utc>) -> Result<u32, PortError> {
-            self.0.rate_hit(t, w).await
-        }
-        async fn touch_bookings(
-            &self,
-            a: &str,
-            h: &str,
-            n: DateTime<Utc>,
-        ) -> Result<usize, PortError> {
-            self.0.touch_bookings(a, h, n).await
-        }
-        async fn put_opt_out(&self, a: &str, h: &str, n: DateTime<Utc>) -> Result<bool, PortError> {
-            self.0.put_opt_out(a, h, n).await
-        }
-        async fn mark_link_opted_out(&self, t: &str, n: DateTime<Utc>) -> Result<(), PortError> {
-            self.0.mark_link_opted_out(t, n).await
-        }
-        async fn cancel_pending(
-            &self,
-            a: &str,
-            h: &str,
-            n: DateTime<Utc>,
-        ) -> Result<usize, PortError> {
-            self.0.cancel_pending(a, h, n).await
-        }
-    }
-    let store = Raced(FakeStore::with(link()));
+    let store = FakeStore {
+        race: Some(Race::SlotTaken),
+        ..FakeStore::with(link())
+    };
     let events = FakeEvents::default();
     let req = request(
         "POST",
