@@ -58,7 +58,8 @@ e2e: venv build
 # The booking page in a real browser: Debian's chromium + chromedriver (apt-get install
 # chromium chromium-driver; .ci/run does it), axe-core from npm. Screenshots in target/browser/.
 browser: venv build
-	npm ci --prefix tests/browser --silent --no-audit --no-fund
+	@if command -v npm >/dev/null; then npm ci --prefix tests/browser --silent --no-audit --no-fund; \
+	  else echo "npm not found: the browser tests will be skipped (apt-get install npm chromium chromium-driver)"; fi
 	$(PY) -m pytest -q tests/browser
 
 # The chaos test at full size (not part of `make test`, which runs one run of 60 calls): ten
