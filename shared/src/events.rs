@@ -103,8 +103,25 @@ pub struct CallbackRequested {
     pub call_id: Option<String>,
     /// The masked caller.
     pub caller: Option<String>,
+    /// Another number the prospect asked to be called on instead of the caller's, if any.
+    pub callback_number: Option<CallbackNumber>,
     pub booked_at: String,
     pub consent: ConsentReference,
+}
+
+/// Another number to call, never in clear: masked for people, sealed for the program that
+/// places the call. `sealed` is `v1.<encrypted data key>.<nonce>.<ciphertext>` (base64
+/// parts): KMS `Decrypt` of the data key with encryption context `{"account_id": …}` (a
+/// principal given `CallbackNumberReaderRoleArn`), then AES-256-GCM with the account id as
+/// associated data (docs/architecture.md, "Another number to call").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CallbackNumber {
+    /// `+33 6•• •• •• 12`.
+    pub masked: String,
+    /// The E.164 number, envelope-encrypted with NumberKey under the account.
+    pub sealed: String,
 }
 
 /// A prospect moved their booking to another slot.

@@ -35,6 +35,8 @@ pub const RATE_LIMIT: u32 = 20;
 /// Sort key of the opt-out link kept beside a booking link (`LINK#{token}` / `OPTOUT`).
 pub const OPTOUT_LINK_SK: &str = "OPTOUT";
 pub const BOOKING_PREFIX: &str = "BOOKING#";
+/// Sort-key prefix of [`CallbackNumberItem`]s.
+pub const CALLBACK_NUMBER_PREFIX: &str = "NUMBER#";
 
 /// An instant as stored: RFC 3339, UTC, whole seconds, `Z` suffix.
 pub fn ts(at: DateTime<Utc>) -> String {
@@ -70,6 +72,10 @@ pub fn link_pk(token: &str) -> String {
 /// A booking and its consent record: `BOOKING#{hash}#{booking_id}` in the account's partition.
 pub fn booking_sk(hash: &str, booking_id: &str) -> String {
     format!("{BOOKING_PREFIX}{hash}#{booking_id}")
+}
+/// Sort key of another number to call for booking `booking_id` ([`CallbackNumberItem`]).
+pub fn callback_number_sk(hash: &str, booking_id: &str) -> String {
+    format!("{CALLBACK_NUMBER_PREFIX}{hash}#{booking_id}")
 }
 pub fn booking_prefix(hash: &str) -> String {
     format!("{BOOKING_PREFIX}{hash}#")
@@ -342,6 +348,10 @@ pub struct Booking {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Another number the prospect asked to be called on, masked (`+33 6•• •• •• 12`); the
+    /// number itself is sealed in its own item ([`CallbackNumberItem`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_number: Option<String>,
     pub booked_at: String,
 }
 
@@ -492,6 +502,26 @@ pub struct BookingItem {
     /// When the prospect last moved it to another slot (RFC 3339 UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rescheduled_at: Option<String>,
+    pub expires_at: i64,
+}
+
+/// Another number a prospect asked to be called back on (`NUMBER#{hash}#{booking_id}`):
+/// sealed with NumberKey under the account (like a caller's number), kept
+/// [`crate::retention::CALLBACK_NUMBER_DAYS`] after the last instant its booking's slot can
+/// start (the link's `valid_until`), deleted with a cancelled or withdrawn booking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackNumberItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub account_id: String,
+    pub caller_hash: String,
+    pub booking_id: String,
+    /// The sealed number ([`crate::crypto::Sealed::encode`]).
+    pub number: String,
+    /// The masked number, as the page and the event show it.
+    pub masked: String,
     pub expires_at: i64,
 }
 

@@ -48,6 +48,10 @@ pub const OPTOUT_LINK_DAYS: i64 = 365;
 /// (référentiel « gestion des activités commerciales », 2021).
 pub const BOOKING_DAYS: i64 = 3 * 365;
 
+/// Another number a prospect asked to be called on, after the last instant its booking can
+/// start (the link's `valid_until`): a week to make the call, then it goes; the booking keeps
+/// only its masked form.
+pub const CALLBACK_NUMBER_DAYS: i64 = 7;
 /// One row of the retention table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
@@ -106,6 +110,10 @@ pub const TABLE: &[Retention] = &[
     Retention {
         item: "BOOKING#",
         days: Some(BOOKING_DAYS),
+    },
+    Retention {
+        item: "NUMBER#",
+        days: Some(CALLBACK_NUMBER_DAYS),
     },
     Retention {
         item: "OPTOUT#",

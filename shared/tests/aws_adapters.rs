@@ -511,6 +511,7 @@ async fn bookings_are_idempotent() {
             slot: "2026-11-30T09:00:00Z".into(),
             name: Some("Camille".into()),
             message: None,
+            callback_number: None,
             booked_at: ts(now),
         },
         consent: Some(ConsentRecord {
@@ -526,11 +527,11 @@ async fn bookings_are_idempotent() {
     let (first, second) = (record("b1"), record("b2"));
     let bookings = || raw_sks(&table, "ACCOUNT#acme", "BOOKING#");
     assert_eq!(
-        table.book("tok-m1", &first, 2).await.unwrap(),
+        table.book("tok-m1", &first, None, 2).await.unwrap(),
         BookOutcome::Booked(first.booking.clone())
     );
     assert_eq!(
-        table.book("tok-m1", &second, 2).await.unwrap(),
+        table.book("tok-m1", &second, None, 2).await.unwrap(),
         BookOutcome::Held(first.booking.clone()),
         "a resubmission gives the same booking"
     );
@@ -564,7 +565,7 @@ async fn bookings_are_idempotent() {
     assert!(bookings().await.is_empty(), "withdrawn with its record");
     assert_eq!(counts().await.unwrap(), vec![(slot, 0)], "its place freed");
     assert_eq!(
-        table.book("tok-m1", &second, 2).await.unwrap(),
+        table.book("tok-m1", &second, None, 2).await.unwrap(),
         BookOutcome::Booked(second.booking.clone())
     );
     // Another prospect's link, same slot: the second place; a third is refused whole.
@@ -582,13 +583,31 @@ async fn bookings_are_idempotent() {
         .unwrap();
     let mut other = record("b3");
     other.sk = booking_sk("h2", "b3");
+    other.caller_hash = "h2".into();
+    // With another number to call: written in the same transaction, withdrawn with it.
+    let number = CallbackNumberItem {
+        pk: account_pk("acme"),
+        sk: callback_number_sk("h2", "b3"),
+        account_id: "acme".into(),
+        caller_hash: "h2".into(),
+        booking_id: "b3".into(),
+        number: "v1.sealed".into(),
+        masked: "+33 6•• •• •• 07".into(),
+        expires_at: rappel::retention::expires(now, 14),
+    };
+    let numbers = || raw_sks(&table, "ACCOUNT#acme", "NUMBER#");
     assert_eq!(
-        table.book("tok-m2", &other, 2).await.unwrap(),
+        table
+            .book("tok-m2", &other, Some(&number), 2)
+            .await
+            .unwrap(),
         BookOutcome::Booked(other.booking.clone())
     );
+    assert_eq!(numbers().await, vec!["NUMBER#h2#b3"]);
     table.unbook("tok-m2", &other).await.unwrap();
+    assert!(numbers().await.is_empty(), "withdrawn with its booking");
     assert_eq!(
-        table.book("tok-m2", &other, 1).await.unwrap(),
+        table.book("tok-m2", &other, None, 1).await.unwrap(),
         BookOutcome::SlotFull,
         "at capacity"
     );
@@ -634,7 +653,7 @@ async fn bookings_are_idempotent() {
         ("acme", "h1")
     );
     assert!(optout.expires_at > l.expires_at + 300 * 86_400);
-    assert!(table.book("tok-unknown", &first, 2).await.is_err());
+    assert!(table.book("tok-unknown", &first, None, 2).await.is_err());
     // Form posts per link and window.
     let window = t("2026-11-30T09:00:00Z");
     assert_eq!(table.rate_hit("tok-m1", window).await.unwrap(), 1);
@@ -685,16 +704,13 @@ async fn bookings_are_idempotent() {
     let mut at_ten = second.clone();
     at_ten.booking = moved.clone();
     let other_ten = t("2026-11-30T10:30:00Z");
+    let other_at_ten = {
+        let mut r = other.clone();
+        r.booking.slot = ts(other_ten);
+        r
+    };
     table
-        .book(
-            "tok-m2",
-            &{
-                let mut r = other.clone();
-                r.booking.slot = ts(other_ten);
-                r
-            },
-            1,
-        )
+        .book("tok-m2", &other_at_ten, Some(&number), 1)
         .await
         .unwrap();
     assert_eq!(
@@ -715,6 +731,15 @@ async fn bookings_are_idempotent() {
             .slot,
         moved.slot
     );
+    // A cancelled booking's other number to call goes with it.
+    assert_eq!(numbers().await, vec!["NUMBER#h2#b3"]);
+    assert!(
+        table
+            .cancel_booking("tok-m2", &other_at_ten, now)
+            .await
+            .unwrap()
+    );
+    assert!(numbers().await.is_empty(), "cancelled: no number kept");
     assert!(table.cancel_booking("tok-m1", &at_ten, now).await.unwrap());
     assert!(
         !table.cancel_booking("tok-m1", &at_ten, now).await.unwrap(),

@@ -74,18 +74,25 @@ def stack(tmp_path_factory):
     (SHOTS / "report.json").write_text(json.dumps(REPORT, indent=2, ensure_ascii=False))
 
 
-@pytest.fixture(scope="module")
-def browser():
+def phone_browser(languages: str):
+    """Chromium at a phone's viewport whose user prefers `languages` (Accept-Language)."""
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=390,844", "--lang=fr-FR"):
+                 "--disable-dev-shm-usage", "--window-size=390,844", f"--lang={languages.split(',')[0]}"):
         options.add_argument(flag)
+    options.add_experimental_option("prefs", {"intl.accept_languages": languages})
     options.add_experimental_option("mobileEmulation", {
         "deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 3.0}})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(30)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver = phone_browser("fr-FR,fr")
     yield driver
     driver.quit()
 
@@ -181,6 +188,44 @@ def test_a_prospect_opts_out_from_the_sms_opt_out_link(stack, browser):
     assert "Vous ne recevrez plus de SMS de Plomberie Martin" in browser.find_element(By.TAG_NAME, "main").text
     shot(browser, "4-opted-out")
     assert any(e["detail_type"] == "OptedOut" for e in stack.events())
+
+
+def test_an_english_speaker_books_a_callback_on_another_number(stack):
+    sms = missed_call(stack, "browser-english", "+33600000404")
+    driver = phone_browser("en-GB,en")
+    try:
+        driver.get(link(sms, "r"))
+        assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+        assert driver.find_element(By.TAG_NAME, "h1").text == "When would you like to be called back?"
+        driver.find_element(By.CSS_SELECTOR, "label.slot").click()
+        # A premium-rate number first: refused, said next to the form, the field marked.
+        phone = driver.find_element(By.ID, "phone")
+        assert driver.find_element(By.CSS_SELECTOR, "label[for=phone]").text.startswith("Call me on another number")
+        phone.send_keys("08 99 00 00 01")
+        driver.find_element(By.CSS_SELECTOR, "button.primary").click()
+        error = wait_for(driver, "[role=alert]").text
+        assert "This number cannot be used for a callback" in error, error
+        assert driver.find_element(By.ID, "phone").get_attribute("aria-invalid") == "true"
+        shot(driver, "6-english-number-refused")
+        REPORT["axe_english_error_page"] = axe(driver)
+        assert [v for v in REPORT["axe_english_error_page"] if v["impact"] in ("serious", "critical")] == []
+        # Corrected: booked, confirmed with the number masked.
+        phone = driver.find_element(By.ID, "phone")
+        phone.clear()
+        phone.send_keys("07 50 00 00 03")
+        driver.find_element(By.CSS_SELECTOR, "button.primary").click()
+        status = wait_for(driver, "[role=status]").text
+        assert "Plomberie Martin will call you back on" in status and "+33 7•• •• •• 03" in status, status
+        shot(driver, "7-english-confirmed")
+        page = driver.page_source
+        assert "750000003" not in page and "07 50 00 00 03" not in page
+        [event] = [e["detail"] for e in stack.events()
+                   if e["detail_type"] == "CallbackRequested" and e["detail"]["call_id"] == "browser-english"]
+        assert event["callback_number"]["masked"] == "+33 7•• •• •• 03"
+        assert event["callback_number"]["sealed"].startswith("v1.")
+        assert event["consent"]["language"] == "en"
+    finally:
+        driver.quit()
 
 
 def test_an_expired_link_says_so_and_still_offers_the_opt_out(stack, browser):

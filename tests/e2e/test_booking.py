@@ -4,6 +4,7 @@ business's event carries the UTC instant. Numbers are DESIGN's test numbers only
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -11,9 +12,12 @@ import shutil
 import sys
 import threading
 import urllib.parse
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import boto3
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "infra" / "local"))
@@ -136,6 +140,85 @@ def test_the_funnel_is_counted_as_metrics_and_reported_by_rappel_admin(stack):
         assert doc["account_id"] == "demo" and doc[metric["Name"]] == 1
         counted[metric["Name"]] = counted.get(metric["Name"], 0) + 1
     assert counted == {"SmsSent": 3, "LinkOpened": 3, "SlotBooked": 3, "Rescheduled": 1, "Cancelled": 1}, counted
+
+
+def kms():
+    return boto3.client("kms", endpoint_url=f"http://127.0.0.1:{MOTO_PORT}", region_name="eu-west-3",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def table_items() -> list[dict]:
+    db = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{MOTO_PORT}", region_name="eu-west-3",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    items, start = [], {}
+    while True:
+        page = db.scan(TableName="rappel", **start)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+
+def open_sealed(sealed: str, account_id: str) -> str:
+    """What the business's program does with `CallbackRequested.callback_number.sealed`
+    (docs/architecture.md): KMS Decrypt of the data key under the account's context, then
+    AES-256-GCM with the account id as associated data."""
+    version, key, nonce, ciphertext = sealed.split(".")
+    assert version == "v1"
+    data_key = kms().decrypt(CiphertextBlob=base64.b64decode(key),
+                             EncryptionContext={"account_id": account_id})["Plaintext"]
+    return AESGCM(data_key).decrypt(base64.b64decode(nonce), base64.b64decode(ciphertext),
+                                    account_id.encode()).decode()
+
+
+def test_an_english_prospect_asks_to_be_called_on_another_number(stack):
+    """After the funnel test (it counts the bookings before it): a prospect whose browser
+    prefers English books a callback on another number; the business gets it sealed and opens
+    it, the table holds it sealed in its own item until the booking is cancelled."""
+    token = texted(stack, "other-1", "+33600000601")
+    english = {"accept-language": "en-GB,en;q=0.9,fr;q=0.8"}
+    page = stack.request("GET", f"/r/{token}", headers=english)
+    assert page.status == 200 and '<html lang="en">' in page.text
+    assert "When would you like to be called back?" in page.text
+    slot = slots_on_page(page.text)[0]
+    # A premium-rate number is refused, with the form kept.
+    refused = stack.request("POST", f"/r/{token}", urllib.parse.urlencode(
+        {"slot": slot, "phone": "08 99 00 00 01", "lang": "en"}), {**FORM, **english})
+    assert refused.status == 422 and "This number cannot be used for a callback" in refused.text
+    booked = stack.request("POST", f"/r/{token}", urllib.parse.urlencode(
+        {"slot": slot, "phone": "07 50 00 00 02", "lang": "en"}), {**FORM, **english})
+    assert booked.status == 200, booked.text
+    assert "will call you back on" in booked.text and ", on +33 7•• •• •• 02." in booked.text
+    [event] = [e["detail"] for e in stack.events()
+               if e["detail_type"] == "CallbackRequested" and e["detail"]["call_id"] == "other-1"]
+    assert event["caller"] == "+33 6•• •• •• 01"
+    assert event["callback_number"]["masked"] == "+33 7•• •• •• 02"
+    assert event["consent"]["language"] == "en"
+    assert open_sealed(event["callback_number"]["sealed"], "demo") == "+33750000002"
+    # In the table: its own item, sealed, kept a week after the link's last day.
+    items = table_items()
+    [link] = [i for i in items if i["PK"]["S"] == f"LINK#{token}" and i["SK"]["S"] == "LINK"]
+    [number] = [i for i in items if i["SK"]["S"].startswith("NUMBER#")]
+    assert number["number"]["S"] == event["callback_number"]["sealed"]
+    valid_until = datetime.fromisoformat(link["valid_until"]["S"].replace("Z", "+00:00"))
+    assert int(number["expires_at"]["N"]) == int((valid_until + timedelta(days=7)).timestamp())
+    booking = next(i for i in items if i["SK"]["S"].startswith("BOOKING#") and
+                   i["booking"]["M"]["booking_id"]["S"] == event["booking_id"])
+    assert booking["consent"]["M"]["language"]["S"] == "en"
+    assert booking["consent"]["M"]["text"]["S"].startswith("By confirming, you ask")
+    for needle in ("750000002", "33750000002", "07 50 00 00 02", "600000601"):
+        assert needle not in json.dumps(items), needle
+    # The prospect's own export shows it opened (a data-subject access request).
+    env = dict(os.environ, MOTO_PORT=str(MOTO_PORT))
+    out = subprocess.run([str(ROOT / "target" / "debug" / "rappel-admin"), "--local", "subject", "export",
+                          "--account", "demo", "--number", "+33600000601"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    exported = json.loads(out.stdout)
+    assert [b["number"] for b in exported["bookings"] if "masked" in b] == ["+33750000002"]
+    # Cancelled: the number goes with it.
+    assert stack.request("POST", f"/r/{token}/cancel", "", {**FORM, **english}).status == 200
+    assert not [i for i in table_items() if i["SK"]["S"].startswith("NUMBER#")]
 
 
 def test_every_event_matches_its_schema(stack):

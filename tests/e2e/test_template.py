@@ -363,14 +363,23 @@ def test_number_key_policy_lists_who_may_open_a_number(template):
         assert s["Resource"] == "*"
     role = lambda name: json.dumps({"Fn::GetAtt": [name, "Arn"]}, sort_keys=True)  # noqa: E731
     assert uses == {
+        # Seal only: a caller's number (intake), another number to call (booking page).
         role("WebhookIntakeFunctionRole"): (None, {"kms:GenerateDataKey"}),
+        role("BookingFunctionRole"): (None, {"kms:GenerateDataKey"}),
+        # Open only: the sender, to text the caller.
         role("SenderFunctionRole"): (None, {"kms:Decrypt"}),
+        # Open only, and only when their parameter names a role.
         json.dumps(ref("SubjectExportRoleArn")): ("HasSubjectExportRole", {"kms:Decrypt"}),
+        json.dumps(ref("CallbackNumberReaderRoleArn")): ("HasCallbackNumberReader", {"kms:Decrypt"}),
     }
     params = template["Parameters"]
-    assert params["SubjectExportRoleArn"]["Default"] == ""
-    assert template["Conditions"]["HasSubjectExportRole"] == {
-        "Fn::Not": [{"Fn::Equals": [ref("SubjectExportRoleArn"), ""]}]}
+    for param, condition in [("SubjectExportRoleArn", "HasSubjectExportRole"),
+                             ("CallbackNumberReaderRoleArn", "HasCallbackNumberReader")]:
+        assert params[param]["Default"] == "", param
+        assert params[param]["AllowedPattern"] == params["SubjectExportRoleArn"]["AllowedPattern"], param
+        assert re.fullmatch(params[param]["AllowedPattern"], ""), param
+        assert template["Conditions"][condition] == {
+            "Fn::Not": [{"Fn::Equals": [ref(param), ""]}]}, condition
 
 
 def test_no_iam_policy_mentions_the_number_key(template):

@@ -1,13 +1,18 @@
 //! The booking form: the posted fields, their checks, and the messages a prospect reads.
 
+use crate::lang::Lang;
 use chrono::{DateTime, Utc};
 use rappel::account::Account;
+use rappel::phone::{self, Caller, E164, LineType};
 use rappel::slots;
 
 /// Longest accepted name, in characters (Unicode scalar values) after trimming.
 pub const NAME_MAX: usize = 100;
 /// Longest accepted message, in characters after trimming (line breaks count one).
 pub const MESSAGE_MAX: usize = 500;
+/// Longest accepted "another number" field, in characters (the widest notation of an E.164
+/// number: `+` or `00`, 15 digits, separators).
+pub const PHONE_MAX: usize = 32;
 
 // ------------------------------------------------------------------------------- the form
 
@@ -17,6 +22,11 @@ pub struct RawForm {
     pub slot: Option<String>,
     pub name: Option<String>,
     pub message: Option<String>,
+    /// Another number to call (optional).
+    pub phone: Option<String>,
+    /// The language of the page that was shown (`fr`, `en`): the consent line recorded is
+    /// the one it showed.
+    pub lang: Option<String>,
 }
 
 impl RawForm {
@@ -34,6 +44,8 @@ impl RawForm {
             slot: field("slot"),
             name: field("name"),
             message: field("message"),
+            phone: field("phone"),
+            lang: field("lang"),
         }
     }
 }
@@ -45,6 +57,8 @@ pub struct BookingForm {
     pub slot: DateTime<Utc>,
     pub name: Option<String>,
     pub message: Option<String>,
+    /// Another number to call instead of the caller's: valid, callable, in an allowed country.
+    pub callback_number: Option<E164>,
 }
 
 /// Why a posted form is refused (answered 422 with the form again).
@@ -60,32 +74,46 @@ pub enum FormError {
     NameTooLong,
     #[error("message longer than {MESSAGE_MAX} characters")]
     MessageTooLong,
+    #[error("other number not a valid phone number")]
+    PhoneInvalid,
+    #[error("other number of a kind or country that is not called back")]
+    PhoneNotCallable,
 }
 
 impl FormError {
-    /// The message shown above the form.
-    pub fn french(self) -> &'static str {
+    /// The message shown above the form, in `lang`.
+    pub fn message(self, lang: Lang) -> &'static str {
+        let t = lang.texts();
         match self {
-            FormError::Slot => "Choisissez un créneau de rappel dans la liste.",
-            FormError::SlotNotOffered => {
-                "Ce créneau n'est plus disponible. Choisissez-en un autre dans la liste."
-            }
-            FormError::SlotTaken => {
-                "Ce créneau vient d'être pris. Choisissez-en un autre dans la liste."
-            }
-            FormError::NameTooLong => "Votre nom ne doit pas dépasser 100 caractères.",
-            FormError::MessageTooLong => "Votre message ne doit pas dépasser 500 caractères.",
+            FormError::Slot => t.error_slot,
+            FormError::SlotNotOffered => t.error_slot_not_offered,
+            FormError::SlotTaken => t.error_slot_taken,
+            FormError::NameTooLong => t.error_name_too_long,
+            FormError::MessageTooLong => t.error_message_too_long,
+            FormError::PhoneInvalid => t.error_phone_invalid,
+            FormError::PhoneNotCallable => t.error_phone_not_callable,
         }
+    }
+
+    /// Whether the error is about the slot (the choice is not shown again).
+    pub fn is_about_slot(self) -> bool {
+        matches!(
+            self,
+            FormError::Slot | FormError::SlotNotOffered | FormError::SlotTaken
+        )
     }
 }
 
 /// Check a posted form against the account's callback hours at `now`
-/// ([`slots::is_offered`]) and the length limits (after trimming; empty means absent).
+/// ([`slots::is_offered`]), the slots at capacity (`full`), the length limits (after
+/// trimming; empty means absent) and, for another number to call, [`callback_number`] with
+/// `region` (the prospect's) for national notations.
 pub fn validate(
     raw: &RawForm,
     account: &Account,
     now: DateTime<Utc>,
     full: &[DateTime<Utc>],
+    region: &str,
 ) -> Result<BookingForm, FormError> {
     let slot = raw
         .slot
@@ -116,11 +144,50 @@ pub fn validate(
     {
         return Err(FormError::MessageTooLong);
     }
+    let callback_number = match raw.phone.as_deref().and_then(|p| clean(p, false)) {
+        Some(typed) => Some(callback_number(&typed, account, region)?),
+        None => None,
+    };
     Ok(BookingForm {
         slot,
         name,
         message,
+        callback_number,
     })
+}
+
+/// Another number a prospect gives to be called on, validated like a caller's number
+/// (libphonenumber metadata through [`phone::classify`], national notations read in `region`):
+/// a valid number ([`FormError::PhoneInvalid`] otherwise, withheld words included) of a line
+/// a person answers — mobile, fixed, VoIP — in one of the account's `allowed_countries`
+/// ([`FormError::PhoneNotCallable`] otherwise: premium-rate, shared-cost and other special
+/// numbers cost the business or reach no one; décret 2022-1313 frames calls to consumers in
+/// France).
+pub fn callback_number(typed: &str, account: &Account, region: &str) -> Result<E164, FormError> {
+    if typed.chars().count() > PHONE_MAX {
+        return Err(FormError::PhoneInvalid);
+    }
+    match phone::classify(typed, region) {
+        Caller::Number {
+            e164,
+            line_type,
+            region,
+        } => {
+            let callable = matches!(
+                line_type,
+                LineType::Mobile | LineType::FixedOrMobile | LineType::FixedLine | LineType::Voip
+            );
+            let allowed = region
+                .as_deref()
+                .is_some_and(|r| account.allowed_countries.iter().any(|c| c == r));
+            if callable && allowed {
+                Ok(e164)
+            } else {
+                Err(FormError::PhoneNotCallable)
+            }
+        }
+        Caller::Withheld | Caller::Invalid => Err(FormError::PhoneInvalid),
+    }
 }
 
 /// Normalize free text: line breaks to `\n` (kept only when `multiline`, else a space),

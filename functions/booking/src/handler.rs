@@ -15,16 +15,17 @@ use rappel::account::Account;
 use rappel::aws::Table;
 use rappel::funnel::{self, Step};
 use rappel::items::{
-    Booking, BookingItem, CALL_PREFIX, LinkItem, OptOutSource, RATE_LIMIT, RATE_WINDOW_MINUTES,
-    RETENTION_DAYS, account_pk, booking_sk, ts,
+    Booking, BookingItem, CALL_PREFIX, CallbackNumberItem, LinkItem, OptOutSource, RATE_LIMIT,
+    RATE_WINDOW_MINUTES, RETENTION_DAYS, account_pk, booking_sk, callback_number_sk, ts,
 };
-use rappel::ports::{Clock, EventPublisher, PortError};
+use rappel::ports::{Clock, EventPublisher, NumberProtector, PortError};
 use rappel::retention;
 use rappel::slots::{self, Slot};
 use rappel::store::BookOutcome;
 use std::convert::Infallible;
 
 pub use crate::form::*;
+pub use crate::lang::Lang;
 pub use crate::pages::*;
 pub use crate::routing::*;
 pub use crate::store::*;
@@ -37,8 +38,10 @@ pub const DAYS_SHOWN: u32 = 7;
 pub const MAX_SLOTS: usize = 30;
 
 /// What the booking function needs, built once per cold start by `main`.
-pub struct Deps<E: EventPublisher, C: Clock> {
+pub struct Deps<K: NumberProtector, E: EventPublisher, C: Clock> {
     pub table: Table,
+    /// Seals another number a prospect asks to be called on (KMS `GenerateDataKey`).
+    pub keys: K,
     pub events: E,
     pub clock: C,
     /// `PUBLIC_BASE_URL` without trailing slash: base of the page's form actions when the
@@ -47,12 +50,13 @@ pub struct Deps<E: EventPublisher, C: Clock> {
 }
 
 /// Answer one API Gateway request. Never errors: failures become an HTML error page.
-pub async fn handle<E: EventPublisher, C: Clock>(
-    deps: &Deps<E, C>,
+pub async fn handle<K: NumberProtector, E: EventPublisher, C: Clock>(
+    deps: &Deps<K, E, C>,
     req: Request,
 ) -> Result<Response<Body>, Infallible> {
     Ok(respond(
         &deps.table,
+        &deps.keys,
         &deps.events,
         &deps.clock,
         &deps.public_base_url,
@@ -63,9 +67,11 @@ pub async fn handle<E: EventPublisher, C: Clock>(
 
 // ------------------------------------------------------------------------------- handling
 
-/// [`handle`] over the narrow ports: routes, reads the link and account, and answers.
-pub async fn respond<S: BookingStore, E: EventPublisher, C: Clock>(
+/// [`handle`] over the narrow ports: routes, reads the link and account, and answers in the
+/// language the browser prefers ([`Lang::negotiate`]).
+pub async fn respond<S: BookingStore, K: NumberProtector, E: EventPublisher, C: Clock>(
     store: &S,
+    keys: &K,
     events: &E,
     clock: &C,
     public_base_url: &str,
@@ -73,9 +79,14 @@ pub async fn respond<S: BookingStore, E: EventPublisher, C: Clock>(
 ) -> Response<Body> {
     let route = route(req.method(), req.uri().path());
     let now = clock.now();
+    let lang = Lang::negotiate(
+        req.headers()
+            .get(lambda_http::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
     if req.method() == Method::POST && is_cross_site(req) {
         tracing::warn!("cross-site form post refused");
-        return forbidden();
+        return forbidden(lang);
     }
     // Per-link rate limit on form posts (API Gateway limits each route as a whole). Fails
     // open: an error counting never blocks a prospect.
@@ -91,49 +102,43 @@ pub async fn respond<S: BookingStore, E: EventPublisher, C: Clock>(
         match store.rate_hit(token, rate_window(now)).await {
             Ok(n) if n > RATE_LIMIT => {
                 tracing::warn!(posts = n, "too many form posts on one link");
-                return too_many_requests();
+                return too_many_requests(lang);
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "form posts not counted"),
         }
     }
+    let visit = |token: &'_ str| Visit {
+        public_base_url: public_base_url.to_string(),
+        token: token.to_string(),
+        lang,
+        now,
+    };
+    let body = req.body().as_ref();
     let result = match route {
-        Route::NotFound => return not_found(),
-        Route::MethodNotAllowed(allow) => return method_not_allowed(allow),
-        Route::Page(token) => show(store, public_base_url, &token, now).await,
-        Route::Book(token) => {
-            book(
-                store,
-                events,
-                public_base_url,
-                &token,
-                now,
-                req.body().as_ref(),
-            )
-            .await
-        }
-        Route::OptOut(token) => opt_out(store, events, public_base_url, &token, now).await,
-        Route::Reschedule(token) => {
-            reschedule(
-                store,
-                events,
-                public_base_url,
-                &token,
-                now,
-                req.body().as_ref(),
-            )
-            .await
-        }
-        Route::Cancel(token) => cancel(store, events, public_base_url, &token, now).await,
-        Route::OptOutPage(token) => opt_out_page(store, public_base_url, &token, now).await,
-        Route::OptOutConfirm(token) => {
-            opt_out_confirm(store, events, public_base_url, &token, now).await
-        }
+        Route::NotFound => return not_found(lang),
+        Route::MethodNotAllowed(allow) => return method_not_allowed(lang, allow),
+        Route::Page(token) => show(store, &visit(&token)).await,
+        Route::Book(token) => book(store, keys, events, &visit(&token), body).await,
+        Route::OptOut(token) => opt_out(store, events, &visit(&token)).await,
+        Route::Reschedule(token) => reschedule(store, events, &visit(&token), body).await,
+        Route::Cancel(token) => cancel(store, events, &visit(&token)).await,
+        Route::OptOutPage(token) => opt_out_page(store, &visit(&token)).await,
+        Route::OptOutConfirm(token) => opt_out_confirm(store, events, &visit(&token)).await,
     };
     result.unwrap_or_else(|e| {
         tracing::error!(service = e.service, error = %e.message, "booking request failed");
-        server_error()
+        server_error(lang)
     })
+}
+
+/// One request on a link: its token, the language to answer in, and when.
+struct Visit {
+    /// `PUBLIC_BASE_URL`, used when the account has no `booking_base_url`.
+    public_base_url: String,
+    token: String,
+    lang: Lang,
+    now: DateTime<Utc>,
 }
 
 /// A link with its account, as the page needs them.
@@ -146,6 +151,8 @@ struct Context {
     expired: bool,
     /// Slot starts at capacity (`callback_hours.slot_capacity`): not offered.
     full: Vec<DateTime<Utc>>,
+    /// The language the pages are written in.
+    lang: Lang,
 }
 
 impl Context {
@@ -232,16 +239,15 @@ fn on_offer(
 /// Load link and account; `Err(response)` inside `Ok` for an unknown link or account.
 async fn load<S: BookingStore>(
     store: &S,
-    public_base_url: &str,
-    token: &str,
-    now: DateTime<Utc>,
+    v: &Visit,
 ) -> Result<Result<Context, Response<Body>>, PortError> {
+    let (token, now) = (v.token.as_str(), v.now);
     let Some(link) = store.link(token).await? else {
-        return Ok(Err(not_found()));
+        return Ok(Err(not_found(v.lang)));
     };
     let Some(account) = store.account(&link.account_id).await? else {
         tracing::warn!(account_id = %link.account_id, "link of an unknown account");
-        return Ok(Err(not_found()));
+        return Ok(Err(not_found(v.lang)));
     };
     let expired = match parse_instant(&link.valid_until) {
         Some(valid_until) => now > valid_until,
@@ -253,7 +259,7 @@ async fn load<S: BookingStore>(
     let base_url = account
         .booking_base_url
         .as_deref()
-        .unwrap_or(public_base_url)
+        .unwrap_or(&v.public_base_url)
         .trim_end_matches('/')
         .to_string();
     Ok(Ok(Context {
@@ -263,17 +269,14 @@ async fn load<S: BookingStore>(
         base_url,
         expired,
         full: Vec::new(),
+        lang: v.lang,
     }))
 }
 
 /// `GET /r/{token}`.
-async fn show<S: BookingStore>(
-    store: &S,
-    public_base_url: &str,
-    token: &str,
-    now: DateTime<Utc>,
-) -> Result<Response<Body>, PortError> {
-    let ctx = match load(store, public_base_url, token, now).await? {
+async fn show<S: BookingStore>(store: &S, v: &Visit) -> Result<Response<Body>, PortError> {
+    let now = v.now;
+    let ctx = match load(store, v).await? {
         Ok(ctx) => ctx,
         Err(response) => return Ok(response),
     };
@@ -310,22 +313,33 @@ async fn show<S: BookingStore>(
     {
         tracing::warn!(message_id = %ctx.link.message_id, error = %e, "bookings not touched");
     }
-    Ok(html(
-        StatusCode::OK,
-        link_page(&ctx, now, &FormState::default()),
-    ))
+    Ok(page(&ctx, StatusCode::OK, now, &FormState::default()))
 }
 
-/// `POST /r/{token}`: validate the form, book, and tell the business (once).
-async fn book<S: BookingStore, E: EventPublisher>(
+/// `POST /r/{token}`: validate the form, seal another number to call if one was given, book,
+/// and tell the business (once). The consent recorded is the line of the language the form
+/// was shown in (its `lang` field), else of the one negotiated now.
+async fn book<S: BookingStore, K: NumberProtector, E: EventPublisher>(
     store: &S,
+    keys: &K,
     events: &E,
-    public_base_url: &str,
-    token: &str,
-    now: DateTime<Utc>,
+    v: &Visit,
     body: &[u8],
 ) -> Result<Response<Body>, PortError> {
-    let ctx = match load(store, public_base_url, token, now).await? {
+    let (token, now) = (v.token.as_str(), v.now);
+    let raw = RawForm::parse(body);
+    let lang = raw
+        .lang
+        .as_deref()
+        .and_then(Lang::from_code)
+        .unwrap_or(v.lang);
+    let v = &Visit {
+        public_base_url: v.public_base_url.clone(),
+        token: v.token.clone(),
+        lang,
+        now,
+    };
+    let ctx = match load(store, v).await? {
         Ok(ctx) => ctx,
         Err(response) => return Ok(response),
     };
@@ -334,54 +348,63 @@ async fn book<S: BookingStore, E: EventPublisher>(
     }
     // A resubmission (back button, double tap) shows the booking that holds.
     if ctx.link.booking.is_some() {
-        return Ok(html(
-            StatusCode::OK,
-            link_page(&ctx, now, &FormState::default()),
-        ));
+        return Ok(page(&ctx, StatusCode::OK, now, &FormState::default()));
     }
     // A stale form after an opt-out: nothing to book, show the opted-out state.
     if ctx.link.opted_out_at.is_some() {
-        return Ok(html(
-            StatusCode::CONFLICT,
-            link_page(&ctx, now, &FormState::default()),
-        ));
+        return Ok(page(&ctx, StatusCode::CONFLICT, now, &FormState::default()));
     }
     let mut ctx = ctx;
     ctx.full = full_slots(store, &ctx.account, now).await?;
-    let raw = RawForm::parse(body);
-    let form = match validate(&raw, &ctx.account, now, &ctx.full)
+    let region = ctx.link.region.as_deref().unwrap_or("FR");
+    let form = match validate(&raw, &ctx.account, now, &ctx.full, region)
         .and_then(|f| on_offer(&ctx, f, now))
     {
         Ok(form) => form,
         Err(error) => {
             tracing::info!(account_id = %ctx.account.account_id, error = %error, "booking form refused");
             let state = FormState {
-                error: Some(error.french()),
+                error: Some(error),
                 name: raw.name.unwrap_or_default(),
                 message: raw.message.unwrap_or_default(),
-                chosen: (!matches!(
-                    error,
-                    FormError::Slot | FormError::SlotNotOffered | FormError::SlotTaken
-                ))
-                .then(|| raw.slot.as_deref().and_then(parse_instant))
-                .flatten(),
+                phone: raw.phone.unwrap_or_default(),
+                chosen: (!error.is_about_slot())
+                    .then(|| raw.slot.as_deref().and_then(parse_instant))
+                    .flatten(),
                 notice: None,
             };
-            return Ok(html(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                link_page(&ctx, now, &state),
-            ));
+            return Ok(page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, now, &state));
         }
     };
     // Read what the event needs before booking: once booked, only the event is left to fail.
     let caller = store
         .caller_masked(&ctx.account.account_id, &ctx.link.message_id)
         .await?;
+    let booking_id = rappel::crypto::new_id("bkg");
+    // Another number to call: sealed before anything is written (a KMS failure books nothing).
+    let number = match &form.callback_number {
+        Some(e164) => Some(CallbackNumberItem {
+            pk: account_pk(&ctx.account.account_id),
+            sk: callback_number_sk(&ctx.link.caller_hash, &booking_id),
+            account_id: ctx.account.account_id.clone(),
+            caller_hash: ctx.link.caller_hash.clone(),
+            booking_id: booking_id.clone(),
+            number: keys.seal(&ctx.account.account_id, e164).await?,
+            masked: e164.masked(),
+            // A week after the latest slot this link can book (README, "Retention").
+            expires_at: retention::expires(
+                parse_instant(&ctx.link.valid_until).unwrap_or(now).max(now),
+                retention::CALLBACK_NUMBER_DAYS,
+            ),
+        }),
+        None => None,
+    };
     let new = Booking {
-        booking_id: rappel::crypto::new_id("bkg"),
+        booking_id,
         slot: ts(form.slot),
         name: form.name,
         message: form.message,
+        callback_number: number.as_ref().map(|n| n.masked.clone()),
         booked_at: ts(now),
     };
     let record = BookingItem {
@@ -392,41 +415,51 @@ async fn book<S: BookingStore, E: EventPublisher>(
         message_id: ctx.link.message_id.clone(),
         call_sk: ctx.link.call_sk.clone(),
         booking: new.clone(),
-        consent: Some(consent_record(&ctx.account.company_name)),
+        consent: Some(consent_record(lang, &ctx.account.company_name)),
         last_contact_at: ts(now),
         cancelled_at: None,
         rescheduled_at: None,
         expires_at: retention::expires(now, retention::BOOKING_DAYS),
     };
     let held = match store
-        .book(token, &record, ctx.account.callback_hours.slot_capacity)
+        .book(
+            token,
+            &record,
+            number.as_ref(),
+            ctx.account.callback_hours.slot_capacity,
+        )
         .await?
     {
         BookOutcome::Booked(booking) => booking,
         // Another tab or a double tap booked first: show that booking, tell nobody again.
         BookOutcome::Held(booking) => {
             ctx.link.booking = Some(booking);
-            return Ok(html(
-                StatusCode::OK,
-                link_page(&ctx, now, &FormState::default()),
-            ));
+            return Ok(page(&ctx, StatusCode::OK, now, &FormState::default()));
         }
         // Someone took the last place meanwhile: the remaining slots, and why.
         BookOutcome::SlotFull => {
             tracing::info!(account_id = %ctx.account.account_id, "slot filled meanwhile");
             ctx.full.push(form.slot);
             let state = FormState {
-                error: Some(FormError::SlotTaken.french()),
+                error: Some(FormError::SlotTaken),
                 name: record.booking.name.clone().unwrap_or_default(),
                 message: record.booking.message.clone().unwrap_or_default(),
+                phone: raw.phone.unwrap_or_default(),
                 chosen: None,
                 notice: None,
             };
-            return Ok(html(StatusCode::CONFLICT, link_page(&ctx, now, &state)));
+            return Ok(page(&ctx, StatusCode::CONFLICT, now, &state));
         }
     };
     {
-        let detail = callback_requested_detail(&ctx.account, &ctx.link, &held, caller);
+        let detail = callback_requested_detail(
+            &ctx.account,
+            &ctx.link,
+            &held,
+            caller,
+            number.as_ref(),
+            lang,
+        );
         if let Err(e) = rappel::events::publish(events, &detail).await {
             // The business was not told: withdraw the booking, so that nothing is half-done
             // and the prospect's retry books and tells again.
@@ -447,15 +480,13 @@ async fn book<S: BookingStore, E: EventPublisher>(
             account_id = %ctx.account.account_id,
             message_id = %ctx.link.message_id,
             booking_id = %held.booking_id,
+            other_number = number.is_some(),
             "callback booked"
         );
         funnel::count(&ctx.account.account_id, Step::SlotBooked, None, now);
     }
     ctx.link.booking = Some(held);
-    Ok(html(
-        StatusCode::OK,
-        link_page(&ctx, now, &FormState::default()),
-    ))
+    Ok(page(&ctx, StatusCode::OK, now, &FormState::default()))
 }
 
 /// `POST /r/{token}/opt-out`. Honoured even on an expired link: opposition has no deadline
@@ -464,14 +495,13 @@ async fn book<S: BookingStore, E: EventPublisher>(
 async fn opt_out<S: BookingStore, E: EventPublisher>(
     store: &S,
     events: &E,
-    public_base_url: &str,
-    token: &str,
-    now: DateTime<Utc>,
+    v: &Visit,
 ) -> Result<Response<Body>, PortError> {
+    let (token, now) = (v.token.as_str(), v.now);
     if store.link(token).await?.is_none() {
-        return opt_out_confirm(store, events, public_base_url, token, now).await;
+        return opt_out_confirm(store, events, v).await;
     }
-    let mut ctx = match load(store, public_base_url, token, now).await? {
+    let mut ctx = match load(store, v).await? {
         Ok(ctx) => ctx,
         Err(response) => return Ok(response),
     };
@@ -490,10 +520,7 @@ async fn opt_out<S: BookingStore, E: EventPublisher>(
         .await?;
         ctx.link.opted_out_at.get_or_insert_with(|| ts(now));
     }
-    Ok(html(
-        StatusCode::OK,
-        link_page(&ctx, now, &FormState::default()),
-    ))
+    Ok(page(&ctx, StatusCode::OK, now, &FormState::default()))
 }
 
 /// The keys of the booking record of `booking` on this link, for the table's updates.
@@ -525,7 +552,8 @@ fn cancelled_event(
         booking_id: booking.booking_id.clone(),
         account_id: ctx.account.account_id.clone(),
         slot: booking.slot.clone(),
-        slot_local: parse_instant(&booking.slot).map(|at| local_label(at, ctx.account.timezone)),
+        slot_local: parse_instant(&booking.slot)
+            .map(|at| local_label(Lang::Fr, at, ctx.account.timezone)),
         timezone: ctx.account.timezone.name().to_string(),
         message_id: ctx.link.message_id.clone(),
         provider: provider.map(str::to_string),
@@ -538,12 +566,11 @@ fn cancelled_event(
 async fn reschedule<S: BookingStore, E: EventPublisher>(
     store: &S,
     events: &E,
-    public_base_url: &str,
-    token: &str,
-    now: DateTime<Utc>,
+    v: &Visit,
     body: &[u8],
 ) -> Result<Response<Body>, PortError> {
-    let mut ctx = match load(store, public_base_url, token, now).await? {
+    let (token, now) = (v.token.as_str(), v.now);
+    let mut ctx = match load(store, v).await? {
         Ok(ctx) => ctx,
         Err(response) => return Ok(response),
     };
@@ -552,32 +579,30 @@ async fn reschedule<S: BookingStore, E: EventPublisher>(
     }
     let Some(current) = ctx.link.booking.clone().filter(|b| can_change(b, now)) else {
         // Nothing to move (cancelled, or the slot has started): the page as it is.
-        return Ok(html(
-            StatusCode::CONFLICT,
-            link_page(&ctx, now, &FormState::default()),
-        ));
+        return Ok(page(&ctx, StatusCode::CONFLICT, now, &FormState::default()));
     };
     ctx.full = full_slots(store, &ctx.account, now).await?;
     let raw = RawForm::parse(body);
-    let slot =
-        match validate(&raw, &ctx.account, now, &ctx.full).and_then(|f| on_offer(&ctx, f, now)) {
-            Ok(form) => form.slot,
-            Err(error) => {
-                let state = FormState {
-                    error: Some(error.french()),
-                    ..FormState::default()
-                };
-                return Ok(html(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    link_page(&ctx, now, &state),
-                ));
-            }
-        };
+    // Only the slot is read: the rest of the booking stays as it was.
+    let raw = RawForm {
+        slot: raw.slot,
+        ..RawForm::default()
+    };
+    let region = ctx.link.region.as_deref().unwrap_or("FR");
+    let slot = match validate(&raw, &ctx.account, now, &ctx.full, region)
+        .and_then(|f| on_offer(&ctx, f, now))
+    {
+        Ok(form) => form.slot,
+        Err(error) => {
+            let state = FormState {
+                error: Some(error),
+                ..FormState::default()
+            };
+            return Ok(page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, now, &state));
+        }
+    };
     if ts(slot) == current.slot {
-        return Ok(html(
-            StatusCode::OK,
-            link_page(&ctx, now, &FormState::default()),
-        ));
+        return Ok(page(&ctx, StatusCode::OK, now, &FormState::default()));
     }
     let record = booking_record(&ctx, &current);
     let capacity = ctx.account.callback_hours.slot_capacity;
@@ -588,22 +613,19 @@ async fn reschedule<S: BookingStore, E: EventPublisher>(
         BookOutcome::Booked(moved) => moved,
         BookOutcome::Held(_) => {
             // Changed in another tab meanwhile: show what holds now.
-            let ctx = match load(store, public_base_url, token, now).await? {
+            let ctx = match load(store, v).await? {
                 Ok(ctx) => ctx,
                 Err(response) => return Ok(response),
             };
-            return Ok(html(
-                StatusCode::CONFLICT,
-                link_page(&ctx, now, &FormState::default()),
-            ));
+            return Ok(page(&ctx, StatusCode::CONFLICT, now, &FormState::default()));
         }
         BookOutcome::SlotFull => {
             ctx.full.push(slot);
             let state = FormState {
-                error: Some(FormError::SlotTaken.french()),
+                error: Some(FormError::SlotTaken),
                 ..FormState::default()
             };
-            return Ok(html(StatusCode::CONFLICT, link_page(&ctx, now, &state)));
+            return Ok(page(&ctx, StatusCode::CONFLICT, now, &state));
         }
     };
     let c = cancelled_event(&ctx, &moved, now);
@@ -637,10 +659,7 @@ async fn reschedule<S: BookingStore, E: EventPublisher>(
     funnel::count(&ctx.account.account_id, Step::Rescheduled, None, now);
     ctx.link.booking = Some(moved);
     ctx.full.clear();
-    Ok(html(
-        StatusCode::OK,
-        link_page(&ctx, now, &FormState::default()),
-    ))
+    Ok(page(&ctx, StatusCode::OK, now, &FormState::default()))
 }
 
 /// `POST /r/{token}/cancel`: cancel the booking, until its slot starts. The business is told
@@ -649,11 +668,10 @@ async fn reschedule<S: BookingStore, E: EventPublisher>(
 async fn cancel<S: BookingStore, E: EventPublisher>(
     store: &S,
     events: &E,
-    public_base_url: &str,
-    token: &str,
-    now: DateTime<Utc>,
+    v: &Visit,
 ) -> Result<Response<Body>, PortError> {
-    let mut ctx = match load(store, public_base_url, token, now).await? {
+    let (token, now) = (v.token.as_str(), v.now);
+    let mut ctx = match load(store, v).await? {
         Ok(ctx) => ctx,
         Err(response) => return Ok(response),
     };
@@ -661,10 +679,7 @@ async fn cancel<S: BookingStore, E: EventPublisher>(
         return Ok(expired(&ctx));
     }
     let Some(current) = ctx.link.booking.clone().filter(|b| can_change(b, now)) else {
-        return Ok(html(
-            StatusCode::CONFLICT,
-            link_page(&ctx, now, &FormState::default()),
-        ));
+        return Ok(page(&ctx, StatusCode::CONFLICT, now, &FormState::default()));
     };
     rappel::events::publish(events, &cancelled_event(&ctx, &current, now)).await?;
     if !store
@@ -673,24 +688,21 @@ async fn cancel<S: BookingStore, E: EventPublisher>(
     {
         // Moved or cancelled in another tab meanwhile: what holds now.
         tracing::warn!(booking_id = %current.booking_id, "booking changed while cancelling");
-        let ctx = match load(store, public_base_url, token, now).await? {
+        let ctx = match load(store, v).await? {
             Ok(ctx) => ctx,
             Err(response) => return Ok(response),
         };
-        return Ok(html(
-            StatusCode::CONFLICT,
-            link_page(&ctx, now, &FormState::default()),
-        ));
+        return Ok(page(&ctx, StatusCode::CONFLICT, now, &FormState::default()));
     }
     tracing::info!(account_id = %ctx.account.account_id, booking_id = %current.booking_id, "callback cancelled");
     funnel::count(&ctx.account.account_id, Step::Cancelled, None, now);
     ctx.link.booking = None;
     ctx.full = full_slots(store, &ctx.account, now).await?;
     let state = FormState {
-        notice: Some("Votre rappel est annulé. Vous pouvez choisir un autre moment."),
+        notice: Some(ctx.lang.texts().cancelled_notice),
         ..FormState::default()
     };
-    Ok(html(StatusCode::OK, link_page(&ctx, now, &state)))
+    Ok(page(&ctx, StatusCode::OK, now, &state))
 }
 
 /// Record the opt-out of `hash` from `account_id` (first: whatever fails next, the opt-out
@@ -741,10 +753,9 @@ struct OptOutTarget {
 
 async fn opt_out_target<S: BookingStore>(
     store: &S,
-    public_base_url: &str,
-    token: &str,
-    now: DateTime<Utc>,
+    v: &Visit,
 ) -> Result<Option<OptOutTarget>, PortError> {
+    let (token, now) = (v.token.as_str(), v.now);
     let link = store.link(token).await?;
     let (account_id, hash, message_id, marked) = match &link {
         Some(l) => (
@@ -775,7 +786,7 @@ async fn opt_out_target<S: BookingStore>(
     let base_url = account
         .booking_base_url
         .as_deref()
-        .unwrap_or(public_base_url)
+        .unwrap_or(&v.public_base_url)
         .trim_end_matches('/')
         .to_string();
     Ok(Some(OptOutTarget {
@@ -789,49 +800,46 @@ async fn opt_out_target<S: BookingStore>(
 
 /// `GET /o/{token}`: the SMS's opt-out link asks for a confirmation (a link preview or a
 /// security scanner fetching the URL must not opt anyone out).
-async fn opt_out_page<S: BookingStore>(
-    store: &S,
-    public_base_url: &str,
-    token: &str,
-    now: DateTime<Utc>,
-) -> Result<Response<Body>, PortError> {
-    let Some(target) = opt_out_target(store, public_base_url, token, now).await? else {
-        return Ok(not_found());
+async fn opt_out_page<S: BookingStore>(store: &S, v: &Visit) -> Result<Response<Body>, PortError> {
+    let Some(target) = opt_out_target(store, v).await? else {
+        return Ok(not_found(v.lang));
     };
+    let (lang, t) = (v.lang, v.lang.texts());
     let company = &target.account.company_name;
     let done = store
         .is_opted_out(&target.account.account_id, &target.hash)
         .await?;
     let page = if done {
         NoticePage {
+            lang: lang.code(),
+            t,
             company: Some(company),
-            heading: "C'est noté",
-            text: format!("Vous ne recevez plus de SMS de {company}."),
+            heading: t.noted,
+            text: t.no_more_sms_now(company),
             opt_out_action: None,
         }
     } else {
         NoticePage {
+            lang: lang.code(),
+            t,
             company: Some(company),
-            heading: "Ne plus recevoir de SMS",
-            text: format!(
-                "Confirmez ci-dessous : {company} ne vous enverra plus de SMS. Un rappel déjà demandé n'est pas annulé."
-            ),
-            opt_out_action: Some(format!("{}/o/{token}", target.base_url)),
+            heading: t.opt_out_heading,
+            text: t.opt_out_confirm(company),
+            opt_out_action: Some(format!("{}/o/{}", target.base_url, v.token)),
         }
     };
-    Ok(html(StatusCode::OK, render(&page)))
+    Ok(html(lang, StatusCode::OK, render(&page)))
 }
 
 /// `POST /o/{token}` (and `POST /r/{token}/opt-out` once the booking link is gone).
 async fn opt_out_confirm<S: BookingStore, E: EventPublisher>(
     store: &S,
     events: &E,
-    public_base_url: &str,
-    token: &str,
-    now: DateTime<Utc>,
+    v: &Visit,
 ) -> Result<Response<Body>, PortError> {
-    let Some(target) = opt_out_target(store, public_base_url, token, now).await? else {
-        return Ok(not_found());
+    let (token, now) = (v.token.as_str(), v.now);
+    let Some(target) = opt_out_target(store, v).await? else {
+        return Ok(not_found(v.lang));
     };
     let account_id = &target.account.account_id;
     let done = target.marked && store.is_opted_out(account_id, &target.hash).await?;
@@ -847,14 +855,17 @@ async fn opt_out_confirm<S: BookingStore, E: EventPublisher>(
         )
         .await?;
     }
+    let (lang, t) = (v.lang, v.lang.texts());
     let company = &target.account.company_name;
     let page = NoticePage {
+        lang: lang.code(),
+        t,
         company: Some(company),
-        heading: "C'est noté",
-        text: format!("Vous ne recevrez plus de SMS de {company}."),
+        heading: t.noted,
+        text: t.no_more_sms(company),
         opt_out_action: None,
     };
-    Ok(html(StatusCode::OK, render(&page)))
+    Ok(html(lang, StatusCode::OK, render(&page)))
 }
 
 /// The `CallbackRequested` detail: what the business needs to call back, the slot as a UTC
@@ -866,13 +877,16 @@ pub fn callback_requested_detail(
     link: &LinkItem,
     booking: &Booking,
     caller: Option<String>,
+    number: Option<&CallbackNumberItem>,
+    lang: Lang,
 ) -> rappel::events::CallbackRequested {
     let (provider, call_id) = split_call_sk(&link.call_sk).unzip();
     rappel::events::CallbackRequested {
         booking_id: booking.booking_id.clone(),
         account_id: account.account_id.clone(),
         slot: booking.slot.clone(),
-        slot_local: parse_instant(&booking.slot).map(|at| local_label(at, account.timezone)),
+        slot_local: parse_instant(&booking.slot)
+            .map(|at| local_label(Lang::Fr, at, account.timezone)),
         timezone: account.timezone.name().to_string(),
         name: booking.name.clone(),
         message: booking.message.clone(),
@@ -880,11 +894,15 @@ pub fn callback_requested_detail(
         provider: provider.map(str::to_string),
         call_id: call_id.map(str::to_string),
         caller,
+        callback_number: number.map(|n| rappel::events::CallbackNumber {
+            masked: n.masked.clone(),
+            sealed: n.number.clone(),
+        }),
         booked_at: booking.booked_at.clone(),
         // Where the evidence of the request is kept (`rappel-admin subject export` shows it).
         consent: rappel::events::ConsentReference {
             page_version: page_version().to_string(),
-            language: "fr".into(),
+            language: lang.code().into(),
         },
     }
 }
@@ -894,15 +912,22 @@ pub fn split_call_sk(call_sk: &str) -> Option<(&str, &str)> {
     call_sk.strip_prefix(CALL_PREFIX)?.split_once('#')
 }
 
+/// The link page in the context's language, with the headers every page carries.
+fn page(ctx: &Context, status: StatusCode, now: DateTime<Utc>, form: &FormState) -> Response<Body> {
+    html(ctx.lang, status, link_page(ctx, now, form))
+}
+
 fn link_page(ctx: &Context, now: DateTime<Utc>, form: &FormState) -> String {
+    let (lang, t) = (ctx.lang, ctx.lang.texts());
     // Times in the prospect's zone, named when it is not the business's (a Réunion caller
-    // must not book a time 3 hours off).
+    // must not book a time 3 hours off). The business's events keep its own zone and UTC.
     let tz = ctx.tz();
-    let zone = (tz != ctx.account.timezone).then(|| zone_name(tz));
+    let zone = (tz != ctx.account.timezone).then(|| lang.zone_name(tz));
     let booked_label = ctx.link.booking.as_ref().map(|b| {
-        let label = parse_instant(&b.slot).map_or_else(|| b.slot.clone(), |at| local_label(at, tz));
+        let label =
+            parse_instant(&b.slot).map_or_else(|| b.slot.clone(), |at| local_label(lang, at, tz));
         match &zone {
-            Some(zone) => format!("{label} (heure de {zone})"),
+            Some(zone) => t.zone_time(&label, zone),
             None => label,
         }
     });
@@ -927,7 +952,7 @@ fn link_page(ctx: &Context, now: DateTime<Utc>, form: &FormState) -> String {
         .into_iter()
         .filter(|slot| Some(slot.start) != current)
         .map(|slot| Slot {
-            label: local_label(slot.start, tz),
+            label: local_label(lang, slot.start, tz),
             ..slot
         })
         .collect();
@@ -936,20 +961,33 @@ fn link_page(ctx: &Context, now: DateTime<Utc>, form: &FormState) -> String {
         Vec::new()
     };
     render(&LinkPage {
+        lang: lang.code(),
+        t,
         company: &ctx.account.company_name,
         book_action: ctx.book_action(),
         opt_out_action: ctx.opt_out_action(),
         booked_label,
+        booked_number: ctx
+            .link
+            .booking
+            .as_ref()
+            .and_then(|b| b.callback_number.clone()),
         opted_out: ctx.link.opted_out_at.is_some(),
         days,
-        error: form.error,
+        error: form.error.map(|e| e.message(lang)),
         name: &form.name,
         message: &form.message,
+        phone: &form.phone,
+        phone_error: matches!(
+            form.error,
+            Some(FormError::PhoneInvalid | FormError::PhoneNotCallable)
+        ),
         name_max: NAME_MAX,
         message_max: MESSAGE_MAX,
+        phone_max: PHONE_MAX,
         retention_days: RETENTION_DAYS,
         booking_retention_years: retention::BOOKING_DAYS / 365,
-        consent: consent_text(&ctx.account.company_name),
+        consent: consent_text(lang, &ctx.account.company_name),
         zone,
         can_change,
         reschedule_action: format!("{}/r/{}/reschedule", ctx.base_url, ctx.token),
@@ -964,20 +1002,20 @@ pub fn can_change(booking: &Booking, now: DateTime<Utc>) -> bool {
 }
 
 fn expired(ctx: &Context) -> Response<Body> {
+    let t = ctx.lang.texts();
     let page = NoticePage {
+        lang: ctx.lang.code(),
+        t,
         company: Some(&ctx.account.company_name),
-        heading: "Ce lien a expiré",
-        text: format!(
-            "Ce lien a expiré. Pour être rappelé, appelez à nouveau {}.",
-            ctx.account.company_name
-        ),
+        heading: t.expired_heading,
+        text: t.expired_text(&ctx.account.company_name),
         opt_out_action: ctx
             .link
             .opted_out_at
             .is_none()
             .then(|| ctx.opt_out_action()),
     };
-    html(StatusCode::GONE, render(&page))
+    html(ctx.lang, StatusCode::GONE, render(&page))
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 pub mod form;
 pub mod handler;
+pub mod lang;
 pub mod pages;
 pub mod routing;
 pub mod store;

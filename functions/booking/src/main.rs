@@ -13,7 +13,11 @@ async fn main() -> Result<(), Error> {
     let settings = Settings::from_env()?;
     let cfg = rappel::aws::sdk_config().await;
     let deps = Deps {
-        table: Table::new(aws_sdk_dynamodb::Client::new(&cfg), settings.table_name),
+        keys: rappel::aws::kms(&cfg, &settings),
+        table: Table::new(
+            aws_sdk_dynamodb::Client::new(&cfg),
+            settings.table_name.clone(),
+        ),
         events: EventBus::new(
             aws_sdk_eventbridge::Client::new(&cfg),
             settings.event_bus_name,

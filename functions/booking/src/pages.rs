@@ -1,6 +1,7 @@
 //! The pages: askama templates (escaped by default), their views, the headers every page
-//! carries, and the French labels of slots and zones.
+//! carries. Their texts, slot labels and zone names are in [`crate::lang`].
 
+use crate::lang::{Lang, Texts};
 use askama::Template;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -8,7 +9,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::http::header::{self, HeaderName, HeaderValue};
 use lambda_http::{Body, Response};
 use rappel::items::{ConsentRecord, ts};
-use rappel::slots::{self, Slot};
+use rappel::slots::Slot;
 
 /// Content-Security-Policy of every page: no script, no external resource, inline styles
 /// only, forms post to this origin, never framed (the opt-out button must not be
@@ -20,11 +21,13 @@ pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-actio
 /// What the form shows besides the slots: an error and the values typed so far.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FormState {
-    pub(crate) error: Option<&'static str>,
+    pub(crate) error: Option<crate::form::FormError>,
     /// A confirmation to show (`Votre rappel est annulé.`).
     pub(crate) notice: Option<&'static str>,
     pub(crate) name: String,
     pub(crate) message: String,
+    /// The other number to call, as typed (shown again only with an error to fix).
+    pub(crate) phone: String,
     /// The slot the prospect chose (re-checked only when it is still valid).
     pub(crate) chosen: Option<DateTime<Utc>>,
 }
@@ -77,18 +80,27 @@ pub fn day_views(slots: &[Slot], chosen: Option<DateTime<Utc>>) -> Vec<DayView> 
 #[derive(Template)]
 #[template(path = "link.html")]
 pub struct LinkPage<'a> {
+    /// `fr` / `en`: `<html lang>` and the form's `lang` field.
+    pub lang: &'static str,
+    pub t: &'static Texts,
     pub company: &'a str,
     pub book_action: String,
     pub opt_out_action: String,
     /// Label of the booked slot: the confirmation replaces the form.
     pub booked_label: Option<String>,
+    /// The other number the booking will be called on, masked.
+    pub booked_number: Option<String>,
     pub opted_out: bool,
     pub days: Vec<DayView>,
     pub error: Option<&'a str>,
     pub name: &'a str,
     pub message: &'a str,
+    pub phone: &'a str,
+    /// The error is about the other number (`aria-invalid` on its field).
+    pub phone_error: bool,
     pub name_max: usize,
     pub message_max: usize,
+    pub phone_max: usize,
     pub retention_days: i64,
     pub booking_retention_years: i64,
     pub consent: String,
@@ -106,6 +118,8 @@ pub struct LinkPage<'a> {
 #[derive(Template)]
 #[template(path = "notice.html")]
 pub struct NoticePage<'a> {
+    pub lang: &'static str,
+    pub t: &'static Texts,
     pub company: Option<&'a str>,
     pub heading: &'a str,
     pub text: String,
@@ -119,66 +133,80 @@ pub(crate) fn render(template: &impl Template) -> String {
     })
 }
 
-pub(crate) fn forbidden() -> Response<Body> {
+/// A notice page without company: a heading and a sentence.
+fn notice(lang: Lang, status: StatusCode, heading: &str, text: &str) -> Response<Body> {
     let page = NoticePage {
+        lang: lang.code(),
+        t: lang.texts(),
         company: None,
-        heading: "Action impossible",
-        text: "Cette demande ne vient pas de la page de rappel. Ouvrez le lien reçu par SMS et réessayez.".into(),
+        heading,
+        text: text.to_string(),
         opt_out_action: None,
     };
-    html(StatusCode::FORBIDDEN, render(&page))
+    html(lang, status, render(&page))
 }
 
-pub(crate) fn too_many_requests() -> Response<Body> {
-    let page = NoticePage {
-        company: None,
-        heading: "Trop de demandes",
-        text: "Trop de demandes depuis ce lien. Réessayez dans quelques minutes.".into(),
-        opt_out_action: None,
-    };
-    let mut response = html(StatusCode::TOO_MANY_REQUESTS, render(&page));
+pub(crate) fn forbidden(lang: Lang) -> Response<Body> {
+    let t = lang.texts();
+    notice(
+        lang,
+        StatusCode::FORBIDDEN,
+        t.refused_heading,
+        t.cross_site_text,
+    )
+}
+
+pub(crate) fn too_many_requests(lang: Lang) -> Response<Body> {
+    let t = lang.texts();
+    let mut response = notice(
+        lang,
+        StatusCode::TOO_MANY_REQUESTS,
+        t.too_many_heading,
+        t.too_many_text,
+    );
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("600"));
     response
 }
 
-pub(crate) fn not_found() -> Response<Body> {
-    let page = NoticePage {
-        company: None,
-        heading: "Lien introuvable",
-        text: "Ce lien n'existe pas ou n'est plus valable. Vérifiez qu'il est complet, tel que reçu par SMS.".into(),
-        opt_out_action: None,
-    };
-    html(StatusCode::NOT_FOUND, render(&page))
+pub(crate) fn not_found(lang: Lang) -> Response<Body> {
+    let t = lang.texts();
+    notice(
+        lang,
+        StatusCode::NOT_FOUND,
+        t.not_found_heading,
+        t.not_found_text,
+    )
 }
 
-pub(crate) fn method_not_allowed(allow: &'static str) -> Response<Body> {
-    let page = NoticePage {
-        company: None,
-        heading: "Action impossible",
-        text: "Cette adresse ne permet pas cette action.".into(),
-        opt_out_action: None,
-    };
-    let mut response = html(StatusCode::METHOD_NOT_ALLOWED, render(&page));
+pub(crate) fn method_not_allowed(lang: Lang, allow: &'static str) -> Response<Body> {
+    let t = lang.texts();
+    let mut response = notice(
+        lang,
+        StatusCode::METHOD_NOT_ALLOWED,
+        t.refused_heading,
+        t.method_text,
+    );
     response
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(allow));
     response
 }
 
-pub(crate) fn server_error() -> Response<Body> {
-    let page = NoticePage {
-        company: None,
-        heading: "Un problème est survenu",
-        text: "Votre demande n'a pas pu être traitée. Réessayez dans quelques instants.".into(),
-        opt_out_action: None,
-    };
-    html(StatusCode::INTERNAL_SERVER_ERROR, render(&page))
+pub(crate) fn server_error(lang: Lang) -> Response<Body> {
+    let t = lang.texts();
+    notice(
+        lang,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        t.error_heading,
+        t.error_text,
+    )
 }
 
 /// An HTML response with the headers every page carries.
-pub(crate) fn html(status: StatusCode, body: String) -> Response<Body> {
+/// The page is in `lang` (`Content-Language`), chosen from `Accept-Language` (`Vary`).
+pub(crate) fn html(lang: Lang, status: StatusCode, body: String) -> Response<Body> {
     let mut response = Response::new(Body::Text(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -187,6 +215,11 @@ pub(crate) fn html(status: StatusCode, body: String) -> Response<Body> {
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.code()),
+    );
+    headers.insert(header::VARY, HeaderValue::from_static("Accept-Language"));
     headers.insert(
         HeaderName::from_static("x-robots-tag"),
         HeaderValue::from_static("noindex"),
@@ -211,46 +244,28 @@ pub(crate) fn html(status: StatusCode, body: String) -> Response<Body> {
     response
 }
 
-/// French label of instant `at` in zone `tz` ("vendredi 22 mai, 16:30").
-pub fn local_label(at: DateTime<Utc>, tz: Tz) -> String {
-    slots::french_label(at.with_timezone(&tz).naive_local())
-}
-
-/// French name of a zone for "heure de ...": the overseas departments and collectivities.
-pub fn zone_name(tz: Tz) -> String {
-    use chrono_tz::{America, Indian};
-    match tz {
-        Indian::Reunion => "La Réunion".into(),
-        Indian::Mayotte => "Mayotte".into(),
-        America::Guadeloupe => "la Guadeloupe".into(),
-        America::Martinique => "la Martinique".into(),
-        America::Cayenne => "la Guyane".into(),
-        America::Miquelon => "Saint-Pierre-et-Miquelon".into(),
-        America::St_Barthelemy => "Saint-Barthélemy".into(),
-        America::Marigot => "Saint-Martin".into(),
-        chrono_tz::Europe::Paris => "Paris".into(),
-        other => other.name().replace('_', " "),
-    }
+/// Label of instant `at` in zone `tz` in `lang` (`vendredi 22 mai, 16:30`).
+pub fn local_label(lang: Lang, at: DateTime<Utc>, tz: Tz) -> String {
+    lang.slot_label(at.with_timezone(&tz).naive_local())
 }
 
 /// The consent line shown above the booking button (`link.html`), word for word.
-pub fn consent_text(company: &str) -> String {
-    format!(
-        "En validant, vous demandez à {company} de vous rappeler au créneau choisi, au numéro qui a appelé."
-    )
+pub fn consent_text(lang: Lang, company: &str) -> String {
+    lang.texts().consent(company)
 }
 
 /// The evidence of a callback request: the consent line, the language and the version of the
 /// page that showed it (loi n° 2025-594, art. 3).
-pub fn consent_record(company: &str) -> ConsentRecord {
+pub fn consent_record(lang: Lang, company: &str) -> ConsentRecord {
     ConsentRecord {
-        text: consent_text(company),
-        language: "fr".into(),
+        text: consent_text(lang, company),
+        language: lang.code().into(),
         page_version: page_version().to_string(),
     }
 }
 
-/// SHA-256 (first 16 hex characters) of the templates the booking page is made of.
+/// SHA-256 (first 16 hex characters) of the templates the booking page is made of and of
+/// their texts in every language (`lang.rs`).
 pub fn page_version() -> &'static str {
     static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     VERSION.get_or_init(|| {
@@ -262,6 +277,7 @@ pub fn page_version() -> &'static str {
             include_str!("../templates/slots.html"),
             include_str!("../templates/opt_out.html"),
             include_str!("../templates/privacy.html"),
+            include_str!("lang.rs"),
         ] {
             hash.update(source.as_bytes());
         }

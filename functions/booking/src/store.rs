@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use rappel::account::Account;
 use rappel::aws::Table;
-use rappel::items::{BookingItem, LinkItem, OptOutLinkItem, OptOutSource};
+use rappel::items::{BookingItem, CallbackNumberItem, LinkItem, OptOutLinkItem, OptOutSource};
 use rappel::ports::PortError;
 use rappel::rules::Reason;
 use rappel::store::BookOutcome;
@@ -39,12 +39,14 @@ pub trait BookingStore: Send + Sync {
         account_id: &str,
         hash: &str,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
-    /// Book unless already booked, keeping `record` (booking + consent record) and counting it
-    /// in its slot unless the slot holds `capacity` callbacks already.
+    /// Book unless already booked, keeping `record` (booking + consent record) and `number`
+    /// (another number to call, sealed) and counting it in its slot unless the slot holds
+    /// `capacity` callbacks already: all of it or nothing.
     fn book(
         &self,
         token: &str,
         record: &BookingItem,
+        number: Option<&CallbackNumberItem>,
         capacity: u32,
     ) -> impl Future<Output = Result<BookOutcome, PortError>> + Send;
     /// Callbacks booked per slot start of `account_id`, for slots starting in `[from, to]`.
@@ -64,15 +66,17 @@ pub trait BookingStore: Send + Sync {
         capacity: u32,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<BookOutcome, PortError>> + Send;
-    /// Cancel the booking of `record` (kept as evidence); `false` when it was no longer there.
+    /// Cancel the booking of `record` (kept as evidence, without its other number to call);
+    /// `false` when it was no longer there.
     fn cancel_booking(
         &self,
         token: &str,
         record: &BookingItem,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
-    /// Withdraw `record` from link `token` (only that booking): used when the business could
-    /// not be told, so that the prospect's retry books and tells again.
+    /// Withdraw `record` from link `token` (only that booking, with its other number to call):
+    /// used when the business could not be told, so that the prospect's retry books and
+    /// tells again.
     fn unbook(
         &self,
         token: &str,
@@ -149,9 +153,10 @@ impl BookingStore for Table {
         &self,
         token: &str,
         record: &BookingItem,
+        number: Option<&CallbackNumberItem>,
         capacity: u32,
     ) -> Result<BookOutcome, PortError> {
-        Table::book(self, token, record, capacity).await
+        Table::book(self, token, record, number, capacity).await
     }
     async fn slot_counts(
         &self,

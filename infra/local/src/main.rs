@@ -195,6 +195,7 @@ async fn run() -> Result<(), BoxError> {
         },
         booking: booking::handler::Deps {
             table: table(),
+            keys: keys(),
             events: bus(),
             clock: clock.clone(),
             public_base_url: public_base_url.clone(),

@@ -181,7 +181,7 @@ pub struct App {
     pub intake: webhook_intake::handler::Deps<Table, Kms, SharedClock>,
     pub eligibility: eligibility::handler::Deps<Table, RecordingBus, SharedClock>,
     pub sender: sender::handler::Deps<Table, Kms, RecordingSms, RecordingBus, SharedClock>,
-    pub booking: booking::handler::Deps<RecordingBus, SharedClock>,
+    pub booking: booking::handler::Deps<Kms, RecordingBus, SharedClock>,
     pub inbound: inbound_sms::handler::Deps<Table, Kms, RecordingBus, SharedClock>,
     /// A table handle for the local routes.
     pub table: Table,

@@ -176,7 +176,7 @@ impl Table {
                 &mut data.messages
             } else if sk == LINK_SK || sk == OPTOUT_LINK_SK {
                 &mut data.links
-            } else if sk.starts_with(BOOKING_PREFIX) {
+            } else if sk.starts_with(BOOKING_PREFIX) || sk.starts_with(CALLBACK_NUMBER_PREFIX) {
                 &mut data.bookings
             } else if sk.starts_with("OPTOUT#") {
                 &mut data.opt_outs

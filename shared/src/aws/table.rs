@@ -1246,6 +1246,7 @@ impl Table {
         &self,
         token: &str,
         record: &BookingItem,
+        number: Option<&CallbackNumberItem>,
         capacity: u32,
     ) -> Result<BookOutcome, PortError> {
         let booking = &record.booking;
@@ -1262,7 +1263,7 @@ impl Table {
                 .build(),
         )?;
         let slot = self.slot_update(&record.pk, &booking.slot, 1, Some(capacity))?;
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().update(update).build(),
             put(
                 &self.name,
@@ -1271,6 +1272,14 @@ impl Table {
             )?,
             slot,
         ];
+        // Another number to call: written with the booking or not at all.
+        if let Some(number) = number {
+            items.push(put(
+                &self.name,
+                to_item(number)?,
+                Some("attribute_not_exists(PK)"),
+            )?);
+        }
         // Two prospects booking the same slot at once write the same counter: DynamoDB cancels
         // one transaction for the conflict (nothing applied); it is tried again, then decided
         // by the capacity condition.
@@ -1491,6 +1500,12 @@ impl Table {
             .transact_items(TransactWriteItem::builder().update(link).build())
             .transact_items(TransactWriteItem::builder().update(kept).build())
             .transact_items(self.slot_update(&record.pk, &record.booking.slot, -1, None)?)
+            // Another number to call has no use left.
+            .transact_items(delete(
+                &self.name,
+                &record.pk,
+                &callback_number_sk(&record.caller_hash, &record.booking.booking_id),
+            )?)
             .send()
             .await;
         match result {
@@ -1520,6 +1535,11 @@ impl Table {
             .transact_items(TransactWriteItem::builder().update(update).build())
             .transact_items(delete(&self.name, &record.pk, &record.sk)?)
             .transact_items(self.slot_update(&record.pk, &record.booking.slot, -1, None)?)
+            .transact_items(delete(
+                &self.name,
+                &record.pk,
+                &callback_number_sk(&record.caller_hash, &record.booking.booking_id),
+            )?)
             .send()
             .await;
         match result {

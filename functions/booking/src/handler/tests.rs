@@ -43,6 +43,7 @@ fn context(link: LinkItem) -> Context {
         base_url: "https://rappel.example.fr".into(),
         expired: false,
         full: Vec::new(),
+        lang: Lang::Fr,
     }
 }
 
@@ -65,6 +66,8 @@ struct FakeStore {
     optout_link: Mutex<Option<OptOutLinkItem>>,
     /// Another tab or prospect got there between the page's read and the booking.
     race: Option<Race>,
+    /// Other numbers to call, as written with their bookings.
+    numbers: Mutex<Vec<CallbackNumberItem>>,
 }
 
 /// What happened between reading the page and booking.
@@ -111,6 +114,7 @@ impl BookingStore for FakeStore {
         &self,
         _: &str,
         record: &BookingItem,
+        number: Option<&CallbackNumberItem>,
         capacity: u32,
     ) -> Result<BookOutcome, PortError> {
         match self.race {
@@ -136,6 +140,7 @@ impl BookingStore for FakeStore {
         *count += 1;
         link.booking = Some(record.booking.clone());
         self.records.lock().unwrap().push(record.clone());
+        self.numbers.lock().unwrap().extend(number.cloned());
         Ok(BookOutcome::Booked(record.booking.clone()))
     }
     async fn slot_counts(
@@ -163,6 +168,10 @@ impl BookingStore for FakeStore {
         {
             link.booking = None;
             self.records.lock().unwrap().retain(|r| r.sk != record.sk);
+            self.numbers
+                .lock()
+                .unwrap()
+                .retain(|n| n.booking_id != record.booking.booking_id);
             if let Some(n) = self.slots.lock().unwrap().get_mut(&record.booking.slot) {
                 *n -= 1;
             }
@@ -213,6 +222,10 @@ impl BookingStore for FakeStore {
         if let Some(n) = self.slots.lock().unwrap().get_mut(&record.booking.slot) {
             *n = n.saturating_sub(1);
         }
+        self.numbers
+            .lock()
+            .unwrap()
+            .retain(|n| n.booking_id != record.booking.booking_id);
         for r in self.records.lock().unwrap().iter_mut() {
             if r.booking.booking_id == record.booking.booking_id {
                 r.cancelled_at = Some(ts(now));
@@ -322,6 +335,7 @@ async fn a_booking_the_business_was_not_told_of_is_withdrawn_and_the_retry_tells
     };
     let first = respond(
         &store,
+        &keys(),
         &events,
         &FixedClock(now()),
         "https://rappel.example.fr",
@@ -332,6 +346,7 @@ async fn a_booking_the_business_was_not_told_of_is_withdrawn_and_the_retry_tells
     assert_eq!(store.stored().booking, None, "nothing half-done");
     let again = respond(
         &store,
+        &keys(),
         &events,
         &FixedClock(now()),
         "https://rappel.example.fr",
@@ -345,6 +360,11 @@ async fn a_booking_the_business_was_not_told_of_is_withdrawn_and_the_retry_tells
         sent[0].1["booking_id"],
         store.stored().booking.unwrap().booking_id
     );
+}
+
+/// Sealing that works (the fake's reversible encoding).
+fn keys() -> rappel::fake::FakeKeys {
+    rappel::fake::FakeKeys::new(rappel::fake::Faults::new())
 }
 
 struct FixedClock(DateTime<Utc>);
@@ -366,6 +386,7 @@ fn request(method: &str, path: &str, body: &str) -> Request {
 async fn call(store: &FakeStore, events: &FakeEvents, req: Request) -> (u16, String) {
     let response = respond(
         store,
+        &keys(),
         events,
         &FixedClock(now()),
         "https://rappel.example.fr",
@@ -520,6 +541,7 @@ fn raw(slot: &str, name: &str, message: &str) -> RawForm {
         slot: Some(slot.into()),
         name: Some(name.into()),
         message: Some(message.into()),
+        ..RawForm::default()
     }
 }
 
@@ -534,6 +556,7 @@ fn validation_accepts_offered_slots_and_trims() {
         &account(),
         now(),
         &[],
+        "FR",
     )
     .unwrap();
     assert_eq!(
@@ -547,6 +570,7 @@ fn validation_accepts_offered_slots_and_trims() {
         &account(),
         now(),
         &[],
+        "FR",
     )
     .unwrap();
     assert_eq!((blank.name, blank.message), (None, None));
@@ -556,6 +580,7 @@ fn validation_accepts_offered_slots_and_trims() {
         &account(),
         now(),
         &[],
+        "FR",
     );
     assert!(ok.is_ok());
     // A slot at capacity is refused, whatever the form says.
@@ -565,6 +590,7 @@ fn validation_accepts_offered_slots_and_trims() {
         &account(),
         now(),
         &full,
+        "FR",
     );
     assert_eq!(taken, Err(FormError::SlotTaken));
     assert!(ok.is_ok());
@@ -609,7 +635,11 @@ fn validation_refusals() {
         ),
     ];
     for (form, expected) in cases {
-        assert_eq!(validate(&form, &a, now(), &[]), Err(expected), "{form:?}");
+        assert_eq!(
+            validate(&form, &a, now(), &[], "FR"),
+            Err(expected),
+            "{form:?}"
+        );
     }
 }
 
@@ -664,7 +694,7 @@ fn page_shows_company_reason_slots_and_nothing_checked() {
         html.contains(r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#)
     );
     assert!(html.contains("<p class=\"brand\">Plomberie Martin</p>"));
-    assert!(html.contains("Vous avez appelé Plomberie Martin et nous n'avons pas pu répondre"));
+    assert!(html.contains("Vous avez appelé Plomberie Martin et nous n&#39;avons pas pu répondre"));
     // Friday 19:30: next slots are Monday 30 November from 10:00, then Tuesday 1 December.
     assert!(html.contains("<legend>lundi 30 novembre</legend>"));
     assert!(html.contains("<legend>mardi 1er décembre</legend>"));
@@ -700,6 +730,7 @@ fn booked_link_shows_the_confirmation_instead_of_the_form() {
         slot: "2026-12-01T13:30:00Z".into(),
         name: None,
         message: None,
+        callback_number: None,
         booked_at: "2026-11-27T18:00:00Z".into(),
     });
     let html = page(l, &FormState::default());
@@ -729,9 +760,10 @@ fn company_name_and_typed_values_are_escaped() {
     let mut ctx = context(link());
     ctx.account.company_name = "Dupont & <Fils>".into();
     let state = FormState {
-        error: Some(FormError::Slot.french()),
+        error: Some(FormError::Slot),
         name: "\"><script>alert(1)</script>".into(),
         message: "</textarea><b>".into(),
+        phone: "\"><i>".into(),
         chosen: None,
         notice: None,
     };
@@ -739,6 +771,7 @@ fn company_name_and_typed_values_are_escaped() {
     assert!(html.contains("Dupont &#38; &#60;Fils&#62;"), "{html}");
     assert!(!html.contains("<script>"));
     assert!(!html.contains("</textarea><b>"));
+    assert!(!html.contains("\"><i>"));
     assert!(!html.contains("<Fils>"));
 }
 
@@ -786,6 +819,7 @@ async fn every_page_carries_the_security_headers() {
     let req = request("GET", &format!("/r/{TOKEN}"), "");
     let response = respond(
         &store,
+        &keys(),
         &FakeEvents::default(),
         &FixedClock(now()),
         "https://rappel.example.fr",
@@ -804,11 +838,18 @@ async fn every_page_carries_the_security_headers() {
             .unwrap()
             .starts_with("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
     );
-    for response in [not_found(), server_error(), method_not_allowed("POST")] {
+    for response in [
+        not_found(Lang::Fr),
+        server_error(Lang::Fr),
+        method_not_allowed(Lang::Fr, "POST"),
+    ] {
         assert_eq!(response.headers()["cache-control"], "no-store");
         assert_eq!(response.headers()["content-security-policy"], CSP);
     }
-    assert_eq!(method_not_allowed("POST").headers()["allow"], "POST");
+    assert_eq!(
+        method_not_allowed(Lang::Fr, "POST").headers()["allow"],
+        "POST"
+    );
 }
 
 #[tokio::test]
@@ -911,6 +952,7 @@ async fn booking_emits_callback_requested_once() {
                 "provider": "twilio",
                 "call_id": "CA42#dial",
                 "caller": "+33 6•• •• •• 01",
+                "callback_number": null,
                 "booked_at": "2026-11-27T18:30:00Z",
                 "consent": {"page_version": page_version(), "language": "fr"},
             })
@@ -948,6 +990,7 @@ async fn concurrent_earlier_booking_is_shown_without_an_event() {
     );
     let response = respond(
         &store,
+        &keys(),
         &events,
         &FixedClock(now()),
         "https://rappel.example.fr",
@@ -1106,6 +1149,7 @@ async fn an_opt_out_whose_event_failed_is_done_again_in_full_on_retry() {
     let post = || request("POST", &format!("/o/{TOKEN}"), "");
     let first = respond(
         &store,
+        &keys(),
         &events,
         &FixedClock(now()),
         "https://rappel.example.fr",
@@ -1120,6 +1164,7 @@ async fn an_opt_out_whose_event_failed_is_done_again_in_full_on_retry() {
     );
     let retry = respond(
         &store,
+        &keys(),
         &events,
         &FixedClock(now()),
         "https://rappel.example.fr",
@@ -1169,7 +1214,7 @@ async fn a_booking_keeps_its_consent_record_and_a_visit_is_a_contact() {
     let store = FakeStore::with(link());
     let events = FakeEvents::default();
     let (_, page) = call(&store, &events, request("GET", &format!("/r/{TOKEN}"), "")).await;
-    let consent = consent_text("Plomberie Martin");
+    let consent = consent_text(Lang::Fr, "Plomberie Martin");
     assert!(page.contains(&consent), "the consent line is shown");
     let (status, _) = call(
         &store,
@@ -1206,6 +1251,7 @@ async fn a_booking_keeps_its_consent_record_and_a_visit_is_a_contact() {
     let later = FixedClock(now() + chrono::Duration::days(2));
     respond(
         &store,
+        &keys(),
         &events,
         &later,
         "https://rappel.example.fr",
@@ -1233,6 +1279,7 @@ async fn a_slot_filled_between_reading_and_booking_offers_the_remaining_slots() 
     );
     let response = respond(
         &store,
+        &keys(),
         &events,
         &FixedClock(now()),
         "https://rappel.example.fr",
@@ -1333,6 +1380,7 @@ async fn a_booking_whose_slot_has_started_cannot_be_changed() {
         slot: "2026-11-27T18:00:00Z".into(),
         name: None,
         message: None,
+        callback_number: None,
         booked_at: "2026-11-27T10:00:00Z".into(),
     });
     let store = FakeStore::with(booked);
@@ -1378,6 +1426,7 @@ async fn a_cross_site_form_post_is_refused_and_pages_carry_hsts() {
     let same = post(&[("sec-fetch-site", "same-origin"), ("origin", "null")]);
     let response = respond(
         &store,
+        &keys(),
         &events,
         &FixedClock(now()),
         "https://rappel.example.fr",
@@ -1439,6 +1488,7 @@ async fn more_than_twenty_form_posts_on_one_link_in_ten_minutes_are_refused() {
     }
     let response = respond(
         &store,
+        &keys(),
         &events,
         &FixedClock(now()),
         "https://rappel.example.fr",
@@ -1451,6 +1501,7 @@ async fn more_than_twenty_form_posts_on_one_link_in_ten_minutes_are_refused() {
     let later = FixedClock(now() + chrono::Duration::minutes(10));
     let response = respond(
         &store,
+        &keys(),
         &events,
         &later,
         "https://rappel.example.fr",
@@ -1467,5 +1518,308 @@ async fn more_than_twenty_form_posts_on_one_link_in_ten_minutes_are_refused() {
     assert_eq!(
         rate_window(now() + chrono::Duration::minutes(9)),
         Utc.with_ymd_and_hms(2026, 11, 27, 18, 30, 0).unwrap()
+    );
+}
+
+// ---------------------------------------------------------------- languages
+
+fn with_language(mut req: Request, accept_language: &str) -> Request {
+    req.headers_mut().insert(
+        lambda_http::http::header::ACCEPT_LANGUAGE,
+        HeaderValue::from_str(accept_language).unwrap(),
+    );
+    req
+}
+
+#[tokio::test]
+async fn the_page_is_in_english_when_the_browser_prefers_it() {
+    let store = FakeStore::with(link());
+    let events = FakeEvents::default();
+    let get = || request("GET", &format!("/r/{TOKEN}"), "");
+    let response = respond(
+        &store,
+        &keys(),
+        &events,
+        &FixedClock(now()),
+        "https://rappel.example.fr",
+        &with_language(get(), "en-GB,en;q=0.9,fr;q=0.8"),
+    )
+    .await;
+    assert_eq!(response.headers()["content-language"], "en");
+    assert_eq!(response.headers()["vary"], "Accept-Language");
+    let (status, html) = call(
+        &store,
+        &events,
+        with_language(get(), "en-GB,en;q=0.9,fr;q=0.8"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(html.starts_with("<!doctype html>\n<html lang=\"en\">"));
+    assert!(html.contains("<h1>When would you like to be called back?</h1>"));
+    assert!(html.contains("<legend>Monday 30 November</legend>"));
+    assert!(html.contains("By confirming, you ask Plomberie Martin to call you back"));
+    assert!(html.contains(r#"<input type="hidden" name="lang" value="en">"#));
+    assert!(html.contains("Stop text messages from Plomberie Martin"));
+    assert!(html.contains("GDPR articles 15 to 21"));
+    for french in [
+        "créneau",
+        "rappelé",
+        "Vos données",
+        "lundi",
+        "facultatif",
+        "Ne plus",
+    ] {
+        assert!(!html.contains(french), "{french} in the English page");
+    }
+    // A French browser, or none: French.
+    let (_, html) = call(
+        &store,
+        &events,
+        with_language(get(), "fr-FR,fr;q=0.9,en;q=0.8"),
+    )
+    .await;
+    assert!(html.contains("<html lang=\"fr\">") && html.contains("lundi 30 novembre"));
+    let (_, html) = call(&store, &events, get()).await;
+    assert!(html.contains("<html lang=\"fr\">"));
+    // Error pages too.
+    let (status, html) = call(
+        &store,
+        &events,
+        with_language(request("GET", "/r/AAAAAAAAAAAAAAAAAAAAAA", ""), "en"),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(html.contains("<html lang=\"en\">") && html.contains("Link not found"));
+}
+
+#[tokio::test]
+async fn an_english_booking_records_the_english_consent_line_it_showed() {
+    let store = FakeStore::with(link());
+    let events = FakeEvents::default();
+    // The form says which language it was shown in; that is the consent line recorded.
+    let req = with_language(
+        request(
+            "POST",
+            &format!("/r/{TOKEN}"),
+            "slot=2026-11-30T09%3A00%3A00Z&lang=en",
+        ),
+        "en-US,en;q=0.9",
+    );
+    let (status, html) = call(&store, &events, req).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<h1>Your request is booked</h1>"));
+    assert!(html.contains("Plomberie Martin will call you back on Monday 30 November, 10:00."));
+    let record = store.records.lock().unwrap()[0].clone();
+    let consent = record.consent.unwrap();
+    assert_eq!(consent.language, "en");
+    assert_eq!(consent.text, consent_text(Lang::En, "Plomberie Martin"));
+    assert!(
+        consent
+            .text
+            .starts_with("By confirming, you ask Plomberie Martin")
+    );
+    let sent = events.0.lock().unwrap();
+    assert_eq!(sent[0].1["consent"]["language"], "en");
+    // The business's label stays in its own language.
+    assert_eq!(sent[0].1["slot_local"], "lundi 30 novembre, 10:00");
+}
+
+// ---------------------------------------------------------------- another number
+
+const OTHER: &str = "slot=2026-11-30T09%3A00%3A00Z&phone=06+00+00+00+07";
+
+#[tokio::test]
+async fn another_number_is_sealed_kept_apart_and_given_to_the_business_sealed() {
+    let store = FakeStore::with(link());
+    let events = FakeEvents::default();
+    let (status, html) = call(
+        &store,
+        &events,
+        request("POST", &format!("/r/{TOKEN}"), OTHER),
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    // Shown masked, never in clear.
+    assert!(html.contains(
+        "Plomberie Martin vous rappellera le lundi 30 novembre, 10:00, au +33 6•• •• •• 07."
+    ));
+    let booking = store.stored().booking.unwrap();
+    assert_eq!(booking.callback_number.as_deref(), Some("+33 6•• •• •• 07"));
+    let numbers = store.numbers.lock().unwrap().clone();
+    assert_eq!(numbers.len(), 1);
+    let n = &numbers[0];
+    assert_eq!(n.sk, format!("NUMBER#h4sh#{}", booking.booking_id));
+    assert_eq!(n.number, rappel::fake::FakeKeys::seal_text("+33600000007"));
+    // A week after the link's last day (valid until 4 December 18:30 UTC).
+    assert_eq!(
+        n.expires_at,
+        Utc.with_ymd_and_hms(2026, 12, 11, 18, 30, 0)
+            .unwrap()
+            .timestamp()
+    );
+    let sent = events.0.lock().unwrap();
+    assert_eq!(
+        sent[0].1["callback_number"],
+        json!({"masked": "+33 6•• •• •• 07", "sealed": n.number})
+    );
+    // No clear number anywhere the business or a person reads.
+    for text in [
+        html.clone(),
+        sent[0].1.to_string(),
+        format!("{:?}", store.records.lock().unwrap()),
+    ] {
+        assert_eq!(
+            rappel::fake::find_number(&text, &["+33600000007"]),
+            None,
+            "{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn another_number_must_be_one_a_person_answers_in_an_allowed_country() {
+    for (typed, error, why) in [
+        ("12", FormError::PhoneInvalid, "too short"),
+        ("anonymous", FormError::PhoneInvalid, "not a number"),
+        (
+            "06 39 98 00 00",
+            FormError::PhoneInvalid,
+            "fiction range, invalid",
+        ),
+        (&"0".repeat(40), FormError::PhoneInvalid, "too long"),
+        (
+            "08 99 00 00 01",
+            FormError::PhoneNotCallable,
+            "premium rate",
+        ),
+        (
+            "+32 470 00 00 01",
+            FormError::PhoneNotCallable,
+            "country not allowed",
+        ),
+    ] {
+        let store = FakeStore::with(link());
+        let events = FakeEvents::default();
+        let faults = rappel::fake::Faults::new();
+        let body = serde_urlencoded::to_string([
+            ("slot", "2026-11-30T09:00:00Z"),
+            ("name", "Camille"),
+            ("phone", typed),
+        ])
+        .unwrap();
+        let response = respond(
+            &store,
+            &rappel::fake::FakeKeys::new(faults.clone()),
+            &events,
+            &FixedClock(now()),
+            "https://rappel.example.fr",
+            &request("POST", &format!("/r/{TOKEN}"), &body),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{why}");
+        let Body::Text(html) = response.body() else {
+            panic!("text body")
+        };
+        assert!(
+            html.contains(&html_escape(error.message(Lang::Fr))),
+            "{why}"
+        );
+        assert!(html.contains(r#"aria-invalid="true""#), "{why}");
+        // The typed values are kept to fix, the slot still chosen.
+        assert!(html.contains(r#"value="Camille""#), "{why}");
+        assert!(html.contains("checked"), "{why}");
+        assert_eq!(store.stored().booking, None, "{why}");
+        assert!(store.numbers.lock().unwrap().is_empty(), "{why}");
+        assert!(faults.calls().is_empty(), "{why}: no KMS call");
+        assert!(events.0.lock().unwrap().is_empty(), "{why}");
+    }
+    // Allowed when the account calls that country.
+    let mut belgium = account();
+    belgium.allowed_countries.push("BE".into());
+    assert!(callback_number("+32 470 00 00 01", &belgium, "FR").is_ok());
+    // A Réunion prospect types their national notation.
+    let e164 = callback_number("0692 00 00 07", &account(), "RE").unwrap();
+    assert_eq!(e164.expose(), "+262692000007");
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&#38;")
+        .replace('\'', "&#39;")
+        .replace('"', "&#34;")
+}
+
+#[tokio::test]
+async fn a_number_that_cannot_be_sealed_books_nothing() {
+    let store = FakeStore::with(link());
+    let events = FakeEvents::default();
+    let faults = rappel::fake::Faults::new();
+    faults.always("kms.GenerateDataKey", rappel::fake::FaultMode::Before);
+    let response = respond(
+        &store,
+        &rappel::fake::FakeKeys::new(faults.clone()),
+        &events,
+        &FixedClock(now()),
+        "https://rappel.example.fr",
+        &request("POST", &format!("/r/{TOKEN}"), OTHER),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(store.stored().booking, None);
+    assert!(store.records.lock().unwrap().is_empty());
+    assert!(store.numbers.lock().unwrap().is_empty());
+    assert!(events.0.lock().unwrap().is_empty());
+    // The retry, once KMS answers, books with the number.
+    faults.clear();
+    let (status, _) = call(
+        &store,
+        &events,
+        request("POST", &format!("/r/{TOKEN}"), OTHER),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(store.numbers.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn another_number_goes_with_a_withdrawn_or_cancelled_booking() {
+    // The business could not be told: the booking and its number are withdrawn.
+    let store = FakeStore::with(link());
+    let events = FlakyEvents(Mutex::new(1), FakeEvents::default());
+    let post = request("POST", &format!("/r/{TOKEN}"), OTHER);
+    let response = respond(
+        &store,
+        &keys(),
+        &events,
+        &FixedClock(now()),
+        "https://rappel.example.fr",
+        &post,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(store.stored().booking, None);
+    assert!(
+        store.numbers.lock().unwrap().is_empty(),
+        "withdrawn with it"
+    );
+    // Booked, then cancelled by the prospect: the number has no use left.
+    let events = FakeEvents::default();
+    let (status, _) = call(
+        &store,
+        &events,
+        request("POST", &format!("/r/{TOKEN}"), OTHER),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(store.numbers.lock().unwrap().len(), 1);
+    let (status, html) = call(
+        &store,
+        &events,
+        request("POST", &format!("/r/{TOKEN}/cancel"), ""),
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        store.numbers.lock().unwrap().is_empty(),
+        "cancelled with it"
     );
 }
