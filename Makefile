@@ -16,7 +16,7 @@ MOTO_PORT ?= 5055
 # Ports the tests use, away from a `make local` that may be running.
 TEST_MOTO_PORT ?= 5157
 
-.PHONY: venv build local demo test unit adapters e2e browser chaos lint release fmt fuzz clean
+.PHONY: venv build local demo test unit adapters e2e browser chaos lint release bench fmt fuzz clean
 
 venv: $(VENV)/.installed
 
@@ -79,6 +79,13 @@ release: venv
 	cargo lambda build --release --x86-64 -p webhook-intake -p eligibility -p sender -p booking -p inbound-sms
 	@for f in webhook-intake eligibility sender booking inbound-sms; do \
 	  printf '%-16s %8d bytes\n' $$f $$(stat -c %s target/lambda/$$f/bootstrap); done
+
+# What a missed call costs, measured here (not part of `make test`; run it after): the hot
+# path per provider (criterion) next to Python, release binary and zip sizes, cold starts
+# against a local Lambda Runtime API with moto behind, AWS calls per missed call. One table;
+# target/bench/report.json. RAPPEL_BENCH_RUNS starts per function (default 5).
+bench: venv build
+	$(PY) bench/run.py
 
 # Coverage-guided fuzzing of every parser and verifier (cargo-fuzz on stable with
 # RUSTC_BOOTSTRAP=1; not part of `make test`). FUZZ_SECONDS per target, default 60.

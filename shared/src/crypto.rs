@@ -11,6 +11,10 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rand::RngCore;
 
+/// The `purpose` encryption-context value (and associated-data suffix) of another number a
+/// prospect asks to be called on: it keeps those apart from callers' numbers in the key policy.
+pub const CALLBACK_NUMBER_PURPOSE: &str = "callback-number";
+
 /// Format tag of [`Sealed::encode`]; bump it if the layout changes.
 const VERSION: &str = "v1";
 

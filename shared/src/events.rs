@@ -111,9 +111,10 @@ pub struct CallbackRequested {
 
 /// Another number to call, never in clear: masked for people, sealed for the program that
 /// places the call. `sealed` is `v1.<encrypted data key>.<nonce>.<ciphertext>` (base64
-/// parts): KMS `Decrypt` of the data key with encryption context `{"account_id": …}` (a
-/// principal given `CallbackNumberReaderRoleArn`), then AES-256-GCM with the account id as
-/// associated data (docs/architecture.md, "Another number to call").
+/// parts): KMS `Decrypt` of the data key with encryption context `{"account_id": …,
+/// "purpose": "callback-number"}` (a principal given `CallbackNumberReaderRoleArn`), then
+/// AES-256-GCM with `{account_id}\0callback-number` as associated data
+/// (docs/architecture.md, "Another number to call").
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]

@@ -15,7 +15,8 @@ use crate::account::{Account, Secrets};
 use crate::items::*;
 use crate::phone::E164;
 use crate::ports::{
-    Applied, EventPublisher, NumberOpener, NumberProtector, PortError, SecretsVault, SmsGateway,
+    Applied, CallbackNumberSealer, EventPublisher, NumberOpener, NumberProtector, PortError,
+    SecretsVault, SmsGateway,
 };
 use crate::rules::{Outcome, Reason};
 use crate::store::*;
@@ -1250,6 +1251,18 @@ impl NumberOpener for FakeKeys {
     }
 }
 
+impl CallbackNumberSealer for FakeKeys {
+    async fn seal_callback_number(
+        &self,
+        _account_id: &str,
+        number: &E164,
+    ) -> Result<String, PortError> {
+        self.faults.run("kms.GenerateDataKey", || {
+            Ok(format!("cb-{}", FakeKeys::seal_text(number.expose())))
+        })
+    }
+}
+
 impl SecretsVault for FakeKeys {
     async fn seal_secrets(&self, _account_id: &str, plaintext: &str) -> Result<String, PortError> {
         self.faults
@@ -1463,15 +1476,58 @@ pub fn find_number<'a>(text: &str, numbers: &'a [&'a str]) -> Option<(&'a str, S
 }
 
 /// Log lines written while the returned guard lives on this thread (JSON, as on Lambda).
-pub fn capture_logs() -> (LogBuffer, tracing::subscriber::DefaultGuard) {
+///
+/// One global subscriber (installed on first use, every level) writes each line to the buffer
+/// of the thread that logged it, if that thread is capturing: a per-thread default subscriber
+/// would let a test running at the same time without one cache "disabled" for a log site.
+pub fn capture_logs() -> (LogBuffer, CaptureGuard) {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(|| ThreadWriter)
+            .finish();
+        // A test binary that installed its own global subscriber keeps it.
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
     let buffer = LogBuffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || writer.clone())
-        .finish();
-    (buffer, tracing::subscriber::set_default(subscriber))
+    let previous = CAPTURE.with(|c| c.replace(Some(buffer.clone())));
+    (buffer, CaptureGuard { previous })
+}
+
+thread_local! {
+    static CAPTURE: std::cell::RefCell<Option<LogBuffer>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Stops [`capture_logs`] on this thread when dropped.
+pub struct CaptureGuard {
+    previous: Option<LogBuffer>,
+}
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CAPTURE.with(|c| *c.borrow_mut() = previous);
+    }
+}
+
+/// Writes to the capturing buffer of the current thread, if any.
+struct ThreadWriter;
+
+impl std::io::Write for ThreadWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use std::io::Write as _;
+        CAPTURE.with(|c| {
+            if let Some(buffer) = c.borrow_mut().as_mut() {
+                buffer.write_all(buf)?;
+            }
+            Ok(buf.len())
+        })
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A shared buffer of log output.

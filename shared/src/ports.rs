@@ -152,6 +152,18 @@ pub trait NumberOpener: Send + Sync {
     ) -> impl Future<Output = Result<E164, PortError>> + Send;
 }
 
+/// Sealing another number a prospect asks to be called on (booking only): KMS envelope under
+/// the number key with encryption context `account_id` + `purpose=callback-number`
+/// ([`crate::crypto::CALLBACK_NUMBER_PURPOSE`]), associated data `{account_id}\0callback-number`,
+/// so that the role placing callbacks can open these and no caller's number.
+pub trait CallbackNumberSealer: Send + Sync {
+    fn seal_callback_number(
+        &self,
+        account_id: &str,
+        number: &E164,
+    ) -> impl Future<Output = Result<String, PortError>> + Send;
+}
+
 /// Sealing and opening an account's webhook secrets (KMS envelope under the secrets key,
 /// encryption context `account_id` + `purpose=webhook-secrets`). Admin tools seal; only
 /// intake opens.

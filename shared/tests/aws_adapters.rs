@@ -607,10 +607,14 @@ async fn bookings_are_idempotent() {
     table.unbook("tok-m2", &other).await.unwrap();
     assert!(numbers().await.is_empty(), "withdrawn with its booking");
     assert_eq!(
-        table.book("tok-m2", &other, None, 1).await.unwrap(),
+        table
+            .book("tok-m2", &other, Some(&number), 1)
+            .await
+            .unwrap(),
         BookOutcome::SlotFull,
         "at capacity"
     );
+    assert!(numbers().await.is_empty(), "refused whole: no number kept");
     assert!(
         table
             .get_link("tok-m2")
@@ -864,8 +868,49 @@ async fn a_subject_is_exported_then_erased_except_the_opt_out_tombstone() {
         .record_opt_out("acme", "h7", OptOutSource::Link, now)
         .await
         .unwrap();
+    // A booking with another number to call: both are the person's, both go.
+    let token = l.pk.trim_start_matches("LINK#").to_string();
+    let booking = BookingItem {
+        pk: account_pk("acme"),
+        sk: booking_sk("h7", "b7"),
+        account_id: "acme".into(),
+        caller_hash: "h7".into(),
+        message_id: "m7".into(),
+        call_sk: c.sk.clone(),
+        booking: Booking {
+            booking_id: "b7".into(),
+            slot: "2026-11-30T09:00:00Z".into(),
+            name: None,
+            message: None,
+            callback_number: Some("+33 7•• •• •• 09".into()),
+            booked_at: ts(now),
+        },
+        consent: None,
+        last_contact_at: ts(now),
+        cancelled_at: None,
+        rescheduled_at: None,
+        expires_at: rappel::retention::expires(now, rappel::retention::BOOKING_DAYS),
+    };
+    let number = CallbackNumberItem {
+        pk: account_pk("acme"),
+        sk: callback_number_sk("h7", "b7"),
+        account_id: "acme".into(),
+        caller_hash: "h7".into(),
+        booking_id: "b7".into(),
+        number: "v1.sealed".into(),
+        masked: "+33 7•• •• •• 09".into(),
+        expires_at: rappel::retention::expires(now, 14),
+    };
+    assert!(matches!(
+        table
+            .book(&token, &booking, Some(&number), 5)
+            .await
+            .unwrap(),
+        BookOutcome::Booked(_)
+    ));
 
     let data = table.subject_data("acme", "h7").await.unwrap();
+    assert_eq!(data.bookings.len(), 2, "the booking and its other number");
     assert_eq!(
         (
             data.calls.len(),
@@ -886,7 +931,7 @@ async fn a_subject_is_exported_then_erased_except_the_opt_out_tombstone() {
     assert_eq!(
         erased,
         SubjectErased {
-            deleted: 5,
+            deleted: 7,
             opt_out_kept: true,
             day_reservations_kept: 0
         }

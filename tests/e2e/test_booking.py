@@ -161,14 +161,15 @@ def table_items() -> list[dict]:
 
 def open_sealed(sealed: str, account_id: str) -> str:
     """What the business's program does with `CallbackRequested.callback_number.sealed`
-    (docs/architecture.md): KMS Decrypt of the data key under the account's context, then
-    AES-256-GCM with the account id as associated data."""
+    (docs/architecture.md): KMS Decrypt of the data key under the context {account_id,
+    purpose: callback-number}, then AES-256-GCM with "{account_id}\\0callback-number" as
+    associated data."""
     version, key, nonce, ciphertext = sealed.split(".")
     assert version == "v1"
-    data_key = kms().decrypt(CiphertextBlob=base64.b64decode(key),
-                             EncryptionContext={"account_id": account_id})["Plaintext"]
+    context = {"account_id": account_id, "purpose": "callback-number"}
+    data_key = kms().decrypt(CiphertextBlob=base64.b64decode(key), EncryptionContext=context)["Plaintext"]
     return AESGCM(data_key).decrypt(base64.b64decode(nonce), base64.b64decode(ciphertext),
-                                    account_id.encode()).decode()
+                                    f"{account_id}\0callback-number".encode()).decode()
 
 
 def test_an_english_prospect_asks_to_be_called_on_another_number(stack):
@@ -195,6 +196,11 @@ def test_an_english_prospect_asks_to_be_called_on_another_number(stack):
     assert event["callback_number"]["masked"] == "+33 7•• •• •• 02"
     assert event["consent"]["language"] == "en"
     assert open_sealed(event["callback_number"]["sealed"], "demo") == "+33750000002"
+    # Sealed for its own purpose: it does not open as a caller's number (the sender's and the
+    # callback reader's grants are kept apart by the key policy).
+    _, key, _, _ = event["callback_number"]["sealed"].split(".")
+    with pytest.raises(Exception):
+        kms().decrypt(CiphertextBlob=base64.b64decode(key), EncryptionContext={"account_id": "demo"})
     # In the table: its own item, sealed, kept a week after the link's last day.
     items = table_items()
     [link] = [i for i in items if i["PK"]["S"] == f"LINK#{token}" and i["SK"]["S"] == "LINK"]

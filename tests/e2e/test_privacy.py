@@ -260,7 +260,8 @@ def test_items_expire_when_the_readme_says(stack):
     stack.drain()
     token = token_from_sms(sms_to(stack, BOOKER)[0]["body"])
     slot = slots_on_page(stack.request("GET", f"/r/{token}").text)[-1]
-    assert stack.request("POST", f"/r/{token}", f"slot={slot.replace(':', '%3A')}",
+    # Booked to be called on another number: its sealed NUMBER# item is kept too.
+    assert stack.request("POST", f"/r/{token}", f"slot={slot.replace(':', '%3A')}&phone=07+50+00+00+09",
                          {"content-type": "application/x-www-form-urlencoded"}).status == 200
     stack.set_clock(stack.now() + timedelta(days=1))
     assert stack.request("GET", f"/r/{token}").status == 200
@@ -270,10 +271,12 @@ def test_items_expire_when_the_readme_says(stack):
                            "from": BOOKER, "to": "+33144000000", "started_at": at, "ended_at": at})
     assert stack.webhook("generic", "demo", answered, JSON_HEADERS, SECRET["demo"]).status == 200
     stack.drain()
-    due_of = {}
+    due_of, valid_until_of = {}, {}
     for item in table_items():
         if item["SK"]["S"].startswith("MSG#"):
             due_of[item["token"]["S"]] = parse_instant(item["due_at"]["S"])
+        if item["SK"]["S"] == "LINK" and "booking" in item:
+            valid_until_of[item["booking"]["M"]["booking_id"]["S"]] = parse_instant(item["valid_until"]["S"])
     day = 86_400
     checked = set()
     for item in table_items():
@@ -296,6 +299,9 @@ def test_items_expire_when_the_readme_says(stack):
             anchor = int((date + timedelta(days=1)).timestamp())  # kept N days after the day ends
         elif sk.startswith("SLOT#"):
             kind, anchor = "SLOT#", int(parse_instant(sk[5:]).timestamp())
+        elif sk.startswith("NUMBER#"):
+            # Kept after the last instant its booking's slot can start: the link's validity.
+            kind, anchor = "NUMBER#", int(valid_until_of[item["booking_id"]["S"]].timestamp())
         elif sk.startswith(("CONTACT#", "BOOKING#")):
             kind, anchor = sk.split("#", 1)[0] + "#", at("last_contact_at")
         elif sk.startswith(("OPTOUT#", "ACCOUNT")) or pk.startswith("REPLY#"):
@@ -310,7 +316,7 @@ def test_items_expire_when_the_readme_says(stack):
         checked.add(kind)
     # LEG# and PENDING# (Vonage, Telnyx legs) are checked by webhook-intake's handler tests.
     assert {"CALL#", "MSG#", "LINK#", "LINK# / OPTOUT", "LINK# / RATE#", "DAY#", "CAP#", "SLOT#", "CONTACT#", "BOOKING#",
-            "OPTOUT#", "ACCOUNT", "REPLY#"} <= checked, checked
+            "NUMBER#", "OPTOUT#", "ACCOUNT", "REPLY#"} <= checked, checked
 
 
 def test_template_allows_every_aws_call_the_privacy_scenario_made(stack):

@@ -317,6 +317,14 @@ USE_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncrypt
 # The encryption context's keys are exactly {account_id}.
 ACCOUNT_CONTEXT_ONLY = {"ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": "account_id"},
                         "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": "account_id"}}
+# Another number to call: {account_id, purpose: callback-number}, nothing else.
+CALLBACK_NUMBER_CONTEXT = {"Null": {"kms:EncryptionContext:account_id": "false"},
+                           "StringEquals": {"kms:EncryptionContext:purpose": "callback-number"},
+                           "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["account_id", "purpose"]}}
+# Either of the two (a person's export opens both kinds).
+ANY_NUMBER_CONTEXT = {"Null": {"kms:EncryptionContext:account_id": "false"},
+                      "StringEqualsIfExists": {"kms:EncryptionContext:purpose": "callback-number"},
+                      "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["account_id", "purpose"]}}
 
 
 def as_list(value) -> list:
@@ -351,7 +359,8 @@ def test_number_key_policy_lists_who_may_open_a_number(template):
     assert use_actions(root[0]) == set(), "the account root must not use NumberKey"
     assert "kms:PutKeyPolicy" in root[0]["Action"] or "kms:Put*" in root[0]["Action"]
     assert "kms:ScheduleKeyDeletion" in root[0]["Action"]
-    # Use: exactly these principals and actions, each bound to an account_id-only context.
+    # Use: exactly these principals and actions, each bound to its context: callers' numbers
+    # {account_id}, other numbers to call {account_id, purpose: callback-number}.
     uses = {}
     for condition, s in statements:
         actions = use_actions(s)
@@ -359,7 +368,9 @@ def test_number_key_policy_lists_who_may_open_a_number(template):
             continue
         principal = s["Principal"]["AWS"]
         uses[json.dumps(principal, sort_keys=True)] = (condition, actions)
-        assert s["Condition"] == ACCOUNT_CONTEXT_ONLY, principal
+        context = {"BookingSeals": CALLBACK_NUMBER_CONTEXT, "CallbackNumberReaderOpens": CALLBACK_NUMBER_CONTEXT,
+                   "SubjectExportOpens": ANY_NUMBER_CONTEXT}.get(s["Sid"], ACCOUNT_CONTEXT_ONLY)
+        assert s["Condition"] == context, principal
         assert s["Resource"] == "*"
     role = lambda name: json.dumps({"Fn::GetAtt": [name, "Arn"]}, sort_keys=True)  # noqa: E731
     assert uses == {

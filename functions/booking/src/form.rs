@@ -16,8 +16,9 @@ pub const PHONE_MAX: usize = 32;
 
 // ------------------------------------------------------------------------------- the form
 
-/// The posted fields, as sent (first occurrence of each).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The posted fields, as sent (first occurrence of each). `Debug` never prints the other
+/// number.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct RawForm {
     pub slot: Option<String>,
     pub name: Option<String>,
@@ -27,6 +28,18 @@ pub struct RawForm {
     /// The language of the page that was shown (`fr`, `en`): the consent line recorded is
     /// the one it showed.
     pub lang: Option<String>,
+}
+
+impl std::fmt::Debug for RawForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawForm")
+            .field("slot", &self.slot)
+            .field("name", &self.name)
+            .field("message", &self.message)
+            .field("phone", &self.phone.as_ref().map(|_| "<redacted>"))
+            .field("lang", &self.lang)
+            .finish()
+    }
 }
 
 impl RawForm {
@@ -78,6 +91,8 @@ pub enum FormError {
     PhoneInvalid,
     #[error("other number of a kind or country that is not called back")]
     PhoneNotCallable,
+    #[error("already booked: another number cannot be added or changed")]
+    AlreadyBooked,
 }
 
 impl FormError {
@@ -92,6 +107,7 @@ impl FormError {
             FormError::MessageTooLong => t.error_message_too_long,
             FormError::PhoneInvalid => t.error_phone_invalid,
             FormError::PhoneNotCallable => t.error_phone_not_callable,
+            FormError::AlreadyBooked => t.error_already_booked,
         }
     }
 
@@ -158,16 +174,33 @@ pub fn validate(
 
 /// Another number a prospect gives to be called on, validated like a caller's number
 /// (libphonenumber metadata through [`phone::classify`], national notations read in `region`):
-/// a valid number ([`FormError::PhoneInvalid`] otherwise, withheld words included) of a line
+/// a valid number ([`FormError::PhoneInvalid`] otherwise, withheld words included; a national
+/// notation invalid in `region` is read in the first of the account's other `allowed_countries`,
+/// in their order, where it is valid) of a line
 /// a person answers — mobile, fixed, VoIP — in one of the account's `allowed_countries`
-/// ([`FormError::PhoneNotCallable`] otherwise: premium-rate, shared-cost and other special
-/// numbers cost the business or reach no one; décret 2022-1313 frames calls to consumers in
-/// France).
+/// ([`FormError::PhoneNotCallable`] otherwise: premium-rate and shared-cost numbers cost the
+/// business, toll-free, UAN, voicemail-access and other special numbers do not reach the
+/// person; décret 2022-1313 frames calls to consumers in France).
 pub fn callback_number(typed: &str, account: &Account, region: &str) -> Result<E164, FormError> {
     if typed.chars().count() > PHONE_MAX {
         return Err(FormError::PhoneInvalid);
     }
-    match phone::classify(typed, region) {
+    let national = typed.trim_start().starts_with('0') && !typed.trim_start().starts_with("00");
+    let caller = match phone::classify(typed, region) {
+        // A national notation of another zone the account calls (the overseas departments
+        // have their own country codes: a mainland mobile typed by a Réunion caller, a
+        // Réunion one typed by a mainland caller): the first allowed country, in the account's
+        // order (France first by default), where it is valid.
+        Caller::Invalid if national => account
+            .allowed_countries
+            .iter()
+            .filter(|c| c.as_str() != region)
+            .map(|c| phone::classify(typed, c))
+            .find(|c| matches!(c, Caller::Number { .. }))
+            .unwrap_or(Caller::Invalid),
+        other => other,
+    };
+    match caller {
         Caller::Number {
             e164,
             line_type,

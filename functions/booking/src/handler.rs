@@ -18,7 +18,7 @@ use rappel::items::{
     Booking, BookingItem, CALL_PREFIX, CallbackNumberItem, LinkItem, OptOutSource, RATE_LIMIT,
     RATE_WINDOW_MINUTES, RETENTION_DAYS, account_pk, booking_sk, callback_number_sk, ts,
 };
-use rappel::ports::{Clock, EventPublisher, NumberProtector, PortError};
+use rappel::ports::{CallbackNumberSealer, Clock, EventPublisher, PortError};
 use rappel::retention;
 use rappel::slots::{self, Slot};
 use rappel::store::BookOutcome;
@@ -38,9 +38,10 @@ pub const DAYS_SHOWN: u32 = 7;
 pub const MAX_SLOTS: usize = 30;
 
 /// What the booking function needs, built once per cold start by `main`.
-pub struct Deps<K: NumberProtector, E: EventPublisher, C: Clock> {
+pub struct Deps<K: CallbackNumberSealer, E: EventPublisher, C: Clock> {
     pub table: Table,
-    /// Seals another number a prospect asks to be called on (KMS `GenerateDataKey`).
+    /// Seals another number a prospect asks to be called on (KMS `GenerateDataKey`, context
+    /// `account_id` + `purpose=callback-number`).
     pub keys: K,
     pub events: E,
     pub clock: C,
@@ -50,7 +51,7 @@ pub struct Deps<K: NumberProtector, E: EventPublisher, C: Clock> {
 }
 
 /// Answer one API Gateway request. Never errors: failures become an HTML error page.
-pub async fn handle<K: NumberProtector, E: EventPublisher, C: Clock>(
+pub async fn handle<K: CallbackNumberSealer, E: EventPublisher, C: Clock>(
     deps: &Deps<K, E, C>,
     req: Request,
 ) -> Result<Response<Body>, Infallible> {
@@ -69,7 +70,7 @@ pub async fn handle<K: NumberProtector, E: EventPublisher, C: Clock>(
 
 /// [`handle`] over the narrow ports: routes, reads the link and account, and answers in the
 /// language the browser prefers ([`Lang::negotiate`]).
-pub async fn respond<S: BookingStore, K: NumberProtector, E: EventPublisher, C: Clock>(
+pub async fn respond<S: BookingStore, K: CallbackNumberSealer, E: EventPublisher, C: Clock>(
     store: &S,
     keys: &K,
     events: &E,
@@ -142,6 +143,7 @@ struct Visit {
 }
 
 /// A link with its account, as the page needs them.
+#[derive(Clone)]
 struct Context {
     token: String,
     link: LinkItem,
@@ -319,7 +321,7 @@ async fn show<S: BookingStore>(store: &S, v: &Visit) -> Result<Response<Body>, P
 /// `POST /r/{token}`: validate the form, seal another number to call if one was given, book,
 /// and tell the business (once). The consent recorded is the line of the language the form
 /// was shown in (its `lang` field), else of the one negotiated now.
-async fn book<S: BookingStore, K: NumberProtector, E: EventPublisher>(
+async fn book<S: BookingStore, K: CallbackNumberSealer, E: EventPublisher>(
     store: &S,
     keys: &K,
     events: &E,
@@ -346,9 +348,11 @@ async fn book<S: BookingStore, K: NumberProtector, E: EventPublisher>(
     if ctx.expired {
         return Ok(expired(&ctx));
     }
-    // A resubmission (back button, double tap) shows the booking that holds.
-    if ctx.link.booking.is_some() {
-        return Ok(page(&ctx, StatusCode::OK, now, &FormState::default()));
+    let region = ctx.link.region.clone().unwrap_or_else(|| "FR".into());
+    // A resubmission (back button, double tap) shows the booking that holds; one that asks
+    // for another number than it holds is told how to change it.
+    if let Some(held) = &ctx.link.booking {
+        return Ok(resubmitted(&ctx, held, &raw, &region, now));
     }
     // A stale form after an opt-out: nothing to book, show the opted-out state.
     if ctx.link.opted_out_at.is_some() {
@@ -356,8 +360,7 @@ async fn book<S: BookingStore, K: NumberProtector, E: EventPublisher>(
     }
     let mut ctx = ctx;
     ctx.full = full_slots(store, &ctx.account, now).await?;
-    let region = ctx.link.region.as_deref().unwrap_or("FR");
-    let form = match validate(&raw, &ctx.account, now, &ctx.full, region)
+    let form = match validate(&raw, &ctx.account, now, &ctx.full, &region)
         .and_then(|f| on_offer(&ctx, f, now))
     {
         Ok(form) => form,
@@ -367,7 +370,7 @@ async fn book<S: BookingStore, K: NumberProtector, E: EventPublisher>(
                 error: Some(error),
                 name: raw.name.unwrap_or_default(),
                 message: raw.message.unwrap_or_default(),
-                phone: raw.phone.unwrap_or_default(),
+                phone_typed: raw.phone.as_deref().and_then(|p| clean(p, false)).is_some(),
                 chosen: (!error.is_about_slot())
                     .then(|| raw.slot.as_deref().and_then(parse_instant))
                     .flatten(),
@@ -389,7 +392,9 @@ async fn book<S: BookingStore, K: NumberProtector, E: EventPublisher>(
             account_id: ctx.account.account_id.clone(),
             caller_hash: ctx.link.caller_hash.clone(),
             booking_id: booking_id.clone(),
-            number: keys.seal(&ctx.account.account_id, e164).await?,
+            number: keys
+                .seal_callback_number(&ctx.account.account_id, e164)
+                .await?,
             masked: e164.masked(),
             // A week after the latest slot this link can book (README, "Retention").
             expires_at: retention::expires(
@@ -433,8 +438,9 @@ async fn book<S: BookingStore, K: NumberProtector, E: EventPublisher>(
         BookOutcome::Booked(booking) => booking,
         // Another tab or a double tap booked first: show that booking, tell nobody again.
         BookOutcome::Held(booking) => {
+            let response = resubmitted(&ctx, &booking, &raw, &region, now);
             ctx.link.booking = Some(booking);
-            return Ok(page(&ctx, StatusCode::OK, now, &FormState::default()));
+            return Ok(response);
         }
         // Someone took the last place meanwhile: the remaining slots, and why.
         BookOutcome::SlotFull => {
@@ -444,7 +450,7 @@ async fn book<S: BookingStore, K: NumberProtector, E: EventPublisher>(
                 error: Some(FormError::SlotTaken),
                 name: record.booking.name.clone().unwrap_or_default(),
                 message: record.booking.message.clone().unwrap_or_default(),
-                phone: raw.phone.unwrap_or_default(),
+                phone_typed: number.is_some(),
                 chosen: None,
                 notice: None,
             };
@@ -487,6 +493,36 @@ async fn book<S: BookingStore, K: NumberProtector, E: EventPublisher>(
     }
     ctx.link.booking = Some(held);
     Ok(page(&ctx, StatusCode::OK, now, &FormState::default()))
+}
+
+/// The answer to a booking form posted on a link already booked (`held`): the page as it
+/// holds, or 409 with [`FormError::AlreadyBooked`] when the form gives another number than
+/// the booking's (none, or a different one): that number is not taken.
+fn resubmitted(
+    ctx: &Context,
+    held: &Booking,
+    raw: &RawForm,
+    region: &str,
+    now: DateTime<Utc>,
+) -> Response<Body> {
+    let other = raw.phone.as_deref().and_then(|p| clean(p, false));
+    let changes = other.is_some_and(
+        |typed| match callback_number(&typed, &ctx.account, region) {
+            Ok(e164) => held.callback_number.as_deref() != Some(e164.masked().as_str()),
+            Err(_) => true,
+        },
+    );
+    let mut ctx_held = ctx.clone();
+    ctx_held.link.booking = Some(held.clone());
+    if changes {
+        let state = FormState {
+            error: Some(FormError::AlreadyBooked),
+            ..FormState::default()
+        };
+        page(&ctx_held, StatusCode::CONFLICT, now, &state)
+    } else {
+        page(&ctx_held, StatusCode::OK, now, &FormState::default())
+    }
 }
 
 /// `POST /r/{token}/opt-out`. Honoured even on an expired link: opposition has no deadline
@@ -828,7 +864,7 @@ async fn opt_out_page<S: BookingStore>(store: &S, v: &Visit) -> Result<Response<
             opt_out_action: Some(format!("{}/o/{}", target.base_url, v.token)),
         }
     };
-    Ok(html(lang, StatusCode::OK, render(&page)))
+    Ok(html(lang, StatusCode::OK, render(lang, &page)))
 }
 
 /// `POST /o/{token}` (and `POST /r/{token}/opt-out` once the booking link is gone).
@@ -865,7 +901,7 @@ async fn opt_out_confirm<S: BookingStore, E: EventPublisher>(
         text: t.no_more_sms(company),
         opt_out_action: None,
     };
-    Ok(html(lang, StatusCode::OK, render(&page)))
+    Ok(html(lang, StatusCode::OK, render(lang, &page)))
 }
 
 /// The `CallbackRequested` detail: what the business needs to call back, the slot as a UTC
@@ -960,40 +996,48 @@ fn link_page(ctx: &Context, now: DateTime<Utc>, form: &FormState) -> String {
     } else {
         Vec::new()
     };
-    render(&LinkPage {
-        lang: lang.code(),
-        t,
-        company: &ctx.account.company_name,
-        book_action: ctx.book_action(),
-        opt_out_action: ctx.opt_out_action(),
-        booked_label,
-        booked_number: ctx
-            .link
-            .booking
-            .as_ref()
-            .and_then(|b| b.callback_number.clone()),
-        opted_out: ctx.link.opted_out_at.is_some(),
-        days,
-        error: form.error.map(|e| e.message(lang)),
-        name: &form.name,
-        message: &form.message,
-        phone: &form.phone,
-        phone_error: matches!(
-            form.error,
-            Some(FormError::PhoneInvalid | FormError::PhoneNotCallable)
-        ),
-        name_max: NAME_MAX,
-        message_max: MESSAGE_MAX,
-        phone_max: PHONE_MAX,
-        retention_days: RETENTION_DAYS,
-        booking_retention_years: retention::BOOKING_DAYS / 365,
-        consent: consent_text(lang, &ctx.account.company_name),
-        zone,
-        can_change,
-        reschedule_action: format!("{}/r/{}/reschedule", ctx.base_url, ctx.token),
-        cancel_action: format!("{}/r/{}/cancel", ctx.base_url, ctx.token),
-        notice: form.notice,
-    })
+    render(
+        lang,
+        &LinkPage {
+            lang: lang.code(),
+            t,
+            company: &ctx.account.company_name,
+            book_action: ctx.book_action(),
+            opt_out_action: ctx.opt_out_action(),
+            booked_label,
+            booked_number: ctx
+                .link
+                .booking
+                .as_ref()
+                .and_then(|b| b.callback_number.clone()),
+            opted_out: ctx.link.opted_out_at.is_some(),
+            days,
+            error: form.error.map(|e| e.message(lang)),
+            name: &form.name,
+            message: &form.message,
+            phone_error: matches!(
+                form.error,
+                Some(FormError::PhoneInvalid | FormError::PhoneNotCallable)
+            ),
+            phone_again: form.phone_typed
+                && !matches!(
+                    form.error,
+                    Some(FormError::PhoneInvalid | FormError::PhoneNotCallable)
+                ),
+            number_days: retention::LINK_VALID_DAYS + retention::CALLBACK_NUMBER_DAYS,
+            name_max: NAME_MAX,
+            message_max: MESSAGE_MAX,
+            phone_max: PHONE_MAX,
+            retention_days: RETENTION_DAYS,
+            booking_retention_years: retention::BOOKING_DAYS / 365,
+            consent: consent_text(lang, &ctx.account.company_name),
+            zone,
+            can_change,
+            reschedule_action: format!("{}/r/{}/reschedule", ctx.base_url, ctx.token),
+            cancel_action: format!("{}/r/{}/cancel", ctx.base_url, ctx.token),
+            notice: form.notice,
+        },
+    )
 }
 
 /// Whether a booking can still be moved or cancelled at `now`: until its slot starts.
@@ -1015,7 +1059,7 @@ fn expired(ctx: &Context) -> Response<Body> {
             .is_none()
             .then(|| ctx.opt_out_action()),
     };
-    html(ctx.lang, StatusCode::GONE, render(&page))
+    html(ctx.lang, StatusCode::GONE, render(ctx.lang, &page))
 }
 
 #[cfg(test)]

@@ -38,35 +38,60 @@ impl Lang {
     }
 
     /// The language to answer in for an `Accept-Language` header: the supported language
-    /// with the highest quality value (`q`, default 1; `q=0` means "not this one"), the
-    /// first listed on a tie; French when the header is absent, unreadable or names neither.
-    /// `*` is ignored: it expresses no preference between the two.
+    /// with the highest quality value (`q`, default 1; `q=0` means "not this one"; a language
+    /// not named takes the quality of `*`), the first listed on a tie; French when the header
+    /// is absent or unreadable, when it names neither, or when it refuses both.
     pub fn negotiate(accept_language: Option<&str>) -> Lang {
         let Some(header) = accept_language else {
             return Lang::Fr;
         };
-        let mut best: Option<(Lang, u16)> = None;
-        for range in header.split(',') {
+        // Quality per language named (first occurrence wins, as listed), and of `*`.
+        let mut named: Vec<(Lang, u16, usize)> = Vec::new();
+        let mut wildcard: Option<u16> = None;
+        for (position, range) in header.split(',').enumerate() {
             let mut parts = range.split(';');
-            let Some(lang) = parts.next().and_then(Lang::from_code) else {
-                continue;
-            };
-            let q = parts
+            let tag = parts.next().unwrap_or("").trim();
+            let Some(q) = parts
                 .find_map(|p| {
                     let (k, v) = p.split_once('=')?;
                     k.trim()
                         .eq_ignore_ascii_case("q")
                         .then(|| quality(v.trim()))
                 })
-                .unwrap_or(Some(1000));
-            let Some(q) = q.filter(|q| *q > 0) else {
+                .unwrap_or(Some(1000))
+            else {
                 continue;
             };
-            if best.is_none_or(|(_, b)| q > b) {
-                best = Some((lang, q));
+            if tag == "*" {
+                wildcard.get_or_insert(q);
+            } else if let Some(lang) = Lang::from_code(tag)
+                && !named.iter().any(|(l, _, _)| *l == lang)
+            {
+                named.push((lang, q, position));
             }
         }
-        best.map_or(Lang::Fr, |(lang, _)| lang)
+        // A language not named takes the wildcard's quality (RFC 9110 §12.5.4), listed last.
+        let score = |lang: Lang| {
+            named
+                .iter()
+                .find(|(l, _, _)| *l == lang)
+                .map(|(_, q, pos)| (*q, *pos))
+                .or(wildcard.map(|q| (q, usize::MAX)))
+        };
+        let (fr, en) = (score(Lang::Fr), score(Lang::En));
+        let refused = |s: Option<(u16, usize)>| matches!(s, Some((0, _)));
+        match (fr, en) {
+            // French refused, English not: English.
+            _ if refused(fr) && !refused(en) => Lang::En,
+            // English when the browser prefers it (French on a tie, or listed first).
+            (fr, Some((en_q, en_pos))) if en_q > 0 => match fr {
+                Some((fr_q, fr_pos)) if fr_q > en_q || (fr_q == en_q && fr_pos <= en_pos) => {
+                    Lang::Fr
+                }
+                _ => Lang::En,
+            },
+            _ => Lang::Fr,
+        }
     }
 
     /// Every text of the pages in this language.
@@ -187,6 +212,7 @@ pub struct Texts {
     pub message_hint: &'static str,
     pub phone_label: &'static str,
     pub phone_hint: &'static str,
+    pub phone_again: &'static str,
     pub submit: &'static str,
     pub consent: &'static str,
     pub opt_out_button: &'static str,
@@ -221,6 +247,7 @@ pub struct Texts {
     pub error_message_too_long: &'static str,
     pub error_phone_invalid: &'static str,
     pub error_phone_not_callable: &'static str,
+    pub error_already_booked: &'static str,
 }
 
 impl Texts {
@@ -279,6 +306,11 @@ impl Texts {
     pub fn who_text(&self, company: &str) -> String {
         fill(self.who_text, &[("company", company)])
     }
+    /// What is processed and why; `number_days`: how long another number to call is kept
+    /// after the SMS.
+    pub fn why_text(&self, number_days: &i64) -> String {
+        fill(self.why_text, &[("number_days", &number_days.to_string())])
+    }
     pub fn how_long_text(&self, days: &i64, years: &i64) -> String {
         fill(
             self.how_long_text,
@@ -320,6 +352,7 @@ pub static FR: Texts = Texts {
     message_hint: "(facultatif, {max} caractères au plus)",
     phone_label: "Être rappelé sur un autre numéro",
     phone_hint: "(facultatif\u{a0}; sinon, au numéro qui a appelé)",
+    phone_again: "Saisissez à nouveau l'autre numéro\u{a0}: il n'est pas renvoyé dans la page.",
     submit: "Être rappelé à ce moment-là",
     consent: "En validant, vous demandez à {company} de vous rappeler au créneau choisi, au numéro qui a appelé ou à celui que vous indiquez.",
     opt_out_button: "Ne plus recevoir de SMS de {company}",
@@ -329,7 +362,7 @@ pub static FR: Texts = Texts {
     who: "Qui\u{a0}:",
     who_text: "{company} traite ces données, avec le service Rappel.",
     why: "Pourquoi\u{a0}:",
-    why_text: "vous rappeler après votre appel manqué. Sont traités votre numéro de téléphone (conservé chiffré), le créneau choisi et, si vous les indiquez, votre nom, votre message et un autre numéro où vous rappeler (conservé chiffré, effacé au plus tard 14 jours après le SMS).",
+    why_text: "vous rappeler après votre appel manqué. Sont traités votre numéro de téléphone (conservé chiffré), le créneau choisi et, si vous les indiquez, votre nom, votre message et un autre numéro où vous rappeler (conservé chiffré, supprimé de Rappel {number_days} jours après le SMS, à quelques jours près).",
     how_long: "Combien de temps\u{a0}:",
     how_long_text: "les données de votre appel, {days} jours, puis suppression automatique. Si vous demandez un rappel, votre demande et la preuve de votre accord sont gardées {years} ans après votre dernier contact. Si vous refusez les SMS, seule une empreinte non réversible de votre numéro est gardée, pour respecter ce refus.",
     rights: "Vos droits\u{a0}:",
@@ -354,6 +387,7 @@ pub static FR: Texts = Texts {
     error_message_too_long: "Votre message ne doit pas dépasser 500 caractères.",
     error_phone_invalid: "Ce numéro de téléphone n'est pas valide. Vérifiez-le, ou laissez le champ vide pour être rappelé au numéro qui a appelé.",
     error_phone_not_callable: "Ce numéro ne peut pas être utilisé pour un rappel (numéro spécial ou d'un pays non desservi). Indiquez un autre numéro, ou laissez le champ vide.",
+    error_already_booked: "Votre rappel est déjà enregistré, sans ce numéro. Pour être rappelé sur un autre numéro, annulez ce rappel puis choisissez à nouveau un créneau.",
 };
 
 /// English, when the browser prefers it.
@@ -383,6 +417,7 @@ pub static EN: Texts = Texts {
     message_hint: "(optional, up to {max} characters)",
     phone_label: "Call me on another number",
     phone_hint: "(optional; otherwise on the number that called)",
+    phone_again: "Type the other number again: it is not sent back in the page.",
     submit: "Call me back at this time",
     consent: "By confirming, you ask {company} to call you back at the chosen time, on the number that called or the one you give.",
     opt_out_button: "Stop text messages from {company}",
@@ -392,7 +427,7 @@ pub static EN: Texts = Texts {
     who: "Who:",
     who_text: "{company} processes this data, with the Rappel service.",
     why: "Why:",
-    why_text: "to call you back after your missed call. We process your phone number (kept encrypted), the time you chose and, if you give them, your name, your message and another number to call you on (kept encrypted, erased at the latest 14 days after the text message).",
+    why_text: "to call you back after your missed call. We process your phone number (kept encrypted), the time you chose and, if you give them, your name, your message and another number to call you on (kept encrypted, deleted from Rappel {number_days} days after the text message, give or take a few days).",
     how_long: "How long:",
     how_long_text: "the data of your call, {days} days, then deleted automatically. If you request a callback, your request and the proof of your consent are kept {years} years after your last contact. If you refuse text messages, only an irreversible fingerprint of your number is kept, so that your refusal is respected.",
     rights: "Your rights:",
@@ -417,6 +452,7 @@ pub static EN: Texts = Texts {
     error_message_too_long: "Your message must not be longer than 500 characters.",
     error_phone_invalid: "This phone number is not valid. Check it, or leave the field empty to be called back on the number that called.",
     error_phone_not_callable: "This number cannot be used for a callback (a special number, or a country not served). Give another number, or leave the field empty.",
+    error_already_booked: "Your callback is already booked, without this number. To be called on another number, cancel this callback and choose a time again.",
 };
 
 #[cfg(test)]
@@ -426,7 +462,7 @@ mod tests {
 
     #[test]
     fn negotiates_by_quality_then_order_french_by_default() {
-        let cases: [(Option<&str>, Lang); 14] = [
+        let cases: [(Option<&str>, Lang); 18] = [
             (None, Lang::Fr),
             (Some(""), Lang::Fr),
             (Some("en-US,en;q=0.9"), Lang::En),
@@ -441,6 +477,12 @@ mod tests {
             (Some("*"), Lang::Fr),
             (Some("en;q=2"), Lang::Fr),
             (Some("en;q=0.5x,fr;q=0.1"), Lang::Fr),
+            // The wildcard speaks for the language not named.
+            (Some("*;q=1, en;q=0.1"), Lang::Fr),
+            (Some("fr;q=0.1, *;q=0.5"), Lang::En),
+            // French refused, English accepted: English; both refused: the default.
+            (Some("de, fr;q=0"), Lang::En),
+            (Some("de, fr;q=0, en;q=0"), Lang::Fr),
         ];
         for (header, want) in cases {
             assert_eq!(Lang::negotiate(header), want, "{header:?}");

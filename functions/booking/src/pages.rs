@@ -26,8 +26,9 @@ pub(crate) struct FormState {
     pub(crate) notice: Option<&'static str>,
     pub(crate) name: String,
     pub(crate) message: String,
-    /// The other number to call, as typed (shown again only with an error to fix).
-    pub(crate) phone: String,
+    /// Another number to call was typed: it is not sent back (promise 3), the page asks
+    /// for it again.
+    pub(crate) phone_typed: bool,
     /// The slot the prospect chose (re-checked only when it is still valid).
     pub(crate) chosen: Option<DateTime<Utc>>,
 }
@@ -95,9 +96,12 @@ pub struct LinkPage<'a> {
     pub error: Option<&'a str>,
     pub name: &'a str,
     pub message: &'a str,
-    pub phone: &'a str,
     /// The error is about the other number (`aria-invalid` on its field).
     pub phone_error: bool,
+    /// A number was typed and another field was refused: ask for it again (never echoed).
+    pub phone_again: bool,
+    /// Days another number to call is kept after the SMS (privacy notice).
+    pub number_days: i64,
     pub name_max: usize,
     pub message_max: usize,
     pub phone_max: usize,
@@ -126,10 +130,16 @@ pub struct NoticePage<'a> {
     pub opt_out_action: Option<String>,
 }
 
-pub(crate) fn render(template: &impl Template) -> String {
+pub(crate) fn render(lang: Lang, template: &impl Template) -> String {
     template.render().unwrap_or_else(|e| {
         tracing::error!(error = %e, "template rendering failed");
-        "<!doctype html><html lang=\"fr\"><title>Erreur</title><p>Un problème est survenu. Réessayez dans quelques instants.</p></html>".to_string()
+        let t = lang.texts();
+        format!(
+            "<!doctype html><html lang=\"{}\"><title>{}</title><p>{}</p></html>",
+            lang.code(),
+            t.error_heading,
+            t.error_text
+        )
     })
 }
 
@@ -143,7 +153,7 @@ fn notice(lang: Lang, status: StatusCode, heading: &str, text: &str) -> Response
         text: text.to_string(),
         opt_out_action: None,
     };
-    html(lang, status, render(&page))
+    html(lang, status, render(lang, &page))
 }
 
 pub(crate) fn forbidden(lang: Lang) -> Response<Body> {
@@ -277,7 +287,11 @@ pub fn page_version() -> &'static str {
             include_str!("../templates/slots.html"),
             include_str!("../templates/opt_out.html"),
             include_str!("../templates/privacy.html"),
-            include_str!("lang.rs"),
+            // The texts, without their tests.
+            include_str!("lang.rs")
+                .split("#[cfg(test)]")
+                .next()
+                .unwrap_or_default(),
         ] {
             hash.update(source.as_bytes());
         }

@@ -8,7 +8,7 @@ use crate::error::AdminError;
 use chrono::Utc;
 use rappel::aws::{EventBus, Kms, Table};
 use rappel::events;
-use rappel::items::{OptOutSource, ts};
+use rappel::items::{CALLBACK_NUMBER_PREFIX, OptOutSource, ts};
 use rappel::optout::parse_carrier_list;
 use rappel::phone::{self, Caller, E164};
 use rappel::ports::{NumberOpener, NumberProtector};
@@ -256,7 +256,16 @@ pub async fn subject(connection: &Connection, command: SubjectCommand) -> Result
                     .and_then(Value::as_str)
                     .map(str::to_string)
                 {
-                    let clear = ctx.kms.open(&account, &sealed).await?;
+                    // Another number to call is sealed for its own purpose (NUMBER# items).
+                    let callback = item
+                        .get("SK")
+                        .and_then(Value::as_str)
+                        .is_some_and(|sk| sk.starts_with(CALLBACK_NUMBER_PREFIX));
+                    let clear = if callback {
+                        ctx.kms.open_callback_number(&account, &sealed).await?
+                    } else {
+                        ctx.kms.open(&account, &sealed).await?
+                    };
                     item["number"] = json!(clear.expose());
                 }
             }

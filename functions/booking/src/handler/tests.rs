@@ -121,6 +121,8 @@ impl BookingStore for FakeStore {
             Some(Race::EarlierBooking) => {
                 return Ok(BookOutcome::Held(Booking {
                     booking_id: "bkg_earlier".into(),
+                    // The other tab gave no other number.
+                    callback_number: None,
                     ..record.booking.clone()
                 }));
             }
@@ -763,7 +765,7 @@ fn company_name_and_typed_values_are_escaped() {
         error: Some(FormError::Slot),
         name: "\"><script>alert(1)</script>".into(),
         message: "</textarea><b>".into(),
-        phone: "\"><i>".into(),
+        phone_typed: true,
         chosen: None,
         notice: None,
     };
@@ -771,7 +773,6 @@ fn company_name_and_typed_values_are_escaped() {
     assert!(html.contains("Dupont &#38; &#60;Fils&#62;"), "{html}");
     assert!(!html.contains("<script>"));
     assert!(!html.contains("</textarea><b>"));
-    assert!(!html.contains("\"><i>"));
     assert!(!html.contains("<Fils>"));
 }
 
@@ -1649,7 +1650,10 @@ async fn another_number_is_sealed_kept_apart_and_given_to_the_business_sealed() 
     assert_eq!(numbers.len(), 1);
     let n = &numbers[0];
     assert_eq!(n.sk, format!("NUMBER#h4sh#{}", booking.booking_id));
-    assert_eq!(n.number, rappel::fake::FakeKeys::seal_text("+33600000007"));
+    assert_eq!(
+        n.number,
+        format!("cb-{}", rappel::fake::FakeKeys::seal_text("+33600000007"))
+    );
     // A week after the link's last day (valid until 4 December 18:30 UTC).
     assert_eq!(
         n.expires_at,
@@ -1678,11 +1682,12 @@ async fn another_number_is_sealed_kept_apart_and_given_to_the_business_sealed() 
 
 #[tokio::test]
 async fn another_number_must_be_one_a_person_answers_in_an_allowed_country() {
+    let (logs, _guard) = rappel::fake::capture_logs();
     for (typed, error, why) in [
         ("12", FormError::PhoneInvalid, "too short"),
         ("anonymous", FormError::PhoneInvalid, "not a number"),
         (
-            "06 39 98 00 00",
+            "+33 6 39 98 00 00",
             FormError::PhoneInvalid,
             "fiction range, invalid",
         ),
@@ -1725,14 +1730,29 @@ async fn another_number_must_be_one_a_person_answers_in_an_allowed_country() {
             "{why}"
         );
         assert!(html.contains(r#"aria-invalid="true""#), "{why}");
-        // The typed values are kept to fix, the slot still chosen.
+        // The typed values are kept to fix, the slot still chosen; the number is not sent
+        // back (the field is empty).
         assert!(html.contains(r#"value="Camille""#), "{why}");
-        assert!(html.contains("checked"), "{why}");
+        assert_eq!(markup(html).matches(" checked").count(), 1, "{why}");
+        assert!(
+            !html.contains(&format!("value=\"{typed}\"")),
+            "{why}: the typed number echoed"
+        );
+        assert!(
+            html.contains(r#"inputmode="tel" aria-invalid="true""#),
+            "{why}: the field, empty"
+        );
         assert_eq!(store.stored().booking, None, "{why}");
         assert!(store.numbers.lock().unwrap().is_empty(), "{why}");
         assert!(faults.calls().is_empty(), "{why}: no KMS call");
         assert!(events.0.lock().unwrap().is_empty(), "{why}");
     }
+    // Refused forms are logged by their reason, never with the number.
+    assert!(logs.text().contains("booking form refused"));
+    assert_eq!(
+        rappel::fake::find_number(&logs.text(), &["+33899000001", "+32470000001"]),
+        None
+    );
     // Allowed when the account calls that country.
     let mut belgium = account();
     belgium.allowed_countries.push("BE".into());
@@ -1740,6 +1760,19 @@ async fn another_number_must_be_one_a_person_answers_in_an_allowed_country() {
     // A Réunion prospect types their national notation.
     let e164 = callback_number("0692 00 00 07", &account(), "RE").unwrap();
     assert_eq!(e164.expose(), "+262692000007");
+    // A national notation of another zone the account calls: where it is valid.
+    let e164 = callback_number("06 00 00 00 07", &account(), "RE").unwrap();
+    assert_eq!(
+        e164.expose(),
+        "+33600000007",
+        "a mainland mobile typed in Réunion"
+    );
+    let e164 = callback_number("0692 00 00 07", &account(), "FR").unwrap();
+    assert_eq!(
+        e164.expose(),
+        "+262692000007",
+        "a Réunion mobile typed in mainland France"
+    );
 }
 
 fn html_escape(text: &str) -> String {
@@ -1750,6 +1783,7 @@ fn html_escape(text: &str) -> String {
 
 #[tokio::test]
 async fn a_number_that_cannot_be_sealed_books_nothing() {
+    let (logs, _guard) = rappel::fake::capture_logs();
     let store = FakeStore::with(link());
     let events = FakeEvents::default();
     let faults = rappel::fake::Faults::new();
@@ -1778,6 +1812,13 @@ async fn a_number_that_cannot_be_sealed_books_nothing() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(store.numbers.lock().unwrap().len(), 1);
+    // The failure and the booking are logged, the number never.
+    let text = logs.text();
+    assert!(
+        text.contains("booking request failed") && text.contains("callback booked"),
+        "{text}"
+    );
+    assert_eq!(rappel::fake::find_number(&text, &["+33600000007"]), None);
 }
 
 #[tokio::test]
@@ -1822,4 +1863,66 @@ async fn another_number_goes_with_a_withdrawn_or_cancelled_booking() {
         store.numbers.lock().unwrap().is_empty(),
         "cancelled with it"
     );
+}
+
+#[tokio::test]
+async fn a_number_typed_with_another_error_is_asked_again_never_echoed() {
+    let store = FakeStore::with(link());
+    let events = FakeEvents::default();
+    let body = serde_urlencoded::to_string([
+        ("slot", "2026-11-30T09:00:00Z"),
+        ("name", &"x".repeat(NAME_MAX + 1)),
+        ("phone", "07 50 00 00 08"),
+    ])
+    .unwrap();
+    let (status, html) = call(
+        &store,
+        &events,
+        request("POST", &format!("/r/{TOKEN}"), &body),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(html.contains(&html_escape(FormError::NameTooLong.message(Lang::Fr))));
+    assert!(html.contains(&html_escape(Lang::Fr.texts().phone_again)));
+    assert!(html.contains(r#"aria-describedby="phone-again""#));
+    assert_eq!(
+        rappel::fake::find_number(&html, &["+33750000008"]),
+        None,
+        "the number is not sent back"
+    );
+    // The raw form's Debug never prints it either.
+    let raw = RawForm::parse(body.as_bytes());
+    assert!(!format!("{raw:?}").contains("750000008"));
+}
+
+#[tokio::test]
+async fn a_resubmission_that_changes_the_number_is_refused_and_says_how() {
+    let store = FakeStore::with(link());
+    let events = FakeEvents::default();
+    let post = |body: &str| request("POST", &format!("/r/{TOKEN}"), body);
+    let (status, _) = call(&store, &events, post("slot=2026-11-30T09%3A00%3A00Z")).await;
+    assert_eq!(status, 200);
+    // The same form again: the booking as it holds.
+    let (status, _) = call(&store, &events, post("slot=2026-11-30T09%3A00%3A00Z")).await;
+    assert_eq!(status, 200);
+    // With a number it does not hold: 409, the number not taken, the way to change it said.
+    let (status, html) = call(&store, &events, post(OTHER)).await;
+    assert_eq!(status, 409);
+    assert!(html.contains(&html_escape(FormError::AlreadyBooked.message(Lang::Fr))));
+    assert_eq!(store.stored().booking.unwrap().callback_number, None);
+    assert!(store.numbers.lock().unwrap().is_empty());
+    assert_eq!(events.0.lock().unwrap().len(), 1, "told once");
+    // A booking made with a number, posted again with the same number: as it holds.
+    let store = FakeStore::with(link());
+    let (status, _) = call(&store, &events, post(OTHER)).await;
+    assert_eq!(status, 200);
+    let (status, _) = call(&store, &events, post(OTHER)).await;
+    assert_eq!(status, 200);
+    // Raced by another tab (Held) with a different number: 409 too.
+    let store = FakeStore {
+        race: Some(Race::EarlierBooking),
+        ..FakeStore::with(link())
+    };
+    let (status, _) = call(&store, &events, post(OTHER)).await;
+    assert_eq!(status, 409);
 }
