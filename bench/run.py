@@ -76,7 +76,7 @@ def sizes() -> dict:
     run(["cargo", "lambda", "build", "--release", "--x86-64", "--quiet",
          *[a for f in FUNCTIONS + ["rappel-bench"] for a in ("-p", f)]])
     out = {}
-    for name in FUNCTIONS + ["hello"]:
+    for name in FUNCTIONS + ["hello", "multicall"]:
         binary = ROOT / "target" / "lambda" / name / "bootstrap"
         archive = OUT / f"{name}.zip"
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
@@ -192,8 +192,9 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def cold_start(name: str, moto_port: int) -> dict:
-    binary = ROOT / "target" / "lambda" / name / "bootstrap"
+def cold_start(name: str, moto_port: int, binary_name: str | None = None) -> dict:
+    """`name`'s cold start; `binary_name`: another binary playing it (the multi-call one)."""
+    binary = ROOT / "target" / "lambda" / (binary_name or name) / "bootstrap"
     runs = []
     for _ in range(RUNS):
         api = RuntimeApi()
@@ -207,6 +208,7 @@ def cold_start(name: str, moto_port: int) -> dict:
             "NUMBER_KEY_ID": "alias/rappel-number", "HASH_KEY_ID": "alias/rappel-caller-hash",
             "SECRETS_KEY_ID": "alias/rappel-webhook-secrets", "EVENT_BUS_NAME": "rappel",
             "PUBLIC_BASE_URL": "https://rappel.example.fr", "RUST_LOG": "warn",
+            "RAPPEL_FUNCTION": name,
         }
         started = time.monotonic()
         process = subprocess.Popen([str(binary)], env=env, stdout=subprocess.DEVNULL,
@@ -306,27 +308,36 @@ def aws_calls(stack: Stack) -> dict:
 
 def table(report: dict) -> str:
     lines = []
-    hp = report["hot_path"]
+    hp = report.get("hot_path", {"rust_us": {}, "python_us": {"generic": float("nan")}})
     lines.append("Hot path per webhook (verify + parse + classify + decide), median µs")
     py = hp["python_us"]["generic"]
     for key, us in sorted(hp["rust_us"].items()):
         ratio = f"   Python, same path: {py:.1f} µs ({py / us:.1f}×)" if key == "hot_path/generic" else ""
         lines.append(f"  {key:<22} {us:8.2f}{ratio}")
     lines.append("")
-    lines.append("Release build and cold start (local Runtime API, moto behind; medians of "
-                 f"{RUNS} starts, warm = median of {WARM})")
-    lines.append(f"  {'function':<15} {'binary MB':>9} {'zip MB':>7} {'init ms':>8} {'first ms':>9} "
-                 f"{'warm ms':>8} {'RSS MB':>7} {'init/hello':>10}")
-    hello = report["cold_start"]["hello"]["init_ms"]
-    for name in ["hello"] + FUNCTIONS:
-        s, c = report["sizes"][name], report["cold_start"][name]
-        lines.append(f"  {name:<15} {s['binary_mb']:9.2f} {s['zip_mb']:7.2f} {c['init_ms']:8.1f} "
+    if "sizes" in report:
+        lines.append("Release build and cold start (local Runtime API, moto behind; medians of "
+                     f"{RUNS} starts, warm = median of {WARM})")
+        lines.append(f"  {'function':<15} {'binary MB':>9} {'zip MB':>7} {'init ms':>8} {'first ms':>9} "
+                     f"{'warm ms':>8} {'RSS MB':>7} {'init/hello':>10}")
+        none = {"init_ms": float("nan"), "first_ms": float("nan"), "warm_ms": float("nan"), "rss_mb": float("nan")}
+        cold = report.get("cold_start", {})
+        hello = cold.get("hello", none)["init_ms"]
+        for name in ["hello"] + FUNCTIONS:
+            s, c = report["sizes"][name], cold.get(name, none)
+            lines.append(f"  {name:<15} {s['binary_mb']:9.2f} {s['zip_mb']:7.2f} {c['init_ms']:8.1f} "
+                         f"{c['first_ms']:9.1f} {c['warm_ms']:8.1f} {c['rss_mb']:7.1f} {c['init_ms'] / hello:10.1f}")
+        s, c = report["sizes"]["multicall"], cold.get("multicall", none)
+        lines.append(f"  {'multi-call':<15} {s['binary_mb']:9.2f} {s['zip_mb']:7.2f} {c['init_ms']:8.1f} "
                      f"{c['first_ms']:9.1f} {c['warm_ms']:8.1f} {c['rss_mb']:7.1f} {c['init_ms'] / hello:10.1f}")
-    lines.append("  (events: intake a signed generic missed call; eligibility the re-decide schedule; "
-                 "sender the sweep; booking GET of a link; inbound-sms a non-STOP reply)")
-    lines.append("")
+        total = sum(report["sizes"][f]["zip_mb"] for f in FUNCTIONS)
+        lines.append(f"  (multi-call: the five functions in one binary, started as webhook-intake; the five "
+                     f"zips weigh {total:.2f} MB together)")
+        lines.append("  (events: intake a signed generic missed call; eligibility the re-decide schedule; "
+                     "sender the sweep; booking GET of a link; inbound-sms a non-STOP reply)")
+        lines.append("")
     lines.append("AWS calls per missed call (warm local stack; schedules' polling not counted)")
-    for scenario, per in report["aws_calls"].items():
+    for scenario, per in report.get("aws_calls", {}).items():
         total = sum(per.values())
         detail = ", ".join(f"{k} {v}" for k, v in sorted(per.items()))
         lines.append(f"  {scenario:<26} {total:3d}  ({detail})")
@@ -334,21 +345,29 @@ def table(report: dict) -> str:
 
 
 def main() -> None:
+    """RAPPEL_BENCH_PARTS (comma-separated, default all): hot, sizes, calls, cold."""
+    parts = set(os.environ.get("RAPPEL_BENCH_PARTS", "hot,sizes,calls,cold").split(","))
     OUT.mkdir(parents=True, exist_ok=True)
     report: dict = {"measured_at": rfc3339(datetime.now(timezone.utc))}
-    print("bench: hot path (criterion + Python)...", file=sys.stderr)
-    report["hot_path"] = hot_path()
-    print("bench: release build and sizes...", file=sys.stderr)
-    report["sizes"] = sizes()
-    accounts = OUT / "accounts"
-    accounts.mkdir(exist_ok=True)
-    shutil.copy(ROOT / "infra" / "local" / "accounts" / "demo.json", accounts / "demo.json")
-    with Stack(port=PORT, moto_port=MOTO_PORT, clock="2026-11-30T09:00:00Z", accounts_dir=str(accounts),
-               log_path=OUT / "rappel-local.log") as stack:
-        print("bench: AWS calls per missed call...", file=sys.stderr)
-        report["aws_calls"] = aws_calls(stack)
-        print("bench: cold starts...", file=sys.stderr)
-        report["cold_start"] = {name: cold_start(name, MOTO_PORT) for name in ["hello"] + FUNCTIONS}
+    if "hot" in parts:
+        print("bench: hot path (criterion + Python)...", file=sys.stderr)
+        report["hot_path"] = hot_path()
+    if parts & {"sizes", "cold"}:
+        print("bench: release build and sizes...", file=sys.stderr)
+        report["sizes"] = sizes()
+    if parts & {"calls", "cold"}:
+        accounts = OUT / "accounts"
+        accounts.mkdir(exist_ok=True)
+        shutil.copy(ROOT / "infra" / "local" / "accounts" / "demo.json", accounts / "demo.json")
+        with Stack(port=PORT, moto_port=MOTO_PORT, clock="2026-11-30T09:00:00Z", accounts_dir=str(accounts),
+                   log_path=OUT / "rappel-local.log") as stack:
+            if "calls" in parts:
+                print("bench: AWS calls per missed call...", file=sys.stderr)
+                report["aws_calls"] = aws_calls(stack)
+            if "cold" in parts:
+                print("bench: cold starts...", file=sys.stderr)
+                report["cold_start"] = {name: cold_start(name, MOTO_PORT) for name in ["hello"] + FUNCTIONS}
+                report["cold_start"]["multicall"] = cold_start("webhook-intake", MOTO_PORT, "multicall")
     (OUT / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
     print(table(report))
 

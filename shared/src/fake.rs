@@ -1517,7 +1517,6 @@ struct ThreadWriter;
 
 impl std::io::Write for ThreadWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        use std::io::Write as _;
         CAPTURE.with(|c| {
             if let Some(buffer) = c.borrow_mut().as_mut() {
                 buffer.write_all(buf)?;

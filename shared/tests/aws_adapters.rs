@@ -28,6 +28,7 @@ async fn env() -> Env {
     let endpoint = std::env::var("RAPPEL_TEST_MOTO")
         .expect("RAPPEL_TEST_MOTO must point at a moto server: run `make adapters`");
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(rappel::aws::https_client())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("eu-west-3"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

@@ -1,19 +1,4 @@
-use eligibility::handler::{Deps, handle};
-use lambda_runtime::{Error, run, service_fn};
-use rappel::aws::{self, Settings};
-use rappel::ports::SystemClock;
-
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    aws::init_logging();
-    rappel::funnel::enable();
-    let settings = Settings::from_env()?;
-    let config = aws::sdk_config().await;
-    let deps = Deps {
-        table: aws::table(&config, &settings),
-        events: aws::event_bus(&config, &settings),
-        clock: SystemClock,
-        due_shards: settings.due_shards,
-    };
-    run(service_fn(|event| handle(&deps, event))).await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    eligibility::serve().await
 }

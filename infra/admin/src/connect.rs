@@ -45,8 +45,9 @@ pub async fn sdk_config(local: bool) -> SdkConfig {
     }
     let overrides = LocalOverrides::from_env(|name| std::env::var(name).ok());
     tracing::debug!(endpoint = %overrides.endpoint_url, "using the local stack");
-    let mut loader =
-        aws_config::defaults(BehaviorVersion::latest()).endpoint_url(&overrides.endpoint_url);
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(rappel::aws::https_client())
+        .endpoint_url(&overrides.endpoint_url);
     if let Some(region) = overrides.region {
         loader = loader.region(Region::new(region));
     }
