@@ -159,6 +159,10 @@ pub enum AccountError {
     HolidayZone,
     #[error("allowed_countries contains {0:?}, not an upper-case ISO 3166 alpha-2 code")]
     Country(String),
+    #[error(
+        "allowed_countries contains {0:?}: Rappel knows the time zone and the public holidays of France and its overseas departments and collectivities only (FR, GP, MQ, GF, RE, YT, BL, MF, PM), so it cannot keep quiet hours and holidays elsewhere"
+    )]
+    CountryWithoutCalendar(String),
     #[error("max_deferral_hours must be between 1 and 168")]
     MaxDeferral,
     #[error("daily_sms_cap must be between 1 and 100000")]
@@ -283,6 +287,15 @@ impl Account {
             .find(|c| c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()))
         {
             return Err(AccountError::Country(bad.clone()));
+        }
+        // Quiet hours and holidays are kept in the recipient's zone and calendar: only
+        // countries Rappel has both for can be texted.
+        if let Some(bad) = self
+            .allowed_countries
+            .iter()
+            .find(|c| crate::calendar::zone_for_region(c).is_none())
+        {
+            return Err(AccountError::CountryWithoutCalendar(bad.clone()));
         }
         if !(1..=168).contains(&self.max_deferral_hours) {
             return Err(AccountError::MaxDeferral);
@@ -447,6 +460,25 @@ mod tests {
         assert!(!is_valid_sender_id("12345"));
         assert!(is_valid_sender_id("Rappel"));
         assert!(!is_valid_sender_id("TwelveChars1"));
+    }
+
+    #[test]
+    fn allows_only_countries_with_a_known_calendar() {
+        let be = r#"{"account_id":"a","company_name":"Acme","allowed_countries":["FR","BE"]}"#;
+        let err = Account::from_json(be).unwrap_err();
+        assert_eq!(err, AccountError::CountryWithoutCalendar("BE".into()));
+        assert!(err.to_string().contains("\"BE\"") && err.to_string().contains("public holidays"));
+        let overseas =
+            r#"{"account_id":"a","company_name":"Acme","allowed_countries":["RE","YT","PM"]}"#;
+        assert_eq!(
+            Account::from_json(overseas).unwrap().allowed_countries,
+            vec!["RE", "YT", "PM"]
+        );
+        let lower = r#"{"account_id":"a","company_name":"Acme","allowed_countries":["fr"]}"#;
+        assert_eq!(
+            Account::from_json(lower).unwrap_err(),
+            AccountError::Country("fr".into())
+        );
     }
 
     #[test]

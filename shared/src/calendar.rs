@@ -34,6 +34,11 @@ pub enum HolidayZone {
     SaintMartin,
     SaintBarthelemy,
     SaintPierreEtMiquelon,
+    /// Guadeloupe, Saint-Martin and Saint-Barthélemy together: their numbers share +590, and
+    /// libphonenumber's metadata cannot tell their mobiles apart (all +590 690…), so a +590
+    /// recipient gets the union of the three calendars.
+    #[serde(rename = "guadeloupe-saint-martin-saint-barthelemy")]
+    Plus590,
 }
 
 /// A daily sending window in local time, `[start, end)`.
@@ -74,13 +79,17 @@ impl SendingHours {
 /// Abolition-of-slavery day: loi n° 83-550 du 30 juin 1983, dates fixed per territory by
 /// décret n° 83-1003 du 23 novembre 1983 (as amended, e.g. Mayotte and Saint-Martin).
 const ABOLITION: &str = "Abolition de l'esclavage";
-/// Victor Schœlcher day (21 July), a local public holiday in Guadeloupe, Martinique and
-/// Saint-Martin.
+/// Saint-Martin's abolition day as observed since 2018 (28 May); the Code du travail
+/// (art. L3422-2) still names 27 May, so both are kept closed.
+const ABOLITION_OBSERVED: &str = "Abolition de l'esclavage (jour observé)";
+/// Victor Schœlcher day (21 July): not a public holiday in law (only the commune of Schœlcher,
+/// Martinique, observes it), kept as a closed day in Guadeloupe, Martinique and Saint-Martin
+/// as a conservative choice (README, "Rules").
 const SCHOELCHER: &str = "Fête Victor Schœlcher";
 
 impl HolidayZone {
     /// Every zone, in declaration order.
-    pub const ALL: [HolidayZone; 10] = [
+    pub const ALL: [HolidayZone; 11] = [
         HolidayZone::Metropole,
         HolidayZone::AlsaceMoselle,
         HolidayZone::Guadeloupe,
@@ -91,6 +100,7 @@ impl HolidayZone {
         HolidayZone::SaintMartin,
         HolidayZone::SaintBarthelemy,
         HolidayZone::SaintPierreEtMiquelon,
+        HolidayZone::Plus590,
     ];
 
     /// The holiday zone of a recipient whose number belongs to ISO region `region`
@@ -100,13 +110,13 @@ impl HolidayZone {
     /// Any region other than the eight overseas ones below also takes `metropolitan`.
     pub fn for_region(region: &str, metropolitan: HolidayZone) -> HolidayZone {
         match region {
-            "GP" => HolidayZone::Guadeloupe,
+            // +590 numbers: Guadeloupe, Saint-Martin or Saint-Barthélemy, whatever region the
+            // metadata names.
+            "GP" | "MF" | "BL" => HolidayZone::Plus590,
             "MQ" => HolidayZone::Martinique,
             "GF" => HolidayZone::Guyane,
             "RE" => HolidayZone::Reunion,
             "YT" => HolidayZone::Mayotte,
-            "MF" => HolidayZone::SaintMartin,
-            "BL" => HolidayZone::SaintBarthelemy,
             "PM" => HolidayZone::SaintPierreEtMiquelon,
             _ => metropolitan,
         }
@@ -126,6 +136,7 @@ impl HolidayZone {
             HolidayZone::SaintMartin => "saint-martin",
             HolidayZone::SaintBarthelemy => "saint-barthelemy",
             HolidayZone::SaintPierreEtMiquelon => "saint-pierre-et-miquelon",
+            HolidayZone::Plus590 => "guadeloupe-saint-martin-saint-barthelemy",
         }
     }
 
@@ -143,12 +154,28 @@ impl HolidayZone {
     /// - Alsace-Moselle: Good Friday and 26 December (Code du travail art. L3134-13);
     /// - overseas: the abolition-of-slavery day (loi n° 83-550 du 30 juin 1983, décret
     ///   n° 83-1003 du 23 novembre 1983 as amended): Mayotte 27 April, Martinique 22 May,
-    ///   Guadeloupe 27 May, Saint-Martin 28 May, Guyane 10 June, Saint-Barthélemy 9 October,
-    ///   Réunion 20 December; plus Victor Schœlcher day (21 July) in Guadeloupe, Martinique
-    ///   and Saint-Martin. Saint-Pierre-et-Miquelon has the national days only.
+    ///   Guadeloupe 27 May, Saint-Martin 27 May (Code du travail L3422-2) and 28 May (the day
+    ///   observed since 2018: both closed), Guyane 10 June, Saint-Barthélemy 9 October, Réunion
+    ///   20 December; plus Victor Schœlcher day (21 July) in Guadeloupe, Martinique and
+    ///   Saint-Martin, not a public holiday in law but kept closed (conservative).
+    ///   Saint-Pierre-et-Miquelon has the national days only; [`HolidayZone::Plus590`] the
+    ///   union of Guadeloupe, Saint-Martin and Saint-Barthélemy.
     ///
     /// Returns an empty list for a year outside chrono's date range.
     pub fn holidays(self, year: i32) -> Vec<(NaiveDate, &'static str)> {
+        if self == HolidayZone::Plus590 {
+            let mut union: Vec<_> = [
+                HolidayZone::Guadeloupe,
+                HolidayZone::SaintMartin,
+                HolidayZone::SaintBarthelemy,
+            ]
+            .into_iter()
+            .flat_map(|zone| zone.holidays(year))
+            .collect();
+            union.sort_by_key(|&(date, _)| date);
+            union.dedup();
+            return union;
+        }
         let Some(easter) = checked_easter_sunday(year) else {
             return Vec::new();
         };
@@ -190,13 +217,15 @@ impl HolidayZone {
                 days.push(fixed(7, 21, SCHOELCHER));
             }
             HolidayZone::SaintMartin => {
-                days.push(fixed(5, 28, ABOLITION));
+                days.push(fixed(5, 27, ABOLITION));
+                days.push(fixed(5, 28, ABOLITION_OBSERVED));
                 days.push(fixed(7, 21, SCHOELCHER));
             }
             HolidayZone::Guyane => days.push(fixed(6, 10, ABOLITION)),
             HolidayZone::Reunion => days.push(fixed(12, 20, ABOLITION)),
             HolidayZone::Mayotte => days.push(fixed(4, 27, ABOLITION)),
             HolidayZone::SaintBarthelemy => days.push(fixed(10, 9, ABOLITION)),
+            HolidayZone::Plus590 => unreachable!("answered above"),
         }
         let mut days: Vec<_> = days.into_iter().flatten().collect();
         // Stable sort: when two holidays coincide (e.g. Ascension on 8 May 2024), both
@@ -519,7 +548,7 @@ mod tests {
             (Mayotte, &[(4, 27)]),
             (Martinique, &[(5, 22), (7, 21)]),
             (Guadeloupe, &[(5, 27), (7, 21)]),
-            (SaintMartin, &[(5, 28), (7, 21)]),
+            (SaintMartin, &[(5, 27), (5, 28), (7, 21)]),
             (Guyane, &[(6, 10)]),
             (SaintBarthelemy, &[(10, 9)]),
             (Reunion, &[(12, 20)]),
@@ -541,19 +570,24 @@ mod tests {
             .collect();
         assert!(names.contains(&"Abolition de l'esclavage"));
         assert!(names.contains(&"Fête Victor Schœlcher"));
+        // +590: the union of Guadeloupe, Saint-Martin and Saint-Barthélemy, each day once.
+        let mut expected = national.clone();
+        expected.extend([(5, 27), (5, 28), (7, 21), (10, 9)].map(|(m, d)| date(2027, m, d)));
+        expected.sort();
+        assert_eq!(dates(Plus590, 2027), expected);
     }
 
     #[test]
     fn regions_map_to_zones_and_time_zones() {
         use HolidayZone::*;
         for (region, zone, tz) in [
-            ("GP", Guadeloupe, Tz::America__Guadeloupe),
+            ("GP", Plus590, Tz::America__Guadeloupe),
             ("MQ", Martinique, Tz::America__Martinique),
             ("GF", Guyane, Tz::America__Cayenne),
             ("RE", Reunion, Tz::Indian__Reunion),
             ("YT", Mayotte, Tz::Indian__Mayotte),
-            ("MF", SaintMartin, Tz::America__Marigot),
-            ("BL", SaintBarthelemy, Tz::America__St_Barthelemy),
+            ("MF", Plus590, Tz::America__Marigot),
+            ("BL", Plus590, Tz::America__St_Barthelemy),
             ("PM", SaintPierreEtMiquelon, Tz::America__Miquelon),
         ] {
             assert_eq!(HolidayZone::for_region(region, AlsaceMoselle), zone);
@@ -748,6 +782,11 @@ mod tests {
         let at = local(Tz::America__Guadeloupe, 2027, 5, 27, 12, 0, 0);
         assert!(!c.is_allowed(at));
         assert_eq!(c.next_allowed(at), utc(2027, 5, 28, 12, 0, 0));
+        // A +590 number (Guadeloupe, Saint-Martin or Saint-Barthélemy): 28 May is Saint-Martin's
+        // observed day too → Saturday 29 May 08:00.
+        let plus590 = cal(Tz::America__Guadeloupe, HolidayZone::Plus590);
+        assert_eq!(plus590.next_allowed(at), utc(2027, 5, 29, 12, 0, 0));
+        assert!(!plus590.is_allowed(local(Tz::America__Guadeloupe, 2027, 10, 9, 12, 0, 0)));
         // Wednesday 21 July 2027 → Thursday 22 July 08:00.
         let at = local(Tz::America__Guadeloupe, 2027, 7, 21, 12, 0, 0);
         assert!(!c.is_allowed(at));
