@@ -3,9 +3,9 @@
 //! table's stream).
 //!
 //! Answers: 200 with the provider's expected body (also for a redelivery, which changes
-//! nothing); 400 malformed, 401 bad signature, 404 unknown provider or account, 405 not POST,
-//! 413 body over 64 KiB, 500 storage/KMS failure (the provider retries). Errors are
-//! `application/problem+json` (RFC 9457). A call is stored before the 2xx, never after; a
+//! nothing); 400 malformed, 401 bad signature or unknown account (answered alike), 404 unknown
+//! provider, 405 not POST, 413 body over 64 KiB, 500 storage/KMS failure (the provider
+//! retries). Errors are `application/problem+json` (RFC 9457). A call is stored before the 2xx, never after; a
 //! missed-call event that arrives before the earlier leg it needs (Telnyx `call.initiated`,
 //! Vonage leg A) is stored pending before the 2xx, and becomes the call when the leg arrives
 //! (or, after [`LEG_WAIT`], by the re-decide sweep, as it reads).
@@ -197,12 +197,20 @@ async fn intake<T: AccountStore + CallStore, K: NumberProtector + SecretsVault, 
         .await
         .map_err(internal)?;
     let Some((mut account, sealed)) = account else {
-        return Err(Problem::new(
-            404,
-            "not-found",
-            "Not Found",
-            "unknown account",
-        ));
+        // An unknown account answers exactly as a known one with a wrong secret: the route
+        // does not tell which accounts exist (a missing header is said as it would be).
+        let webhook = WebhookRequest {
+            public_url: &public_url,
+            headers: req.headers(),
+            body,
+            now,
+        };
+        tracing::info!(provider = provider_name, "webhook for an unknown account");
+        let refused = provider
+            .verify(&webhook, &[UNKNOWN_ACCOUNT_SECRET])
+            .err()
+            .unwrap_or(WebhookError::Unauthorized("signature does not match"));
+        return Err(webhook_problem(refused));
     };
 
     if let Some(sealed) = sealed {
@@ -522,6 +530,11 @@ async fn complete_pending<
     }
     deps.table.delete_pending(account_id, &pending.sk).await
 }
+
+/// What an unknown account's webhook is verified against, so that it is refused the way a
+/// wrong secret is: a valid Ed25519 public key (RFC 8032 test 1, for Telnyx), which is also a
+/// secret no account holds for the other providers.
+const UNKNOWN_ACCOUNT_SECRET: &str = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
 
 fn webhook_problem(err: WebhookError) -> Problem {
     match err {
