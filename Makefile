@@ -4,6 +4,8 @@
 #   make local   an interactive local stack on http://127.0.0.1:$(RAPPEL_PORT)
 #   make chaos   the chaos test at full size (600 calls under injected AWS faults)
 #   make browser the booking page in a real browser (chromium), screenshots in target/browser
+#   make bench   what a missed call costs: hot path, sizes, cold starts, AWS calls (one table)
+#   make fuzz    coverage-guided fuzzing of every parser and verifier
 # Needs: Rust (cargo), Python 3.11+ with venv. No AWS account, no Docker.
 
 SHELL := /bin/bash
