@@ -350,3 +350,22 @@ def assert_events_match_schemas(events: list[dict]) -> set[str]:
         jsonschema.validate(event["detail"], json.loads(path.read_text()))
         seen.add(kind)
     return seen
+
+
+def aws_client(service: str, moto_port: int):
+    """A boto3 client of the local stack's moto (region eu-west-3, dummy credentials)."""
+    import boto3
+    return boto3.client(service, endpoint_url=f"http://127.0.0.1:{moto_port}", region_name="eu-west-3",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def table_items(moto_port: int) -> list[dict]:
+    """Every item of the local stack's table (a paginated scan), in DynamoDB JSON."""
+    dynamodb = aws_client("dynamodb", moto_port)
+    items, start = [], {}
+    while True:
+        page = dynamodb.scan(TableName="rappel", **start)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}

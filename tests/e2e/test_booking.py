@@ -15,14 +15,15 @@ import urllib.parse
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import boto3
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "infra" / "local"))
 
-from rappel_stack import assert_events_match_schemas, Stack, load_account, rfc3339, slots_on_page, token_from_sms  # noqa: E402
+from rappel_stack import (  # noqa: E402
+    assert_events_match_schemas, aws_client, Stack, load_account, rfc3339, slots_on_page, table_items as scan_table,
+    token_from_sms)
 
 PORT, MOTO_PORT = 3322, 5322
 MONDAY_1000 = "2026-11-30T09:00:00Z"  # 10:00 in Paris, 13:00 in Réunion
@@ -143,20 +144,11 @@ def test_the_funnel_is_counted_as_metrics_and_reported_by_rappel_admin(stack):
 
 
 def kms():
-    return boto3.client("kms", endpoint_url=f"http://127.0.0.1:{MOTO_PORT}", region_name="eu-west-3",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return aws_client("kms", MOTO_PORT)
 
 
 def table_items() -> list[dict]:
-    db = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{MOTO_PORT}", region_name="eu-west-3",
-                      aws_access_key_id="testing", aws_secret_access_key="testing")
-    items, start = [], {}
-    while True:
-        page = db.scan(TableName="rappel", **start)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return items
-        start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+    return scan_table(MOTO_PORT)
 
 
 def open_sealed(sealed: str, account_id: str) -> str:

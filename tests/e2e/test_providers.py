@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import boto3
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "infra" / "local"))
 
+import rappel_stack  # noqa: E402
 from rappel_stack import (Reply, Stack, rfc3339, sign_generic, sign_plivo_v3, sign_telnyx,  # noqa: E402
                           sign_twilio, sign_vonage, telnyx_public_key, with_aircall_token)
 
@@ -328,15 +328,7 @@ def sms_count(stack: Stack, number: str) -> int:
 
 
 def table_items(moto_port: int = MOTO_PORT) -> list[dict]:
-    dynamodb = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{moto_port}", region_name="eu-west-3",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
-    items, start = [], {}
-    while True:
-        page = dynamodb.scan(TableName="rappel", **start)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return items
-        start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+    return rappel_stack.table_items(moto_port)
 
 
 @pytest.fixture(scope="module")

@@ -257,8 +257,8 @@ impl Kms {
         plaintext: &[u8],
     ) -> Result<String, PortError> {
         let now = Instant::now();
-        let cache_id = cache_id(account_id, purpose);
-        let (key, wrapped) = match self.cache.sealing_key(&cache_id, self.limits, now) {
+        let binding = binding(account_id, purpose);
+        let (key, wrapped) = match self.cache.sealing_key(&binding, self.limits, now) {
             Some(key) => key,
             None => {
                 let mut request = self
@@ -275,7 +275,7 @@ impl Kms {
                     return Err(PortError::new("kms", "GenerateDataKey returned no key"));
                 };
                 self.cache.keep_sealing_key(
-                    &cache_id,
+                    &binding,
                     key.as_ref(),
                     wrapped.as_ref(),
                     self.limits,
@@ -287,13 +287,8 @@ impl Kms {
                 )
             }
         };
-        let sealed = crypto::seal(
-            &key,
-            wrapped,
-            aad(account_id, purpose).as_bytes(),
-            plaintext,
-        )
-        .map_err(|e| PortError::new("kms", e.to_string()))?;
+        let sealed = crypto::seal(&key, wrapped, binding.as_bytes(), plaintext)
+            .map_err(|e| PortError::new("kms", e.to_string()))?;
         Ok(sealed.encode())
     }
 
@@ -309,10 +304,10 @@ impl Kms {
         let refused = |message: String| PortError::new("kms", message).applied(Applied::Refused);
         let sealed = Sealed::decode(sealed).map_err(|e| refused(e.to_string()))?;
         let now = Instant::now();
-        let cache_id = cache_id(account_id, purpose);
+        let binding = binding(account_id, purpose);
         let key = match self
             .cache
-            .opening_key(&cache_id, &sealed.encrypted_key, self.limits, now)
+            .opening_key(&binding, &sealed.encrypted_key, self.limits, now)
         {
             Some(key) => key,
             None => {
@@ -330,7 +325,7 @@ impl Kms {
                     .plaintext()
                     .ok_or_else(|| PortError::new("kms", "Decrypt returned no plaintext"))?;
                 self.cache.keep_opening_key(
-                    &cache_id,
+                    &binding,
                     &sealed.encrypted_key,
                     key.as_ref(),
                     self.limits,
@@ -339,8 +334,8 @@ impl Kms {
                 Zeroizing::new(key.as_ref().to_vec())
             }
         };
-        let clear = crypto::open(&key, aad(account_id, purpose).as_bytes(), &sealed)
-            .map_err(|e| refused(e.to_string()))?;
+        let clear =
+            crypto::open(&key, binding.as_bytes(), &sealed).map_err(|e| refused(e.to_string()))?;
         let clear =
             String::from_utf8(clear).map_err(|_| refused("sealed number is not UTF-8".into()))?;
         Ok(E164::from_e164_unchecked(clear))
@@ -362,17 +357,13 @@ impl Kms {
 /// Encryption-context key naming what a data key seals, when it is not a caller's number.
 const PURPOSE_KEY: &str = "purpose";
 
-/// The cache entry of an account's data keys for one purpose.
-fn cache_id(account_id: &str, purpose: Option<&str>) -> String {
+/// What a data key is bound to: the account id, then NUL and the purpose if any. It is both
+/// the AES-GCM associated data and the key of the data-key cache.
+fn binding(account_id: &str, purpose: Option<&str>) -> String {
     match purpose {
         Some(purpose) => format!("{account_id}\0{purpose}"),
         None => account_id.to_string(),
     }
-}
-
-/// The AES-GCM associated data: the account id, then NUL and the purpose if any.
-fn aad(account_id: &str, purpose: Option<&str>) -> String {
-    cache_id(account_id, purpose)
 }
 
 impl NumberProtector for Kms {
