@@ -106,6 +106,14 @@ pub struct Account {
     /// Provider name → webhook secret(s) (Twilio auth token, HMAC secret...).
     #[serde(default)]
     pub webhook_secrets: BTreeMap<String, Secrets>,
+    /// The account's caller-hash key as stored: 32 random bytes wrapped by KMS under the
+    /// secrets key (context `account_id` + `purpose=caller-hash-key`, base64 of the
+    /// `CiphertextBlob`), created with the account and never changed, so hashes stay the same
+    /// for its life. `None` for an account created before per-account keys: its callers are
+    /// hashed by KMS `GenerateMac` under the deployment's HMAC key. Not part of the
+    /// configuration format (its own attribute of the account item, set by the table).
+    #[serde(skip)]
+    pub caller_hash_key: Option<String>,
 }
 
 fn yes() -> bool {

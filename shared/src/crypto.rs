@@ -15,6 +15,32 @@ use rand::RngCore;
 /// prospect asks to be called on: it keeps those apart from callers' numbers in the key policy.
 pub const CALLBACK_NUMBER_PURPOSE: &str = "callback-number";
 
+/// The `purpose` encryption-context value of an account's caller-hash key (sealed under the
+/// secrets key, kept in the account item): only the functions that hash callers may open it.
+pub const CALLER_HASH_KEY_PURPOSE: &str = "caller-hash-key";
+
+/// Length of a caller-hash key: 32 bytes (256 bits, HMAC-SHA-256's block-size-safe key).
+pub const CALLER_HASH_KEY_LEN: usize = 32;
+
+/// The keyed hash of a caller within one account: HMAC-SHA-256 (RFC 2104, RustCrypto `hmac`)
+/// under the account's caller-hash key, over `account_id` NUL `e164`, as lower-case hex (64
+/// characters). The message is the one KMS `GenerateMac` hashes for accounts created before
+/// per-account keys, so both schemes read the same input.
+///
+/// Errors: [`CryptoError::KeyLength`] when `key` is not [`CALLER_HASH_KEY_LEN`] bytes.
+pub fn caller_hash(key: &[u8], account_id: &str, e164: &str) -> Result<String, CryptoError> {
+    use hmac::Mac;
+    if key.len() != CALLER_HASH_KEY_LEN {
+        return Err(CryptoError::KeyLength(key.len()));
+    }
+    let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
+        .map_err(|_| CryptoError::KeyLength(0))?;
+    mac.update(account_id.as_bytes());
+    mac.update(b"\0");
+    mac.update(e164.as_bytes());
+    Ok(hex::encode(mac.finalize().into_bytes()))
+}
+
 /// Format tag of [`Sealed::encode`]; bump it if the layout changes.
 const VERSION: &str = "v1";
 
@@ -140,6 +166,24 @@ pub fn new_id(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn caller_hash_is_hmac_sha256_of_account_nul_number() {
+        // Known answer from Python's hmac module with the same key and message.
+        let key: Vec<u8> = (0u8..32).collect();
+        assert_eq!(
+            caller_hash(&key, "acme", "+33600000001").unwrap(),
+            "a603f2cb9da81a27d57ba12ddcd6b7a0baf28a07ee210bc134c137f2d81f5f91"
+        );
+        assert_ne!(
+            caller_hash(&key, "acme", "+33600000001").unwrap(),
+            caller_hash(&key, "acmf", "+33600000001").unwrap()
+        );
+        assert_eq!(
+            caller_hash(&key[..16], "acme", "+33600000001"),
+            Err(CryptoError::KeyLength(16))
+        );
+    }
 
     #[test]
     fn seal_open_round_trip_and_binding_to_account() {

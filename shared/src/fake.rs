@@ -263,6 +263,7 @@ impl MemoryTable {
             settings: serde_json::to_string(&settings).unwrap(),
             secret_providers: secrets.keys().cloned().collect(),
             webhook_secrets: sealed,
+            caller_hash_key: account.caller_hash_key.clone(),
             updated_at: "2026-01-01T00:00:00Z".into(),
         };
         self.insert_raw(to_value(&item));
@@ -470,6 +471,7 @@ impl AccountStore for MemoryTable {
                     .webhook_secrets
                     .insert(provider.clone(), Secrets::Many(Vec::new()));
             }
+            account.caller_hash_key = item.caller_hash_key;
             Ok(Some((account, item.webhook_secrets)))
         })
     }
@@ -1226,9 +1228,18 @@ impl NumberProtector for FakeKeys {
         })
     }
 
-    async fn hash(&self, account_id: &str, number: &E164) -> Result<String, PortError> {
+    /// HMAC-SHA-256 under a fixed fake key. An account with a caller-hash key hashes locally
+    /// (no fault point: no KMS call on a warm container); one without goes through the
+    /// `kms.GenerateMac` fault point.
+    async fn hash(&self, account: &Account, number: &E164) -> Result<String, PortError> {
         use hmac::Mac;
-        self.faults.run("kms.GenerateMac", || {
+        let account_id = account.account_id.as_str();
+        let fault = if account.caller_hash_key.is_some() {
+            "kms.hash-local"
+        } else {
+            "kms.GenerateMac"
+        };
+        self.faults.run(fault, || {
             let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"fake hash key")
                 .expect("any key length");
             mac.update(account_id.as_bytes());
@@ -1264,6 +1275,12 @@ impl CallbackNumberSealer for FakeKeys {
 }
 
 impl SecretsVault for FakeKeys {
+    async fn new_caller_hash_key(&self, account_id: &str) -> Result<String, PortError> {
+        self.faults.run("kms.GenerateDataKey", || {
+            Ok(FakeKeys::seal_text(&format!("hash-key:{account_id}")))
+        })
+    }
+
     async fn seal_secrets(&self, _account_id: &str, plaintext: &str) -> Result<String, PortError> {
         self.faults
             .run("kms.GenerateDataKey", || Ok(FakeKeys::seal_text(plaintext)))

@@ -161,6 +161,10 @@ pub struct AccountItem {
     /// context `account_id` + `purpose=webhook-secrets` ([`crate::crypto::Sealed::encode`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secrets: Option<String>,
+    /// The account's caller-hash key, wrapped by KMS ([`crate::account::Account::caller_hash_key`]);
+    /// absent for accounts created before per-account keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_hash_key: Option<String>,
     pub updated_at: String,
 }
 

@@ -1,6 +1,7 @@
 //! Narrow ports the handlers depend on. The AWS adapters (feature `aws`) implement them with
 //! the SDK; tests and the local runner wrap or fake them.
 
+use crate::account::Account;
 use crate::phone::E164;
 use chrono::{DateTime, Utc};
 use std::future::Future;
@@ -134,11 +135,15 @@ pub trait NumberProtector: Send + Sync {
         account_id: &str,
         number: &E164,
     ) -> impl Future<Output = Result<String, PortError>> + Send;
-    /// Keyed hash of `account_id` + number (KMS `GenerateMac`, HMAC-SHA-256), hex. The same
-    /// person gets different hashes in different accounts.
+    /// Keyed hash of a caller in `account`: HMAC-SHA-256 over `account_id` NUL E.164, lower-case
+    /// hex ([`crate::crypto::caller_hash`]). Under the account's own caller-hash key
+    /// ([`Account::caller_hash_key`], opened once per container: no KMS call per number), or
+    /// KMS `GenerateMac` under the deployment's HMAC key for an account created before those
+    /// keys. The same person gets different hashes in different accounts, and the same hash
+    /// in one account for its whole life.
     fn hash(
         &self,
-        account_id: &str,
+        account: &Account,
         number: &E164,
     ) -> impl Future<Output = Result<String, PortError>> + Send;
 }
@@ -165,9 +170,16 @@ pub trait CallbackNumberSealer: Send + Sync {
 }
 
 /// Sealing and opening an account's webhook secrets (KMS envelope under the secrets key,
-/// encryption context `account_id` + `purpose=webhook-secrets`). Admin tools seal; only
-/// intake opens.
+/// encryption context `account_id` + `purpose=webhook-secrets`), and creating its caller-hash
+/// key. Admin tools seal and create; only intake opens secrets.
 pub trait SecretsVault: Send + Sync {
+    /// A new caller-hash key for `account_id`, as the account item keeps it (KMS
+    /// `GenerateDataKey` AES_256 under the secrets key, context `account_id` +
+    /// `purpose=caller-hash-key`; base64 of the wrapped key: the plaintext is dropped).
+    fn new_caller_hash_key(
+        &self,
+        account_id: &str,
+    ) -> impl Future<Output = Result<String, PortError>> + Send;
     fn seal_secrets(
         &self,
         account_id: &str,

@@ -1049,15 +1049,107 @@ async fn kms_envelope_and_hash() {
         kms.open("other", &sealed).await.is_err(),
         "the encryption context binds the number to its account"
     );
-    let h1 = kms.hash("acme", &number).await.unwrap();
-    assert_eq!(h1, kms.hash("acme", &number).await.unwrap());
+    // An account created before per-account keys: KMS GenerateMac.
+    let legacy = |id: &str| {
+        Account::from_json(&format!(r#"{{"account_id":"{id}","company_name":"Acme"}}"#)).unwrap()
+    };
+    let h1 = kms.hash(&legacy("acme"), &number).await.unwrap();
+    assert_eq!(h1, kms.hash(&legacy("acme"), &number).await.unwrap());
     assert_eq!(h1.len(), 64);
-    assert_ne!(h1, kms.hash("other", &number).await.unwrap());
+    assert_ne!(h1, kms.hash(&legacy("other"), &number).await.unwrap());
     assert_ne!(
         h1,
-        kms.hash("acme", &E164::from_e164_unchecked("+33600000002"))
+        kms.hash(&legacy("acme"), &E164::from_e164_unchecked("+33600000002"))
             .await
             .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn caller_hash_keys_are_per_account_opened_once_per_container_and_never_change() {
+    let env = env().await;
+    let table = env.table();
+    let kms = env.kms();
+    let now = t("2026-12-05T09:00:00Z");
+    let number = E164::from_e164_unchecked("+33600000001");
+    let new_account = |id: &str, company: &str| {
+        Account::from_json(&format!(
+            r#"{{"account_id":"{id}","company_name":"{company}"}}"#
+        ))
+        .unwrap()
+    };
+    table
+        .save_account(&kms, &new_account("acme", "Acme"), now)
+        .await
+        .unwrap();
+    table
+        .save_account(&kms, &new_account("bravo", "Bravo"), now)
+        .await
+        .unwrap();
+    let acme = table.get_account("acme").await.unwrap().unwrap();
+    let bravo = table.get_account("bravo").await.unwrap().unwrap();
+    let wrapped = acme
+        .caller_hash_key
+        .clone()
+        .expect("a new account gets a key");
+    assert_ne!(Some(&wrapped), bravo.caller_hash_key.as_ref());
+
+    let h1 = kms.hash(&acme, &number).await.unwrap();
+    assert_eq!(h1.len(), 64);
+    assert_ne!(
+        h1,
+        kms.hash(&bravo, &number).await.unwrap(),
+        "account-scoped"
+    );
+    // Another container opens the same key: the same hash.
+    assert_eq!(env.kms().hash(&acme, &number).await.unwrap(), h1);
+    // Opened once per container: a clone of this one (same cache) hashes without KMS, a
+    // fresh one cannot without the secrets key.
+    let no_kms = kms.clone().with_secrets_key("alias/does-not-exist");
+    assert_eq!(no_kms.hash(&acme, &number).await.unwrap(), h1);
+    assert!(
+        env.kms()
+            .with_secrets_key("alias/does-not-exist")
+            .hash(&acme, &number)
+            .await
+            .is_err()
+    );
+    // A key moved to another account does not open (encryption context account_id).
+    let mut forged = acme.clone();
+    forged.caller_hash_key = bravo.caller_hash_key.clone();
+    assert!(env.kms().hash(&forged, &number).await.is_err());
+
+    // Saving the account again, even with another key given, keeps its key: hashes
+    // (opt-outs, daily dedup) stay valid.
+    let mut changed = new_account("acme", "Acme Plomberie");
+    changed.caller_hash_key = bravo.caller_hash_key.clone();
+    table.save_account(&kms, &changed, now).await.unwrap();
+    table.put_account(&changed, None, now).await.unwrap();
+    let again = table.get_account("acme").await.unwrap().unwrap();
+    assert_eq!(again.company_name, "Acme Plomberie");
+    assert_eq!(again.caller_hash_key.as_deref(), Some(wrapped.as_str()));
+    assert_eq!(env.kms().hash(&again, &number).await.unwrap(), h1);
+
+    // An account stored before per-account keys keeps GenerateMac when saved again.
+    table
+        .put_account(&new_account("legacy", "Old"), None, now)
+        .await
+        .unwrap();
+    let before = table.get_account("legacy").await.unwrap().unwrap();
+    assert_eq!(before.caller_hash_key, None);
+    let legacy_hash = kms.hash(&before, &number).await.unwrap();
+    table
+        .save_account(&kms, &new_account("legacy", "Old Co"), now)
+        .await
+        .unwrap();
+    let after = table.get_account("legacy").await.unwrap().unwrap();
+    assert_eq!(after.caller_hash_key, None);
+    assert_eq!(kms.hash(&after, &number).await.unwrap(), legacy_hash);
+    // The account item holds the wrapped key (KMS ciphertext), not a plaintext key.
+    assert!(env.dump().await.contains(&wrapped));
+    assert!(
+        wrapped.len() > 64,
+        "a KMS CiphertextBlob, longer than a bare 32-byte key"
     );
 }
 
@@ -1101,7 +1193,9 @@ async fn no_clear_number_in_the_table() {
     let kms = env.kms();
     let now = t("2026-11-27T10:00:00Z");
     let number = E164::from_e164_unchecked("+33600000042");
-    let mut c = call("c1", &kms.hash("acme", &number).await.unwrap(), now);
+    table.save_account(&kms, &account(), now).await.unwrap();
+    let acme = table.get_account("acme").await.unwrap().unwrap();
+    let mut c = call("c1", &kms.hash(&acme, &number).await.unwrap(), now);
     c.number = Some(kms.seal("acme", &number).await.unwrap());
     table.put_call(&c).await.unwrap();
     let dump = env.dump().await;

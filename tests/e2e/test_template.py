@@ -97,6 +97,11 @@ def test_sender_timeout_leaves_room_beyond_its_deadline_margin(template):
     # A sweep claims nothing once less than the margin is left: the timeout must be well
     # beyond it, or sweeps do (almost) no work.
     assert timeout > 20 and timeout >= 2 * margin, f"sender Timeout {timeout} s, margin {margin} s"
+    # A sweep claims until the next one starts (Timeout - margin = the schedule's period), so a
+    # backlog drains at the send rate with no idle gap each minute and no two sweeps claiming
+    # at once.
+    period = sender["Events"]["Sweep"]["Properties"]["ScheduleExpression"]
+    assert period == "rate(1 minute)" and timeout - margin == 60, (timeout, margin, period)
 
 
 # ---------------------------------------------------------------------------- alarms

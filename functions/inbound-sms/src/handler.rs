@@ -19,11 +19,11 @@ use rappel::items::{OptOutSource, ts};
 use rappel::optout::{InboundSms, is_stop_request};
 use rappel::phone::{self, Caller};
 use rappel::ports::{Clock, EventPublisher, NumberProtector, PortError};
-use rappel::store::OptOutStore;
+use rappel::store::{AccountStore, OptOutStore};
 use serde_json::{Value, json};
 
 /// What the function needs, built once per cold start by `main`.
-pub struct Deps<T: OptOutStore, K: NumberProtector, E: EventPublisher, C: Clock> {
+pub struct Deps<T: OptOutStore + AccountStore, K: NumberProtector, E: EventPublisher, C: Clock> {
     pub table: T,
     pub keys: K,
     pub events: E,
@@ -48,7 +48,12 @@ pub struct Summary {
 /// Returns the [`Summary`] as JSON. Errors: a [`PortError`] from DynamoDB, KMS or EventBridge
 /// (scrubbed of numbers) as the invocation's error; Lambda retries the whole event, and
 /// recording is idempotent.
-pub async fn handle<T: OptOutStore, K: NumberProtector, E: EventPublisher, C: Clock>(
+pub async fn handle<
+    T: OptOutStore + AccountStore,
+    K: NumberProtector,
+    E: EventPublisher,
+    C: Clock,
+>(
     deps: &Deps<T, K, E, C>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, lambda_runtime::Error> {
@@ -97,7 +102,12 @@ pub async fn handle<T: OptOutStore, K: NumberProtector, E: EventPublisher, C: Cl
 
 /// One reply: `None` when it does not ask to stop, else the number of accounts it opted out of.
 /// A STOP to a short code no account is indexed under is an error (it must not be lost).
-async fn on_reply<T: OptOutStore, K: NumberProtector, E: EventPublisher, C: Clock>(
+async fn on_reply<
+    T: OptOutStore + AccountStore,
+    K: NumberProtector,
+    E: EventPublisher,
+    C: Clock,
+>(
     deps: &Deps<T, K, E, C>,
     sms: &InboundSms,
     now: DateTime<Utc>,
@@ -134,7 +144,16 @@ async fn on_reply<T: OptOutStore, K: NumberProtector, E: EventPublisher, C: Cloc
         ));
     }
     for account_id in &accounts {
-        let hash = deps.keys.hash(account_id, &e164).await?;
+        let Some(account) = deps.table.get_account(account_id).await? else {
+            // The index outlived its account (deleted by hand): nothing left to opt out of.
+            tracing::warn!(
+                inbound_message_id = message_id,
+                account_id = account_id.as_str(),
+                "STOP reply: the short-code index names an account that no longer exists"
+            );
+            continue;
+        };
+        let hash = deps.keys.hash(&account, &e164).await?;
         let new = deps
             .table
             .record_opt_out(account_id, &hash, OptOutSource::SmsReply, now)

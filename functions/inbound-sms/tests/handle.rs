@@ -10,6 +10,7 @@ use rappel::fake::{FakeClock, FakeEvents, FakeKeys, FaultMode, Faults, MemoryTab
 use rappel::items::OptOutItem;
 use rappel::phone::E164;
 use rappel::ports::NumberProtector;
+use rappel::store::AccountStore;
 use serde_json::{Value, json};
 
 const STOP: &str = include_str!("../../../events/inbound-sms-stop.json");
@@ -53,8 +54,9 @@ async fn invoke(deps: &D, payload: &str) -> Result<Value, lambda_runtime::Error>
 }
 
 async fn hash(deps: &D, account_id: &str) -> String {
+    let account = deps.table.get_account(account_id).await.unwrap().unwrap();
     deps.keys
-        .hash(account_id, &E164::from_e164_unchecked(PROSPECT))
+        .hash(&account, &E164::from_e164_unchecked(PROSPECT))
         .await
         .unwrap()
 }

@@ -18,7 +18,9 @@
 //! * a message found outside the recipient's window moves to the next allowed instant, and its
 //!   day reservation moves with it (or it is cancelled when that day is already taken).
 
+use crate::pace::SendRate;
 use chrono::{DateTime, Duration, Utc};
+use futures_util::StreamExt;
 use lambda_runtime::LambdaEvent;
 use rappel::items::{CALL_PREFIX, MessageItem, day_sk, ts};
 use rappel::ports::{
@@ -59,6 +61,9 @@ pub struct Deps<
     pub due_shards: u32,
     /// Base of booking links when the account has no `booking_base_url`.
     pub public_base_url: String,
+    /// SMS per second this instance hands to SNS ([`crate::pace`]); a sweep works on
+    /// [`SendRate::concurrency`] messages at once.
+    pub send_rate: SendRate,
 }
 
 /// How one message ended, for logs, the handler's answer and tests.
@@ -109,7 +114,12 @@ where
         Trigger::Sweep => {
             // Lambda's deadline (ms since the epoch; 0 when run outside Lambda).
             let deadline = (event.context.deadline > 0).then(|| {
-                std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline)
+                let at = std::time::UNIX_EPOCH
+                    + std::time::Duration::from_millis(event.context.deadline);
+                let left = at
+                    .duration_since(std::time::SystemTime::now())
+                    .unwrap_or_default();
+                tokio::time::Instant::now() + left
             });
             Ok(sweep_until(deps, deadline).await?)
         }
@@ -168,6 +178,8 @@ where
     E: EventPublisher,
     C: Clock,
 {
+    // The send rate's turn comes before the claim: a claimed message is never held back.
+    deps.send_rate.wait().await;
     let now = deps.clock.now();
     let token = rappel::crypto::new_id("claim");
     let claimed = match deps
@@ -210,14 +222,15 @@ where
 /// than the longest AWS operation ([`rappel::aws`] timeouts: 12 s) plus the record.
 pub const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// [`sweep`], stopping before `deadline` (wall clock) minus [`DEADLINE_MARGIN`]. Each shard is
+/// [`sweep`], stopping before `deadline` (tokio's clock: the handler converts Lambda's
+/// deadline; a benchmark may run on paused time) minus [`DEADLINE_MARGIN`]. Each shard is
 /// read page after page until it has nothing due (the drain is not capped per sweep). A
 /// failure on one message is logged and the sweep goes on with the others; an unreadable item
 /// is skipped, logged by key and counted; the first failure is returned at the end (so the
 /// invocation is reported failed).
 pub async fn sweep_until<T, K, S, E, C>(
     deps: &Deps<T, K, S, E, C>,
-    deadline: Option<std::time::SystemTime>,
+    deadline: Option<tokio::time::Instant>,
 ) -> Result<Report, PortError>
 where
     T: AccountStore + Outbox,
@@ -227,7 +240,7 @@ where
     C: Clock,
 {
     let out_of_time =
-        || deadline.is_some_and(|d| std::time::SystemTime::now() + DEADLINE_MARGIN >= d);
+        || deadline.is_some_and(|d| tokio::time::Instant::now() + DEADLINE_MARGIN >= d);
     let now = deps.clock.now();
     let mut report = Report::default();
     let mut first_error: Option<PortError> = None;
@@ -280,29 +293,44 @@ where
                     continue 'shards;
                 }
             };
-            for entry in page.entries {
-                if out_of_time() {
-                    tracing::warn!(
-                        shard,
-                        "sweep stopped before the Lambda deadline; the next one goes on"
-                    );
-                    break 'shards;
-                }
-                let (account_id, message_id) = match entry {
-                    Ok(keys) => keys,
-                    Err(key) => {
-                        unreadable(key, &mut report);
-                        continue;
+            // The page's messages, up to `concurrency` at once, each at its turn of the send
+            // rate: the drain is limited by the rate, not by AWS round trips.
+            let steps: Vec<Step> = futures_util::stream::iter(page.entries)
+                .map(|entry| async move {
+                    let (account_id, message_id) = match entry {
+                        Ok(keys) => keys,
+                        Err(key) => return Step::Unreadable(key),
+                    };
+                    if out_of_time() {
+                        return Step::OutOfTime;
                     }
-                };
-                match send_one(deps, &account_id, &message_id).await {
-                    Ok(delivery) => report.deliveries.extend(delivery),
-                    Err(err) if err.is_unreadable() => unreadable(
-                        format!("ACCOUNT#{account_id}/MSG#{message_id}"),
-                        &mut report,
-                    ),
-                    Err(err) => note(err, "delivery failed; the sweep goes on"),
+                    let result = send_one(deps, &account_id, &message_id).await;
+                    Step::Sent(account_id, message_id, result)
+                })
+                .buffer_unordered(deps.send_rate.concurrency())
+                .collect()
+                .await;
+            let mut stopped = false;
+            for step in steps {
+                match step {
+                    Step::Unreadable(key) => unreadable(key, &mut report),
+                    Step::OutOfTime => stopped = true,
+                    Step::Sent(_, _, Ok(delivery)) => report.deliveries.extend(delivery),
+                    Step::Sent(account_id, message_id, Err(err)) if err.is_unreadable() => {
+                        unreadable(
+                            format!("ACCOUNT#{account_id}/MSG#{message_id}"),
+                            &mut report,
+                        )
+                    }
+                    Step::Sent(_, _, Err(err)) => note(err, "delivery failed; the sweep goes on"),
                 }
+            }
+            if stopped {
+                tracing::warn!(
+                    shard,
+                    "sweep stopped before the Lambda deadline; the next one goes on"
+                );
+                break 'shards;
             }
             match page.next {
                 Some(next) => cursor = Some(next),
@@ -314,6 +342,14 @@ where
         Some(err) => Err(err),
         None => Ok(report),
     }
+}
+
+/// What became of one due-queue entry in a sweep.
+enum Step {
+    Unreadable(String),
+    /// Not started: the deadline was near.
+    OutOfTime,
+    Sent(String, String, Result<Option<Delivery>, PortError>),
 }
 
 /// The one log line of a message that ended (the template's metric filters count

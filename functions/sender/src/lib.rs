@@ -1,5 +1,6 @@
 //! Sender: claims due messages, re-checks them, publishes the SMS and records it.
 pub mod handler;
+pub mod pace;
 
 /// Serve this function's invocations until the Lambda Runtime API stops: the wiring, done once
 /// per cold start (settings from the environment, the AWS clients, the handler's ports). The
@@ -24,6 +25,7 @@ pub async fn serve() -> Result<(), lambda_runtime::Error> {
         clock: SystemClock,
         due_shards: settings.due_shards,
         public_base_url: settings.public_base_url.clone(),
+        send_rate: crate::pace::SendRate::from_env(),
     };
     run(service_fn(|event| handle(&deps, event))).await
 }

@@ -70,6 +70,7 @@ fn world(now: &str) -> (D, std::sync::Arc<Faults>) {
         clock,
         due_shards: 4,
         public_base_url: "https://rappel.example.fr".into(),
+        send_rate: sender::pace::SendRate::per_second(10_000),
     };
     (deps, faults)
 }
@@ -144,5 +145,51 @@ async fn a_malformed_event_is_refused() {
     assert_eq!(
         err.to_string(),
         "MessageDue event without account_id/message_id"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_backlog_is_swept_several_at_once_at_the_send_rate_each_message_once() {
+    let (mut deps, _) = world("2026-11-27T17:29:43Z");
+    deps.send_rate = sender::pace::SendRate::per_second(10);
+    let due = at("2026-11-27T17:29:43Z");
+    let first = serde_json::to_value(&deps.table.messages()[0]).unwrap();
+    let call = serde_json::to_value(&deps.table.calls()[0]).unwrap();
+    for i in 1..40 {
+        let id = format!("msg_{i:024x}");
+        let (hash, call_id) = (format!("h{i:04}"), format!("ct-{i}"));
+        let mut m = first.clone();
+        m["SK"] = json!(msg_sk(&id));
+        m["message_id"] = json!(id);
+        m["caller_hash"] = json!(hash);
+        m["day_sk"] = json!(day_sk(&hash, due.date_naive()));
+        m["call_sk"] = json!(call_sk("generic", &call_id));
+        m["GSI1PK"] = json!(due_pk(shard_of(&id, 4)));
+        m["GSI1SK"] = json!(due_sk(due, &id));
+        deps.table.insert_raw(m.clone());
+        deps.table.insert_raw(
+            json!({"PK": account_pk("demo"), "SK": m["day_sk"], "message_id": id, "expires_at": 0}),
+        );
+        let mut c = call.clone();
+        c["SK"] = m["call_sk"].clone();
+        c["call_id"] = json!(call_id);
+        deps.table.insert_raw(c);
+    }
+    let start = tokio::time::Instant::now();
+    let report = invoke(&deps, SWEEP).await.unwrap();
+    // Every message sent exactly once, though ten were worked on at once.
+    assert_eq!(report.deliveries.len(), 40);
+    assert!(report.deliveries.iter().all(|d| d.outcome == "sent"));
+    assert_eq!(deps.sms.sent().len(), 40);
+    assert!(
+        deps.table
+            .messages()
+            .iter()
+            .all(|m| m.status == MessageStatus::Sent)
+    );
+    // 40 turns at 10 per second: the last one 3.9 s after the first.
+    assert_eq!(
+        tokio::time::Instant::now() - start,
+        std::time::Duration::from_millis(3900)
     );
 }

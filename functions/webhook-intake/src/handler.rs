@@ -363,10 +363,10 @@ pub async fn protect_caller<K: NumberProtector>(
                     .is_some_and(|r| account.allowed_countries.contains(r));
             let (sealed, hash) = if textable {
                 let (sealed, hash) =
-                    tokio::try_join!(keys.seal(account_id, &e164), keys.hash(account_id, &e164))?;
+                    tokio::try_join!(keys.seal(account_id, &e164), keys.hash(account, &e164))?;
                 (Some(sealed), hash)
             } else {
-                (None, keys.hash(account_id, &e164).await?)
+                (None, keys.hash(account, &e164).await?)
             };
             CallerFields {
                 caller: "number".into(),
@@ -629,9 +629,10 @@ mod tests {
         async fn seal(&self, account_id: &str, number: &E164) -> Result<String, PortError> {
             Ok(format!("sealed:{account_id}:{}", number.expose().len()))
         }
-        async fn hash(&self, account_id: &str, number: &E164) -> Result<String, PortError> {
+        async fn hash(&self, account: &Account, number: &E164) -> Result<String, PortError> {
             Ok(format!(
-                "hash:{account_id}:{}",
+                "hash:{}:{}",
+                account.account_id,
                 &number.expose()[number.expose().len() - 2..]
             ))
         }

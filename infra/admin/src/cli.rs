@@ -65,7 +65,8 @@ pub struct Connection {
     #[arg(long, env = "TABLE_NAME", default_value = "rappel", global = true)]
     pub table: String,
 
-    /// KMS HMAC key that hashes caller numbers (used by `calls --caller`).
+    /// KMS HMAC key that hashed the callers of accounts created before per-account
+    /// caller-hash keys (`calls --caller`, `opt-out`, `subject` for those accounts).
     #[arg(
         long,
         env = "HASH_KEY_ID",
@@ -74,7 +75,9 @@ pub struct Connection {
     )]
     pub hash_key_id: String,
 
-    /// KMS key that seals webhook secrets (`put-account` encrypts them; nothing here decrypts).
+    /// KMS key that seals webhook secrets and wraps each account's caller-hash key
+    /// (`account put` seals and creates; commands that hash a number open the account's
+    /// caller-hash key with it).
     #[arg(
         long,
         env = "SECRETS_KEY_ID",

@@ -258,7 +258,7 @@ async fn calls(
     let config = connect::sdk_config(connection.local).await;
     let table =
         Table::new(aws_sdk_dynamodb::Client::new(&config), &connection.table).without_cache();
-    find_account(&table, account_id).await?;
+    let account = find_account(&table, account_id).await?;
 
     let mut calls = table.calls(account_id).await?;
     let header = match &wanted {
@@ -268,8 +268,9 @@ async fn calls(
                 aws_sdk_kms::Client::new(&config),
                 &connection.number_key_id,
                 &connection.hash_key_id,
-            );
-            let hash = kms.hash(account_id, &who.e164).await?;
+            )
+            .with_secrets_key(&connection.secrets_key_id);
+            let hash = kms.hash(&account, &who.e164).await?;
             calls.retain(|c| c.caller_hash.as_deref() == Some(hash.as_str()));
             format!("account {account_id}, caller {}", who.describe())
         }

@@ -6,6 +6,7 @@ use crate::cli::{Connection, OptOutCommand, OptOutTarget, SubjectCommand};
 use crate::connect;
 use crate::error::AdminError;
 use chrono::Utc;
+use rappel::account::Account;
 use rappel::aws::{EventBus, Kms, Table};
 use rappel::events;
 use rappel::items::{CALLBACK_NUMBER_PREFIX, OptOutSource, ts};
@@ -32,7 +33,8 @@ async fn ctx(connection: &Connection) -> Ctx {
             aws_sdk_kms::Client::new(&config),
             &connection.number_key_id,
             &connection.hash_key_id,
-        ),
+        )
+        .with_secrets_key(&connection.secrets_key_id),
         bus: EventBus::new(
             aws_sdk_eventbridge::Client::new(&config),
             &connection.event_bus,
@@ -52,18 +54,21 @@ impl Ctx {
     }
 
     /// The accounts `target` names (exit 1 for an unknown account or an unused short code).
-    async fn accounts(&self, target: &OptOutTarget) -> Result<Vec<String>, AdminError> {
+    async fn accounts(&self, target: &OptOutTarget) -> Result<Vec<Account>, AdminError> {
         match (&target.account, &target.short_code) {
-            (Some(account), _) => {
-                crate::commands::find_account(&self.table, account).await?;
-                Ok(vec![account.clone()])
-            }
+            (Some(account), _) => Ok(vec![
+                crate::commands::find_account(&self.table, account).await?,
+            ]),
             (None, Some(code)) => {
-                let accounts = self.table.reply_accounts(code).await?;
-                if accounts.is_empty() {
+                let ids = self.table.reply_accounts(code).await?;
+                if ids.is_empty() {
                     return Err(AdminError::NotFound(format!(
                         "no account sends from short code {code} (set short_code in the account and put-account)"
                     )));
+                }
+                let mut accounts = Vec::with_capacity(ids.len());
+                for id in &ids {
+                    accounts.push(crate::commands::find_account(&self.table, id).await?);
                 }
                 Ok(accounts)
             }
@@ -81,8 +86,8 @@ async fn subject_of(
 ) -> Result<(Ctx, E164, String), AdminError> {
     let e164 = number(raw)?;
     let ctx = ctx(connection).await;
-    crate::commands::find_account(&ctx.table, account).await?;
-    let hash = ctx.kms.hash(account, &e164).await?;
+    let found = crate::commands::find_account(&ctx.table, account).await?;
+    let hash = ctx.kms.hash(&found, &e164).await?;
     Ok((ctx, e164, hash))
 }
 
@@ -194,17 +199,18 @@ pub async fn opt_out(
 /// Record `numbers` as opted out of each of `accounts`.
 async fn record_all(
     ctx: &Ctx,
-    accounts: &[String],
+    accounts: &[Account],
     numbers: &[E164],
     source: OptOutSource,
     json: bool,
 ) -> Result<(), AdminError> {
     let now = Utc::now();
     let mut rows = Vec::new();
-    for account in accounts {
+    for found in accounts {
+        let account = &found.account_id;
         let mut new = 0;
         for e164 in numbers {
-            let hash = ctx.kms.hash(account, e164).await?;
+            let hash = ctx.kms.hash(found, e164).await?;
             if ctx
                 .table
                 .record_opt_out(account, &hash, source, now)

@@ -147,7 +147,12 @@ async fn run() -> Result<(), BoxError> {
         }
         aws_sdk_eventbridge::Client::from_conf(builder.interceptor(calls.clone()).build())
     };
-    let table = || Table::new(dynamodb.clone(), &settings.table_name).without_cache();
+    // No account cache by default: tests change accounts with rappel-admin (another process)
+    // and expect the next webhook to see it. ACCOUNT_CACHE_SECONDS=30 behaves as on Lambda
+    // (`make bench` counts AWS calls so).
+    let account_cache = rappel::aws::account_cache_from_env().unwrap_or_default();
+    let table =
+        || Table::new(dynamodb.clone(), &settings.table_name).with_account_cache(account_cache);
     let keys = || {
         Kms::new(kms.clone(), &settings.number_key_id, &settings.hash_key_id)
             .with_secrets_key(&settings.secrets_key_id)
@@ -192,6 +197,8 @@ async fn run() -> Result<(), BoxError> {
             clock: clock.clone(),
             due_shards: settings.due_shards,
             public_base_url: public_base_url.clone(),
+            // SMS_SEND_RATE as on Lambda (default 20 per second, real time).
+            send_rate: sender::pace::SendRate::from_env(),
         },
         booking: booking::handler::Deps {
             table: table(),

@@ -1,4 +1,5 @@
-//! KMS: envelope encryption (`GenerateDataKey` / `Decrypt`) and caller hashes (`GenerateMac`).
+//! KMS: envelope encryption (`GenerateDataKey` / `Decrypt`) and the per-account caller-hash
+//! keys (opened once per container; `GenerateMac` for accounts created before them).
 //!
 //! Data keys are cached per container, bounded by age and by number of messages, as the AWS
 //! Encryption SDK's caching cryptographic materials manager does ([`CacheLimits`]): a data key
@@ -8,8 +9,9 @@
 //! five minutes instead of one per call.
 
 use super::sdk_error;
-use crate::crypto::CALLBACK_NUMBER_PURPOSE;
+use crate::account::Account;
 use crate::crypto::{self, Sealed};
+use crate::crypto::{CALLBACK_NUMBER_PURPOSE, CALLER_HASH_KEY_PURPOSE};
 use crate::phone::E164;
 use crate::ports::{
     Applied, CallbackNumberSealer, NumberOpener, NumberProtector, PortError, SecretsVault,
@@ -17,6 +19,8 @@ use crate::ports::{
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{DataKeySpec, MacAlgorithmSpec};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -94,7 +98,12 @@ struct DataKey {
 pub struct KeyCache {
     sealing: Mutex<HashMap<String, DataKey>>,
     opening: Mutex<HashMap<(String, Vec<u8>), (Zeroizing<Vec<u8>>, Instant)>>,
+    /// Opened caller-hash keys by account: (wrapped form, plaintext).
+    hashing: Mutex<HashMap<String, (String, Zeroizing<Vec<u8>>)>>,
 }
+
+/// Caller-hash keys a container keeps at once (one per account it served; any goes first).
+const MAX_HASH_KEYS: usize = 4096;
 
 impl std::fmt::Debug for KeyCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -103,6 +112,29 @@ impl std::fmt::Debug for KeyCache {
 }
 
 impl KeyCache {
+    /// The opened caller-hash key of `account_id`, if it was opened from `wrapped`.
+    pub fn hash_key(&self, account_id: &str, wrapped: &str) -> Option<Zeroizing<Vec<u8>>> {
+        let keys = self.hashing.lock().ok()?;
+        let (kept, key) = keys.get(account_id)?;
+        (kept == wrapped).then(|| key.clone())
+    }
+
+    /// Keep the opened caller-hash key of `account_id` (for the container's life).
+    pub fn keep_hash_key(&self, account_id: &str, wrapped: &str, key: &[u8]) {
+        if let Ok(mut keys) = self.hashing.lock() {
+            if keys.len() >= MAX_HASH_KEYS && !keys.contains_key(account_id) {
+                let any = keys.keys().next().cloned();
+                if let Some(any) = any {
+                    keys.remove(&any);
+                }
+            }
+            keys.insert(
+                account_id.to_string(),
+                (wrapped.to_string(), Zeroizing::new(key.to_vec())),
+            );
+        }
+    }
+
     /// The data key to seal one more number of `account_id` with at `now`, counted as used;
     /// `None` when there is none, or it is too old or used up (then forgotten).
     pub fn sealing_key(
@@ -198,8 +230,10 @@ impl KeyCache {
     }
 }
 
-/// KMS adapter. `number_key_id` encrypts, `hash_key_id` (an HMAC_256 key) hashes. Clones share
-/// one [`KeyCache`] (one per container).
+/// KMS adapter. `number_key_id` encrypts numbers; the secrets key (`with_secrets_key`) seals
+/// webhook secrets and wraps caller-hash keys; `hash_key_id` (an HMAC_256 key) hashes the
+/// callers of accounts created before per-account keys. Clones share one [`KeyCache`] (one per
+/// container).
 #[derive(Debug, Clone)]
 pub struct Kms {
     client: Client,
@@ -357,6 +391,51 @@ impl Kms {
 /// Encryption-context key naming what a data key seals, when it is not a caller's number.
 const PURPOSE_KEY: &str = "purpose";
 
+impl Kms {
+    /// The plaintext caller-hash key of `account_id` from its wrapped form: from this
+    /// container's cache, else one `Decrypt` under the secrets key (context `account_id` +
+    /// `purpose=caller-hash-key`), then kept for the container's life (a key never changes).
+    ///
+    /// Errors: the wrapped key is not base64, KMS refuses (wrong account, wrong key, no
+    /// permission) or returns other than 32 bytes.
+    pub async fn caller_hash_key(
+        &self,
+        account_id: &str,
+        wrapped: &str,
+    ) -> Result<Zeroizing<Vec<u8>>, PortError> {
+        if let Some(key) = self.cache.hash_key(account_id, wrapped) {
+            return Ok(key);
+        }
+        let blob = STANDARD
+            .decode(wrapped)
+            .map_err(|_| PortError::new("kms", "caller-hash key is not base64"))?;
+        let out = self
+            .client
+            .decrypt()
+            .key_id(self.secrets_key()?)
+            .ciphertext_blob(Blob::new(blob))
+            .encryption_context(CONTEXT_KEY, account_id)
+            .encryption_context("purpose", CALLER_HASH_KEY_PURPOSE)
+            .send()
+            .await
+            .map_err(|e| sdk_error("kms", e))?;
+        let key = Zeroizing::new(
+            out.plaintext()
+                .ok_or_else(|| PortError::new("kms", "Decrypt returned no plaintext"))?
+                .as_ref()
+                .to_vec(),
+        );
+        if key.len() != crypto::CALLER_HASH_KEY_LEN {
+            return Err(PortError::new(
+                "kms",
+                format!("caller-hash key is {} bytes, not 32", key.len()),
+            ));
+        }
+        self.cache.keep_hash_key(account_id, wrapped, &key);
+        Ok(key)
+    }
+}
+
 /// What a data key is bound to: the account id, then NUL and the purpose if any. It is both
 /// the AES-GCM associated data and the key of the data-key cache.
 fn binding(account_id: &str, purpose: Option<&str>) -> String {
@@ -374,8 +453,16 @@ impl NumberProtector for Kms {
             .await
     }
 
-    /// `GenerateMac` HMAC_SHA_256 over `account_id` NUL `E.164`; lower-case hex.
-    async fn hash(&self, account_id: &str, number: &E164) -> Result<String, PortError> {
+    /// Under the account's caller-hash key, opened by one `Decrypt` per container
+    /// ([`Kms::caller_hash_key`]); for an account without one, `GenerateMac` HMAC_SHA_256
+    /// under the deployment's HMAC key over the same message. Lower-case hex.
+    async fn hash(&self, account: &Account, number: &E164) -> Result<String, PortError> {
+        let account_id = account.account_id.as_str();
+        if let Some(wrapped) = &account.caller_hash_key {
+            let key = self.caller_hash_key(account_id, wrapped).await?;
+            return crypto::caller_hash(&key[..], account_id, number.expose())
+                .map_err(|e| PortError::new("kms", e.to_string()));
+        }
         let message = format!("{account_id}\0{}", number.expose());
         let out = self
             .client
@@ -421,6 +508,25 @@ impl CallbackNumberSealer for Kms {
 const SECRETS_PURPOSE: &str = "webhook-secrets";
 
 impl SecretsVault for Kms {
+    /// `GenerateDataKey` AES_256 under the secrets key, context `account_id` +
+    /// `purpose=caller-hash-key`; the plaintext is dropped, the wrapped key returned (base64).
+    async fn new_caller_hash_key(&self, account_id: &str) -> Result<String, PortError> {
+        let out = self
+            .client
+            .generate_data_key()
+            .key_id(self.secrets_key()?)
+            .key_spec(DataKeySpec::Aes256)
+            .encryption_context(CONTEXT_KEY, account_id)
+            .encryption_context("purpose", CALLER_HASH_KEY_PURPOSE)
+            .send()
+            .await
+            .map_err(|e| sdk_error("kms", e))?;
+        let wrapped = out
+            .ciphertext_blob()
+            .ok_or_else(|| PortError::new("kms", "GenerateDataKey returned no key"))?;
+        Ok(STANDARD.encode(wrapped.as_ref()))
+    }
+
     /// `GenerateDataKey` (context `account_id`, `purpose`) + AES-256-GCM.
     async fn seal_secrets(&self, account_id: &str, plaintext: &str) -> Result<String, PortError> {
         let out = self

@@ -13,7 +13,7 @@ pub use crate::store::{BookOutcome, Cancelled, Finish, ScheduleError};
 pub use kms::Kms;
 pub use messaging::{EventBus, Sns};
 pub use privacy::{SubjectData, SubjectErased};
-pub use table::Table;
+pub use table::{Table, account_cache_from_env};
 
 use crate::ports::{Applied, PortError};
 use aws_config::timeout::TimeoutConfig;
@@ -195,7 +195,11 @@ pub fn init_logging() {
 
 /// Clients for every adapter, from one SDK configuration.
 pub fn table(config: &SdkConfig, settings: &Settings) -> Table {
-    Table::new(aws_sdk_dynamodb::Client::new(config), &settings.table_name)
+    let table = Table::new(aws_sdk_dynamodb::Client::new(config), &settings.table_name);
+    match table::account_cache_from_env() {
+        Some(ttl) => table.with_account_cache(ttl),
+        None => table,
+    }
 }
 
 /// KMS adapter with the number and hash keys of `settings`.

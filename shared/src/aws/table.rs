@@ -30,8 +30,19 @@ pub(super) type Item = HashMap<String, AttributeValue>;
 
 pub(super) const SERVICE: &str = "dynamodb";
 
-/// How long an account read is reused inside one execution environment.
+/// How long an account read is reused inside one execution environment, by default.
 const ACCOUNT_CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// `ACCOUNT_CACHE_SECONDS` (0–300; 0 reads the account on every use), `None` when unset or out
+/// of range: how long a function reuses an account it read. A changed account (settings,
+/// secrets) reaches every warm function within that time.
+pub fn account_cache_from_env() -> Option<Duration> {
+    std::env::var("ACCOUNT_CACHE_SECONDS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|secs| *secs <= 300)
+        .map(Duration::from_secs)
+}
 
 pub(super) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -108,6 +119,12 @@ impl Table {
     /// Disable the account cache (admin tools and tests that change accounts).
     pub fn without_cache(mut self) -> Table {
         self.cache_ttl = Duration::ZERO;
+        self
+    }
+
+    /// Reuse an account read for `ttl` (zero: no cache); 30 s by default.
+    pub fn with_account_cache(mut self, ttl: Duration) -> Table {
+        self.cache_ttl = ttl;
         self
     }
 
@@ -204,6 +221,7 @@ impl Table {
                 .webhook_secrets
                 .insert(provider.clone(), Secrets::Many(Vec::new()));
         }
+        account.caller_hash_key = item.caller_hash_key;
         if !self.cache_ttl.is_zero() {
             self.accounts.lock().expect("account cache lock").insert(
                 account_id.to_string(),
@@ -220,6 +238,11 @@ impl Table {
     /// Create or replace an account (validated first). Its webhook secrets are not stored in
     /// `settings`: pass them sealed (`sealed_secrets`, from [`crate::ports::SecretsVault`]);
     /// only the provider names are kept in clear.
+    ///
+    /// The caller-hash key never changes: a new account takes `account.caller_hash_key`; an
+    /// existing one keeps the key it has (or its lack of one), whatever `account` says, and
+    /// the write is conditional on it, so two concurrent creations cannot leave calls hashed
+    /// under a key that lost the race (the loser gets an error and nothing is written).
     pub async fn put_account(
         &self,
         account: &Account,
@@ -229,10 +252,15 @@ impl Table {
         account
             .validate()
             .map_err(|e| PortError::new(SERVICE, e.to_string()))?;
+        let old = self.stored_account(&account.account_id).await?;
         let mut settings = account.clone();
         let secret_providers: Vec<String> = std::mem::take(&mut settings.webhook_secrets)
             .into_keys()
             .collect();
+        let caller_hash_key = match &old {
+            Some(old) => old.caller_hash_key.clone(),
+            None => account.caller_hash_key.clone(),
+        };
         let item = AccountItem {
             pk: account_pk(&account.account_id),
             sk: ACCOUNT_SK.into(),
@@ -240,22 +268,35 @@ impl Table {
             settings: serde_json::to_string(&settings).expect("account serializes"),
             secret_providers,
             webhook_secrets: sealed_secrets,
+            caller_hash_key: caller_hash_key.clone(),
             updated_at: ts(now),
         };
         // The short code it sent from before (its reply index moves with it).
-        let old_code = match self
-            .get(account_pk(&account.account_id), ACCOUNT_SK)
-            .await?
-        {
-            Some(old) => from_item::<AccountItem>(old)
-                .ok()
-                .and_then(|old| serde_json::from_str::<serde_json::Value>(&old.settings).ok())
-                .and_then(|v| v["short_code"].as_str().map(str::to_string)),
-            None => None,
+        let old_code = old
+            .as_ref()
+            .and_then(|old| serde_json::from_str::<serde_json::Value>(&old.settings).ok())
+            .and_then(|v| v["short_code"].as_str().map(str::to_string));
+        let (condition, key_value) = match (&old, &caller_hash_key) {
+            (None, _) => ("attribute_not_exists(PK)", None),
+            (Some(_), None) => (
+                "attribute_exists(PK) AND attribute_not_exists(caller_hash_key)",
+                None,
+            ),
+            (Some(_), Some(key)) => ("caller_hash_key = :key", Some(key.clone())),
         };
+        let put = build(
+            Put::builder()
+                .table_name(&self.name)
+                .set_item(Some(to_item(&item)?))
+                .condition_expression(condition)
+                .set_expression_attribute_values(
+                    key_value.map(|k| HashMap::from([(":key".to_string(), s(k))])),
+                )
+                .build(),
+        )?;
         // The account and its short-code index change together: a STOP reply never finds an
         // account that says "STOP au <code>" missing from the index.
-        let mut writes = vec![put(&self.name, to_item(&item)?, None)?];
+        let mut writes = vec![TransactWriteItem::builder().put(put).build()];
         writes.extend(self.short_code_writes(
             &account.account_id,
             old_code.as_deref(),
@@ -266,7 +307,20 @@ impl Table {
             .set_transact_items(Some(writes))
             .send()
             .await
-            .map_err(transact_error)?;
+            .map_err(|e| {
+                if failed_conditions(&e).is_some_and(|failed| failed.contains(&0)) {
+                    PortError::new(
+                        SERVICE,
+                        format!(
+                            "account {} was created or changed by someone else meanwhile; read it again and retry",
+                            account.account_id
+                        ),
+                    )
+                    .applied(Applied::Refused)
+                } else {
+                    transact_error(e)
+                }
+            })?;
         self.accounts
             .lock()
             .expect("account cache lock")
@@ -274,8 +328,17 @@ impl Table {
         Ok(())
     }
 
-    /// Validate `account`, seal its webhook secrets with `vault`, and store it: what
-    /// `rappel-admin put-account` and the local stack do.
+    /// The account item as stored (no cache).
+    async fn stored_account(&self, account_id: &str) -> Result<Option<AccountItem>, PortError> {
+        self.get(account_pk(account_id), ACCOUNT_SK)
+            .await?
+            .map(from_item::<AccountItem>)
+            .transpose()
+    }
+
+    /// Validate `account`, seal its webhook secrets with `vault`, give a new account its
+    /// caller-hash key ([`SecretsVault::new_caller_hash_key`]), and store it: what
+    /// `rappel-admin account put` and the local stack do.
     pub async fn save_account<V: SecretsVault>(
         &self,
         vault: &V,
@@ -291,7 +354,13 @@ impl Table {
             let json = serde_json::to_string(&account.webhook_secrets).expect("secrets serialize");
             Some(vault.seal_secrets(&account.account_id, &json).await?)
         };
-        self.put_account(account, sealed, now).await
+        let mut account = account.clone();
+        if account.caller_hash_key.is_none()
+            && self.stored_account(&account.account_id).await?.is_none()
+        {
+            account.caller_hash_key = Some(vault.new_caller_hash_key(&account.account_id).await?);
+        }
+        self.put_account(&account, sealed, now).await
     }
 
     /// Every account (a scan: for administration, not for the call path).
@@ -318,6 +387,7 @@ impl Table {
                         .webhook_secrets
                         .insert(provider, Secrets::Many(Vec::new()));
                 }
+                account.caller_hash_key = item.caller_hash_key;
                 accounts.push(account);
             }
             match out.last_evaluated_key {

@@ -131,6 +131,7 @@ impl World {
                 clock: clock.clone(),
                 due_shards: shards,
                 public_base_url: BASE_URL.into(),
+                send_rate: sender::pace::SendRate::per_second(10_000),
             },
             faults,
             clock,
