@@ -8,8 +8,11 @@
 * cold start: each release `bootstrap` started against a local Lambda Runtime API (this file)
   with the local stack's moto behind it: init (process start to its first `/next`), first and
   warm invocations, peak RSS; medians of RUNS starts;
-* AWS calls per missed call by service, on a warm local stack (the SDK interceptor of
-  `GET /_local/aws-calls`), for a call texted now, a deferred one, a skipped one, a redelivery.
+* AWS calls per missed call by service, on a warm local stack with accounts cached 30 s as on
+  Lambda (the SDK interceptor of `GET /_local/aws-calls`), for a call texted now, a deferred
+  one, a skipped one, a redelivery, and KMS calls averaged over 1,000 missed calls;
+* the Monday 08:00 drain (`bench/benches/drain.rs`): 10,000 messages due at once, published
+  at 20, 50 and 100 SMS per second, on virtual time.
 
 Machines here are shared and noisy: compare ratios measured in the same run, not absolute
 figures across runs. Writes target/bench/report.json.
@@ -296,11 +299,33 @@ def aws_calls(stack: Stack) -> dict:
         stack.set_clock(datetime(2026, 12, 1, 7, 1, tzinfo=timezone.utc))  # 08:01 the next day
         stack.drain()
 
+    def thousand():
+        # 1,000 missed calls from 1,000 callers within a few minutes: KMS per call averaged.
+        for i in range(1000):
+            webhook(f"bench-k{i}", f"+3360000{1000 + i:04d}", stack.now())
+            if i % 100 == 99:
+                stack.drain()
+        stack.drain()
+
     out["texted now"] = counted(texted_now)
     out["skipped (landline)"] = counted(skipped)
     out["redelivery"] = counted(redelivery)
     out["deferred, sent at 08:00"] = counted(deferred)
+    stack.set_clock(datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc))  # Tuesday 10:00
+    out["1,000 missed calls (total)"] = counted(thousand)
     return out
+
+
+# ----------------------------------------------------------------------------- drain
+
+
+def drain() -> list[dict]:
+    """The Monday 08:00 drain on virtual time (bench/benches/drain.rs): one JSON line each."""
+    bench = subprocess.run(["cargo", "bench", "--quiet", "-p", "rappel-bench", "--bench", "drain"],
+                           cwd=ROOT, capture_output=True, text=True)
+    if bench.returncode:
+        sys.exit(f"cargo bench (drain) failed:\n{bench.stderr[-4000:]}")
+    return [json.loads(line) for line in bench.stdout.splitlines() if line.startswith("{")]
 
 
 # ----------------------------------------------------------------------------- table
@@ -336,22 +361,38 @@ def table(report: dict) -> str:
         lines.append("  (events: intake a signed generic missed call; eligibility the re-decide schedule; "
                      "sender the sweep; booking GET of a link; inbound-sms a non-STOP reply)")
         lines.append("")
-    lines.append("AWS calls per missed call (warm local stack; schedules' polling not counted)")
+    lines.append("AWS calls per missed call (warm local stack, accounts cached 30 s as on Lambda; "
+                 "schedules' polling not counted)")
     for scenario, per in report.get("aws_calls", {}).items():
         total = sum(per.values())
         detail = ", ".join(f"{k} {v}" for k, v in sorted(per.items()))
-        lines.append(f"  {scenario:<26} {total:3d}  ({detail})")
+        lines.append(f"  {scenario:<26} {total:5d}  ({detail})")
+    thousand = report.get("aws_calls", {}).get("1,000 missed calls (total)")
+    if thousand is not None:
+        lines.append(f"  KMS per missed call over 1,000 calls: {thousand.get('KMS', 0) / 1000:.3f}")
+    if "drain" in report:
+        lines.append("")
+        lines.append("Drain: 10,000 messages of 200 accounts due Monday 08:00 (virtual seconds; "
+                     "120 ms of AWS round trips per message; a sweep a minute)")
+        for d in report["drain"]:
+            bound = f"{d['bound_s']:7.0f}" if d["bound_s"] else "      –"
+            ratio = f"{d['drain_s'] / d['bound_s']:5.2f}×" if d["bound_s"] else "     –"
+            lines.append(f"  {d['scenario']:<14} {d['drain_s']:7.0f} s   bound {bound} s  {ratio}  "
+                         f"sweeps {d['sweeps']:2d}  sent {d['sent']}  left {d['left']}")
     return "\n".join(lines)
 
 
 def main() -> None:
-    """RAPPEL_BENCH_PARTS (comma-separated, default all): hot, sizes, calls, cold."""
-    parts = set(os.environ.get("RAPPEL_BENCH_PARTS", "hot,sizes,calls,cold").split(","))
+    """RAPPEL_BENCH_PARTS (comma-separated, default all): hot, sizes, calls, cold, drain."""
+    parts = set(os.environ.get("RAPPEL_BENCH_PARTS", "hot,sizes,calls,cold,drain").split(","))
     OUT.mkdir(parents=True, exist_ok=True)
     report: dict = {"measured_at": rfc3339(datetime.now(timezone.utc))}
     if "hot" in parts:
         print("bench: hot path (criterion + Python)...", file=sys.stderr)
         report["hot_path"] = hot_path()
+    if "drain" in parts:
+        print("bench: the Monday 08:00 drain...", file=sys.stderr)
+        report["drain"] = drain()
     if parts & {"sizes", "cold"}:
         print("bench: release build and sizes...", file=sys.stderr)
         report["sizes"] = sizes()
@@ -359,6 +400,8 @@ def main() -> None:
         accounts = OUT / "accounts"
         accounts.mkdir(exist_ok=True)
         shutil.copy(ROOT / "infra" / "local" / "accounts" / "demo.json", accounts / "demo.json")
+        # Accounts cached 30 s, as on Lambda (the local stack reads them every time by default).
+        os.environ["ACCOUNT_CACHE_SECONDS"] = "30"
         with Stack(port=PORT, moto_port=MOTO_PORT, clock="2026-11-30T09:00:00Z", accounts_dir=str(accounts),
                    log_path=OUT / "rappel-local.log") as stack:
             if "calls" in parts:

@@ -483,7 +483,17 @@ def test_inbound_sms_may_record_opt_outs_and_nothing_more(template):
     assert allowed(function, "events:PutEvents", {"Fn::GetAtt": ["EventBus", "Arn"]})
     granted = {a for s in statements(function) if s["Effect"] == "Allow" for a in as_list(s["Action"])}
     assert granted == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "kms:GenerateMac",
-                       "events:PutEvents"}
+                       "kms:Decrypt", "events:PutEvents"}
+    # Decrypt opens caller-hash keys only: the secrets key, purpose caller-hash-key (never the
+    # webhook secrets, never a number).
+    for name in ["InboundSmsFunction", "WebhookIntakeFunction"]:
+        decrypts = [s for s in statements(res[name]) if "kms:Decrypt" in as_list(s["Action"])
+                    and s.get("Condition", {}).get("StringEquals", {}).get(
+                        "kms:EncryptionContext:purpose") == "caller-hash-key"]
+        assert [(s["Sid"], s["Resource"]) for s in decrypts] == [
+            ("CallerHashKeyDecrypt", {"Fn::GetAtt": ["SecretsKey", "Arn"]})], name
+    inbound_decrypts = [s for s in statements(function) if "kms:Decrypt" in as_list(s["Action"])]
+    assert [s["Sid"] for s in inbound_decrypts] == ["CallerHashKeyDecrypt"]
     # No NumberKey use: not named in its key policy.
     principals = json.dumps([s["Principal"] for _, s in key_statements(template, "NumberKey")])
     assert "InboundSmsFunction" not in principals
