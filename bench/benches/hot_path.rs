@@ -210,6 +210,7 @@ fn hot_path(case: &Case, account: &Account) -> bool {
         status: event.status,
         caller,
         happened_at: event.ended_at.or(event.started_at).unwrap_or(case.now),
+        ring_seconds: event.ring_seconds,
     };
     matches!(
         decide(&facts, account, case.now),

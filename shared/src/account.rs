@@ -1,7 +1,7 @@
 //! Account settings: what a business configures, with their defaults, validated when saved
 //! or loaded (a bad account is refused with a message that names the field).
 
-use crate::calendar::{HolidayZone, SendingHours};
+use crate::calendar::{HolidayZone, RuleProfile, SendingHours};
 use crate::slots::CallbackHours;
 use crate::sms;
 use chrono::NaiveTime;
@@ -62,9 +62,23 @@ pub struct Account {
     /// Holidays for metropolitan recipients: `metropole` or `alsace-moselle`.
     #[serde(default = "metropole")]
     pub holiday_zone: HolidayZone,
-    /// Local sending window; may narrow 08:00–20:00, never widen it.
+    /// The industry rules the account sends under ([`RuleProfile`]): `strict` (08:00–20:00,
+    /// Monday–Saturday, no public holidays) by default, `af2m-2024` or `af2m-2026`.
     #[serde(default)]
-    pub sending_hours: SendingHours,
+    pub rule_profile: RuleProfile,
+    /// Local sending window; may narrow the profile's window, never widen it. Absent: the
+    /// profile's window ([`Account::sending_window`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sending_hours: Option<SendingHours>,
+    /// Send on Sundays and public holidays too. Only under `af2m-2026`, which tolerates them
+    /// without recommending them; refused under any other profile.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub send_on_sundays_and_holidays: bool,
+    /// Grace delay before an in-hours SMS, in seconds (0–900, default 0): a business that
+    /// calls the prospect back within it cancels the SMS (rule 5). A deferred SMS is not
+    /// delayed further (it goes at the opening of the next allowed window).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub send_delay_seconds: u32,
     /// ISO 3166 regions that may be texted.
     #[serde(default = "default_countries")]
     pub allowed_countries: Vec<String>,
@@ -103,6 +117,21 @@ pub struct Account {
     /// Whether a call that ended in voicemail counts as missed (rule 1, docs/architecture.md).
     #[serde(default = "yes")]
     pub voicemail_is_missed: bool,
+    /// Shortest ring of a missed call worth an SMS, in seconds (0–60, default 0: any). When
+    /// the provider reports how long it rang, a shorter call is `ignored`/`ring_too_short`: a
+    /// misdial or a robot, not a prospect.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub min_ring_seconds: u32,
+    /// The business's own numbers (its lines, its staff's mobiles): a call from one is
+    /// `ignored`/`internal_number`. Stored as keyed hashes (`hash:` + 64 hex, under the
+    /// account's caller-hash key); an account file may list numbers, which
+    /// `rappel-admin account put` hashes before anything is stored. At most 1,000.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub internal_numbers: Vec<String>,
+    /// Callers never texted (`skipped`/`blocked_number`), in the same form as
+    /// `internal_numbers`. At most 1,000.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked_numbers: Vec<String>,
     /// Provider name → webhook secret(s) (Twilio auth token, HMAC secret...).
     #[serde(default)]
     pub webhook_secrets: BTreeMap<String, Secrets>,
@@ -119,6 +148,30 @@ pub struct Account {
 fn yes() -> bool {
     true
 }
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+fn listed(list: &[String], hash: &str) -> bool {
+    list.iter()
+        .any(|entry| entry.strip_prefix(HASH_PREFIX) == Some(hash))
+}
+
+/// Prefix of a stored entry of `internal_numbers` / `blocked_numbers`: a keyed hash.
+pub const HASH_PREFIX: &str = "hash:";
+
+/// Most entries in `internal_numbers` or `blocked_numbers`.
+pub const MAX_LISTED_NUMBERS: usize = 1000;
+
+/// Whether `entry` is a stored keyed hash (`hash:` + 64 lower-case hex).
+pub fn is_hash_entry(entry: &str) -> bool {
+    entry.strip_prefix(HASH_PREFIX).is_some_and(|h| {
+        h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// Longest grace delay ([`Account::send_delay_seconds`]): 15 minutes, beyond which a
+/// text-back is no longer an answer to the call.
+pub const MAX_SEND_DELAY_SECONDS: u32 = 900;
 fn paris() -> Tz {
     chrono_tz::Europe::Paris
 }
@@ -159,8 +212,30 @@ pub enum AccountError {
     CompanyName,
     #[error("sender_id {0:?} is invalid: 3–11 characters A-Z, a-z, 0-9 with at least one letter")]
     SenderId(String),
-    #[error("sending_hours {start}–{end} must lie within 08:00–20:00 and start before they end")]
-    SendingHours { start: NaiveTime, end: NaiveTime },
+    #[error(
+        "sending_hours {start}–{end} must lie within the {profile} profile's {max_start}–{max_end} and start before they end (a profile is narrowed, never widened)"
+    )]
+    SendingHours {
+        start: NaiveTime,
+        end: NaiveTime,
+        profile: &'static str,
+        max_start: NaiveTime,
+        max_end: NaiveTime,
+    },
+    #[error(
+        "send_on_sundays_and_holidays needs rule_profile af2m-2026 (the only charter that tolerates them); this account is {0}"
+    )]
+    SundaysNeedAf2m2026(&'static str),
+    #[error("send_delay_seconds must be 0–900 (15 minutes)")]
+    SendDelay,
+    #[error("min_ring_seconds must be 0–60")]
+    MinRing,
+    #[error(
+        "{field}[{index}] is neither a phone number nor a stored hash (hash: and 64 hex digits)"
+    )]
+    ListedNumber { field: &'static str, index: usize },
+    #[error("{0} lists more than 1,000 numbers")]
+    TooManyListed(&'static str),
     #[error(
         "holiday_zone must be metropole or alsace-moselle (overseas recipients get their own zone automatically)"
     )]
@@ -258,6 +333,23 @@ impl Account {
 
     /// Check every rule of README, "Account settings" and rule 6 (template names the company,
     /// offers STOP, fits in 2 segments with the longest link this account can produce).
+    /// Whether the caller with keyed hash `hash` is one of the business's own numbers.
+    pub fn is_internal(&self, hash: &str) -> bool {
+        listed(&self.internal_numbers, hash)
+    }
+
+    /// Whether the caller with keyed hash `hash` is on the block list.
+    pub fn is_blocked(&self, hash: &str) -> bool {
+        listed(&self.blocked_numbers, hash)
+    }
+
+    /// The daily window SMS go out in, local time: `sending_hours` when set, else the
+    /// profile's window.
+    pub fn sending_window(&self) -> SendingHours {
+        self.sending_hours
+            .unwrap_or_else(|| self.rule_profile.window())
+    }
+
     pub fn validate(&self) -> Result<(), AccountError> {
         let id_ok = !self.account_id.is_empty()
             && self.account_id.len() <= 64
@@ -275,13 +367,44 @@ impl Account {
         if !is_valid_sender_id(&sender) {
             return Err(AccountError::SenderId(sender));
         }
-        let legal = SendingHours::default();
-        let hours = self.sending_hours;
-        if hours.start < legal.start || hours.end > legal.end || hours.start >= hours.end {
-            return Err(AccountError::SendingHours {
-                start: hours.start,
-                end: hours.end,
-            });
+        let widest = self.rule_profile.window();
+        if let Some(hours) = self.sending_hours {
+            if hours.start < widest.start || hours.end > widest.end || hours.start >= hours.end {
+                return Err(AccountError::SendingHours {
+                    start: hours.start,
+                    end: hours.end,
+                    profile: self.rule_profile.as_str(),
+                    max_start: widest.start,
+                    max_end: widest.end,
+                });
+            }
+        }
+        if self.send_on_sundays_and_holidays && !self.rule_profile.tolerates_sundays_and_holidays()
+        {
+            return Err(AccountError::SundaysNeedAf2m2026(self.rule_profile.as_str()));
+        }
+        if self.send_delay_seconds > MAX_SEND_DELAY_SECONDS {
+            return Err(AccountError::SendDelay);
+        }
+        if self.min_ring_seconds > 60 {
+            return Err(AccountError::MinRing);
+        }
+        for (field, list) in [
+            ("internal_numbers", &self.internal_numbers),
+            ("blocked_numbers", &self.blocked_numbers),
+        ] {
+            if list.len() > MAX_LISTED_NUMBERS {
+                return Err(AccountError::TooManyListed(field));
+            }
+            if let Some(index) = list.iter().position(|entry| {
+                !is_hash_entry(entry)
+                    && !matches!(
+                        crate::phone::classify(entry, "FR"),
+                        crate::phone::Caller::Number { .. }
+                    )
+            }) {
+                return Err(AccountError::ListedNumber { field, index });
+            }
         }
         if !matches!(
             self.holiday_zone,
@@ -450,14 +573,61 @@ mod tests {
         assert_eq!(a.sender_id(), "PlomberieMa");
         assert!(!a.shred_number_after_send);
         assert!(a.voicemail_is_missed);
+        assert_eq!(a.rule_profile, RuleProfile::Strict);
+        assert_eq!(a.sending_hours, None);
         assert_eq!(
-            a.sending_hours.start,
+            a.sending_window().start,
             NaiveTime::from_hms_opt(8, 0, 0).unwrap()
         );
         assert_eq!(
-            a.sending_hours.end,
+            a.sending_window().end,
             NaiveTime::from_hms_opt(20, 0, 0).unwrap()
         );
+        assert!(!a.send_on_sundays_and_holidays);
+        assert_eq!(a.send_delay_seconds, 0);
+    }
+
+    #[test]
+    fn a_profile_is_narrowed_never_widened() {
+        let with = |extra: &str| {
+            Account::from_json(&format!(
+                r#"{{"account_id":"a","company_name":"Acme"{extra}}}"#
+            ))
+        };
+        let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap();
+        let window = |a: Account| (a.sending_window().start, a.sending_window().end);
+        assert_eq!(window(with(r#","rule_profile":"af2m-2024""#).unwrap()), (t(8, 0), t(22, 0)));
+        assert_eq!(window(with(r#","rule_profile":"af2m-2026""#).unwrap()), (t(8, 0), t(21, 30)));
+        // 21:00 is inside af2m-2024's window, outside strict's.
+        let late = r#","sending_hours":{"start":"09:00:00","end":"21:00:00"}"#;
+        assert!(with(&format!(r#","rule_profile":"af2m-2024"{late}"#)).is_ok());
+        let err = with(late).unwrap_err();
+        assert!(matches!(err, AccountError::SendingHours { profile: "strict", .. }), "{err}");
+        let err = with(r#","rule_profile":"af2m-2026","sending_hours":{"start":"08:00:00","end":"22:00:00"}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("af2m-2026 profile's 08:00:00–21:30:00"), "{err}");
+        // Sundays and holidays: only an af2m-2026 account that opts in.
+        assert!(with(r#","rule_profile":"af2m-2026","send_on_sundays_and_holidays":true"#).is_ok());
+        for profile in ["strict", "af2m-2024"] {
+            let err = with(&format!(
+                r#","rule_profile":"{profile}","send_on_sundays_and_holidays":true"#
+            ))
+            .unwrap_err();
+            assert_eq!(err, AccountError::SundaysNeedAf2m2026(if profile == "strict" { "strict" } else { "af2m-2024" }));
+        }
+        assert!(with(r#","rule_profile":"lenient""#).is_err());
+        assert!(with(r#","min_ring_seconds":60"#).is_ok());
+        assert_eq!(with(r#","min_ring_seconds":61"#).unwrap_err(), AccountError::MinRing);
+        // Listed numbers: numbers in any usual form, or stored hashes; the error names the
+        // entry by its index, never its value.
+        let hash = format!("hash:{}", "0".repeat(64));
+        assert!(with(&format!(r#","internal_numbers":["+33144000001","06 00 00 04 20","{hash}"]"#)).is_ok());
+        let err = with(r#","blocked_numbers":["+33600000420","123"]"#).unwrap_err();
+        assert_eq!(err, AccountError::ListedNumber { field: "blocked_numbers", index: 1 });
+        assert!(!err.to_string().contains("600000420"));
+        assert!(with(r#","internal_numbers":["hash:ABC"]"#).is_err());
+        assert!(with(r#","send_delay_seconds":900"#).is_ok());
+        assert_eq!(with(r#","send_delay_seconds":901"#).unwrap_err(), AccountError::SendDelay);
     }
 
     #[test]

@@ -56,6 +56,68 @@ pub struct RecipientCalendar {
     pub tz: Tz,
     pub holidays: HolidayZone,
     pub hours: SendingHours,
+    /// Sundays and public holidays are open days too (only under [`RuleProfile::Af2m2026`],
+    /// when the account opts in).
+    pub sundays_and_holidays: bool,
+}
+
+/// The industry rules an account sends under: the widest daily window and the days it allows
+/// (DESIGN.md, "Where the regulation stands": the quiet hours are charters, not statute). An
+/// account narrows its profile (`sending_hours`), never widens it. Serialized `strict`,
+/// `af2m-2024`, `af2m-2026`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum RuleProfile {
+    /// 08:00–20:00, Monday–Saturday, never on a public holiday: the older operators' charters.
+    /// The default.
+    #[default]
+    #[serde(rename = "strict")]
+    Strict,
+    /// af2m Business Messaging charter (2024): 08:00–22:00 on working days (Monday–Saturday,
+    /// not public holidays).
+    #[serde(rename = "af2m-2024")]
+    Af2m2024,
+    /// af2m charter (2026): 08:00–21:30, Monday–Saturday. It tolerates Sundays and public
+    /// holidays without recommending them: only an account that opts in
+    /// (`send_on_sundays_and_holidays`) sends on those days.
+    #[serde(rename = "af2m-2026")]
+    Af2m2026,
+}
+
+impl RuleProfile {
+    /// Every profile, strictest first.
+    pub const ALL: [RuleProfile; 3] = [
+        RuleProfile::Strict,
+        RuleProfile::Af2m2024,
+        RuleProfile::Af2m2026,
+    ];
+
+    /// The widest daily window of the profile, local time `[start, end)`.
+    pub fn window(self) -> SendingHours {
+        let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).expect("valid time");
+        let end = match self {
+            RuleProfile::Strict => hm(20, 0),
+            RuleProfile::Af2m2024 => hm(22, 0),
+            RuleProfile::Af2m2026 => hm(21, 30),
+        };
+        SendingHours {
+            start: hm(8, 0),
+            end,
+        }
+    }
+
+    /// Whether an account under this profile may opt in to Sundays and public holidays.
+    pub fn tolerates_sundays_and_holidays(self) -> bool {
+        self == RuleProfile::Af2m2026
+    }
+
+    /// The configuration name (`strict`, `af2m-2024`, `af2m-2026`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleProfile::Strict => "strict",
+            RuleProfile::Af2m2024 => "af2m-2024",
+            RuleProfile::Af2m2026 => "af2m-2026",
+        }
+    }
 }
 
 impl Default for SendingHours {
@@ -292,8 +354,8 @@ fn checked_easter_sunday(year: i32) -> Option<NaiveDate> {
 }
 
 impl RecipientCalendar {
-    /// Whether an SMS may be sent at instant `at` (UTC): inside `hours` local time,
-    /// not a Sunday, not a public holiday of `holidays`.
+    /// Whether an SMS may be sent at instant `at` (UTC): inside `hours` local time, not a
+    /// Sunday, not a public holiday of `holidays` (unless `sundays_and_holidays`).
     ///
     /// The window is wall-clock based: on a fall-back night a local time that occurs twice
     /// is judged the same way both times.
@@ -350,9 +412,11 @@ impl RecipientCalendar {
         at.with_timezone(&self.tz).date_naive()
     }
 
-    /// Whether local date `day` may carry SMS at all: not a Sunday, not a holiday.
+    /// Whether local date `day` may carry SMS at all: not a Sunday, not a holiday (any day
+    /// when `sundays_and_holidays`).
     fn is_open_day(&self, day: NaiveDate) -> bool {
-        day.weekday() != Weekday::Sun && !self.holidays.is_holiday(day)
+        self.sundays_and_holidays
+            || (day.weekday() != Weekday::Sun && !self.holidays.is_holiday(day))
     }
 }
 
@@ -448,6 +512,7 @@ mod tests {
             tz,
             holidays,
             hours: SendingHours::default(),
+            sundays_and_holidays: false,
         }
     }
 
@@ -827,6 +892,7 @@ mod tests {
         let c = RecipientCalendar {
             tz,
             holidays: HolidayZone::Metropole,
+            sundays_and_holidays: false,
             hours: SendingHours {
                 start: hm(0, 30),
                 end: hm(20, 0),
@@ -850,6 +916,7 @@ mod tests {
             tz,
             holidays: HolidayZone::Metropole,
             hours: SendingHours { start, end },
+            sundays_and_holidays: false,
         };
         // Window ends at 23:30: closed from 23:30 (+04:30) = 19:00 UTC, open again at the
         // transition (23:00 +03:30 = 19:30 UTC).
@@ -910,6 +977,7 @@ mod tests {
                 tz,
                 holidays,
                 hours,
+                sundays_and_holidays: false,
             }
         })
     }

@@ -247,6 +247,7 @@ impl CallItem {
             status: self.status,
             caller,
             happened_at,
+            ring_seconds: self.ring_seconds,
         }
     }
 }

@@ -37,6 +37,8 @@ pub struct CallFacts {
     pub caller: CallerFacts,
     /// When the call ended (or started, or was received, whichever is known first), UTC.
     pub happened_at: DateTime<Utc>,
+    /// How long it rang (seconds), when the provider says.
+    pub ring_seconds: Option<u32>,
 }
 
 /// Final state of a call's decision, as shown by `/_local/calls` and `rappel-admin calls`.
@@ -75,7 +77,13 @@ pub enum Reason {
     Outbound,
     NotFinal,
     VoicemailNotMissed,
+    /// Rang less than the account's `min_ring_seconds`: a misdial or a robot.
+    RingTooShort,
+    /// From one of the account's own numbers (`internal_numbers`).
+    InternalNumber,
     // skipped
+    /// On the account's block list (`blocked_numbers`).
+    BlockedNumber,
     Anonymous,
     InvalidNumber,
     NotMobile,
@@ -108,6 +116,9 @@ impl Reason {
             Reason::Outbound => "outbound",
             Reason::NotFinal => "not_final",
             Reason::VoicemailNotMissed => "voicemail_not_missed",
+            Reason::RingTooShort => "ring_too_short",
+            Reason::InternalNumber => "internal_number",
+            Reason::BlockedNumber => "blocked_number",
             Reason::Anonymous => "anonymous",
             Reason::InvalidNumber => "invalid_number",
             Reason::NotMobile => "not_mobile",
@@ -153,7 +164,8 @@ pub enum Decision {
 }
 
 /// The recipient's calendar: their own zone and holidays for overseas numbers (rule 4), the
-/// account's zone and `holiday_zone` otherwise, and the account's (narrowed) sending hours.
+/// account's zone and `holiday_zone` otherwise, the account's sending window (its profile's,
+/// or narrower) and whether Sundays and holidays are open (an `af2m-2026` account that opts in).
 pub fn recipient_calendar(region: Option<&str>, account: &Account) -> RecipientCalendar {
     let tz = region.and_then(zone_for_region).unwrap_or(account.timezone);
     let holidays = region.map_or(account.holiday_zone, |r| {
@@ -162,7 +174,9 @@ pub fn recipient_calendar(region: Option<&str>, account: &Account) -> RecipientC
     RecipientCalendar {
         tz,
         holidays,
-        hours: account.sending_hours,
+        hours: account.sending_window(),
+        sundays_and_holidays: account.send_on_sundays_and_holidays
+            && account.rule_profile.tolerates_sundays_and_holidays(),
     }
 }
 
@@ -214,6 +228,22 @@ pub fn decide(facts: &CallFacts, account: &Account, now: DateTime<Utc>) -> Decis
         _ => return skip(Outcome::Ignored, Reason::NotFinal),
     }
 
+    // The account's missed-call qualifier: not a prospect's call, or not one to text.
+    if facts
+        .ring_seconds
+        .is_some_and(|ring| ring < account.min_ring_seconds)
+    {
+        return skip(Outcome::Ignored, Reason::RingTooShort);
+    }
+    if let CallerFacts::Number { hash, .. } = &facts.caller {
+        if account.is_internal(hash) {
+            return skip(Outcome::Ignored, Reason::InternalNumber);
+        }
+        if account.is_blocked(hash) {
+            return skip(Outcome::Skipped, Reason::BlockedNumber);
+        }
+    }
+
     if !account.enabled {
         return skip(Outcome::Skipped, Reason::AccountDisabled);
     }
@@ -239,14 +269,23 @@ pub fn decide(facts: &CallFacts, account: &Account, now: DateTime<Utc>) -> Decis
         return skip(Outcome::Skipped, Reason::TooOld);
     }
 
-    // Rule 4: quiet hours in the recipient's calendar; defer, or expire past the limit.
+    // Rule 4: quiet hours in the recipient's calendar; defer, or expire past the limit. An
+    // in-hours SMS first waits the account's grace delay (a callback within it cancels it);
+    // if the delay ends outside the window, the SMS goes at the next opening like any
+    // deferred one.
     let calendar = recipient_calendar(Some(region), account);
-    let due_at = calendar.next_allowed(now);
+    let grace = Duration::seconds(i64::from(account.send_delay_seconds));
+    let in_hours = calendar.is_allowed(now);
+    let due_at = if in_hours {
+        calendar.next_allowed(now + grace)
+    } else {
+        calendar.next_allowed(now)
+    };
     let send_before = facts.happened_at + Duration::hours(i64::from(account.max_deferral_hours));
     if due_at > send_before {
         return skip(Outcome::Expired, Reason::DeferralLimit);
     }
-    let reason = if due_at == now {
+    let reason = if in_hours && due_at == now + grace {
         Reason::InHours
     } else {
         Reason::QuietHours
@@ -285,6 +324,7 @@ mod tests {
                 hash: "h1".into(),
             },
             happened_at: at,
+            ring_seconds: Some(20),
         }
     }
 
@@ -305,6 +345,126 @@ mod tests {
                 reason: Reason::InHours,
                 send_before: now + Duration::hours(72)
             }
+        );
+    }
+
+    fn with(extra: &str) -> Account {
+        Account::from_json(&format!(
+            r#"{{"account_id":"acme","company_name":"Acme"{extra}}}"#
+        ))
+        .unwrap()
+    }
+
+    /// (due_at, reason) of a French mobile's missed call at `now` for `account`.
+    fn planned(account: &Account, now: DateTime<Utc>) -> (DateTime<Utc>, Reason) {
+        match decide(&missed("FR", now), account, now) {
+            Decision::Send { due_at, reason, .. } => (due_at, reason),
+            other => panic!("expected a send, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_profile_at_the_edges_of_its_window() {
+        // Wednesday 2 December 2026 (a working day), then Sunday 6 December.
+        let af2m_2026 = with(r#","rule_profile":"af2m-2026""#);
+        let af2m_2024 = with(r#","rule_profile":"af2m-2024""#);
+        let thursday_8 = paris(2026, 12, 3, 8, 0, 0);
+        let at = paris(2026, 12, 2, 21, 29, 59);
+        assert_eq!(planned(&af2m_2026, at), (at, Reason::InHours));
+        assert_eq!(
+            planned(&af2m_2026, paris(2026, 12, 2, 21, 30, 0)),
+            (thursday_8, Reason::QuietHours)
+        );
+        let at = paris(2026, 12, 2, 21, 59, 59);
+        assert_eq!(planned(&af2m_2024, at), (at, Reason::InHours));
+        assert_eq!(
+            planned(&af2m_2024, paris(2026, 12, 2, 22, 0, 0)),
+            (thursday_8, Reason::QuietHours)
+        );
+        assert_eq!(
+            planned(&account(), paris(2026, 12, 2, 20, 0, 0)),
+            (thursday_8, Reason::QuietHours)
+        );
+        // A Sunday: closed under every profile, unless an af2m-2026 account opted in.
+        let sunday = paris(2026, 12, 6, 11, 0, 0);
+        let monday_8 = paris(2026, 12, 7, 8, 0, 0);
+        for a in [&account(), &af2m_2024, &af2m_2026] {
+            assert_eq!(planned(a, sunday), (monday_8, Reason::QuietHours), "{:?}", a.rule_profile);
+        }
+        let sundays = with(r#","rule_profile":"af2m-2026","send_on_sundays_and_holidays":true"#);
+        assert_eq!(planned(&sundays, sunday), (sunday, Reason::InHours));
+        // Christmas Day too, but never outside the daily window.
+        let christmas = paris(2026, 12, 25, 10, 0, 0);
+        assert_eq!(planned(&sundays, christmas), (christmas, Reason::InHours));
+        assert_eq!(
+            planned(&sundays, paris(2026, 12, 6, 21, 45, 0)),
+            (monday_8, Reason::QuietHours)
+        );
+        // A narrowed af2m-2024 account keeps its own, narrower, window.
+        let narrowed = with(
+            r#","rule_profile":"af2m-2024","sending_hours":{"start":"09:00:00","end":"21:00:00"}"#,
+        );
+        assert_eq!(
+            planned(&narrowed, paris(2026, 12, 2, 21, 0, 0)),
+            (paris(2026, 12, 3, 9, 0, 0), Reason::QuietHours)
+        );
+    }
+
+    #[test]
+    fn the_qualifier_ignores_short_rings_and_own_numbers_and_skips_blocked_callers() {
+        let own = format!("hash:{}", "a".repeat(64));
+        let blocked = format!("hash:{}", "b".repeat(64));
+        let account = with(&format!(
+            r#","min_ring_seconds":3,"internal_numbers":["{own}"],"blocked_numbers":["{blocked}"]"#
+        ));
+        let now = paris(2026, 12, 2, 10, 0, 0);
+        let call = |hash: &str, ring: Option<u32>| CallFacts {
+            caller: CallerFacts::Number {
+                line_type: LineType::Mobile,
+                region: Some("FR".into()),
+                hash: hash.into(),
+            },
+            ring_seconds: ring,
+            ..missed("FR", now)
+        };
+        let skip = |outcome, reason| Decision::Skip { outcome, reason };
+        let c = "c".repeat(64);
+        assert_eq!(
+            decide(&call(&c, Some(2)), &account, now),
+            skip(Outcome::Ignored, Reason::RingTooShort)
+        );
+        assert!(matches!(decide(&call(&c, Some(3)), &account, now), Decision::Send { .. }));
+        // A provider that does not say how long it rang: not ignored for that.
+        assert!(matches!(decide(&call(&c, None), &account, now), Decision::Send { .. }));
+        assert_eq!(
+            decide(&call(&"a".repeat(64), Some(20)), &account, now),
+            skip(Outcome::Ignored, Reason::InternalNumber)
+        );
+        assert_eq!(
+            decide(&call(&"b".repeat(64), Some(20)), &account, now),
+            skip(Outcome::Skipped, Reason::BlockedNumber)
+        );
+        // Defaults: any ring, no list.
+        assert!(matches!(decide(&call(&c, Some(1)), &with(""), now), Decision::Send { .. }));
+    }
+
+    #[test]
+    fn the_grace_delay_holds_an_in_hours_sms_and_leaves_a_deferred_one_alone() {
+        let delayed = with(r#","send_delay_seconds":60"#);
+        let now = paris(2026, 12, 2, 10, 0, 0);
+        assert_eq!(
+            planned(&delayed, now),
+            (now + Duration::seconds(60), Reason::InHours)
+        );
+        // The delay would end after 20:00: the SMS goes at the next opening, as deferred.
+        assert_eq!(
+            planned(&delayed, paris(2026, 12, 2, 19, 59, 30)),
+            (paris(2026, 12, 3, 8, 0, 0), Reason::QuietHours)
+        );
+        // Deferred: at the opening, not a minute after it.
+        assert_eq!(
+            planned(&delayed, paris(2026, 12, 2, 22, 0, 0)),
+            (paris(2026, 12, 3, 8, 0, 0), Reason::QuietHours)
         );
     }
 

@@ -577,6 +577,7 @@ mod tests {
                     hash: call.caller_hash.clone().unwrap(),
                 },
                 happened_at: at("2026-11-27T17:29:40Z"),
+                ring_seconds: call.ring_seconds,
             }
         );
         let account = demo_account();

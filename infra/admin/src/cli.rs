@@ -159,6 +159,25 @@ pub enum Command {
         caller: Option<String>,
     },
 
+    /// Explain one call: what Rappel decided and by which rules.
+    ///
+    /// Shows the call (masked caller, line type, region), the decision and its reason code,
+    /// the account's rule profile and its widest window, the window and days that apply in
+    /// the recipient's own zone and holidays, the grace delay, and when the SMS was planned
+    /// and sent (UTC, with the recipient's local time). The rules are the account's current
+    /// settings. Exit 1 for an unknown account or call, 2 for a call id several providers used.
+    #[command(
+        after_help = "Examples:\n  rappel-admin why --account plomberie-martin generic#ct-20261127-000101\n  rappel-admin why --account plomberie-martin CA5e0c9a7b --json"
+    )]
+    Why {
+        /// The account id.
+        #[arg(long)]
+        account: String,
+
+        /// The call: `provider#call_id` (as `calls` shows them), or the provider's call id.
+        call: String,
+    },
+
     /// Show what is stuck or needs a look in an account (what the alarms point at).
     ///
     /// Lists: calls without an outcome received more than 10 minutes ago (the stream failed

@@ -65,6 +65,9 @@ pub async fn run(cli: Cli) -> Result<(), AdminError> {
         Command::Calls { account, caller } => {
             calls(&cli.connection, &account, caller.as_deref(), json).await
         }
+        Command::Why { account, call } => {
+            crate::why::why(&cli.connection, &account, &call, json).await
+        }
         Command::Stuck { account } => stuck(&cli.connection, &account, json).await,
         Command::Redecide {
             account,
@@ -372,7 +375,7 @@ fn print_summary(summary: &Summary, json: bool) {
     }
 }
 
-fn print_json<T: Serialize + ?Sized>(value: &T) {
+pub(crate) fn print_json<T: Serialize + ?Sized>(value: &T) {
     println!(
         "{}",
         serde_json::to_string_pretty(value).expect("output serializes")

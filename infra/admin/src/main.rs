@@ -8,6 +8,7 @@ mod error;
 mod privacy;
 mod render;
 mod report;
+mod why;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -209,7 +209,7 @@ impl CallRow {
 }
 
 /// The snake_case word a unit enum serializes to (`no_answer`, `inbound`).
-fn word<T: Serialize>(value: &T) -> String {
+pub(crate) fn word<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(s)) => s,
         _ => NONE.into(),

@@ -6,7 +6,7 @@
 use super::{port_error, sdk_error};
 use crate::account::{Account, Secrets};
 use crate::items::*;
-use crate::ports::{Applied, PortError, SecretsVault};
+use crate::ports::{Applied, NumberProtector, PortError, SecretsVault};
 use crate::rules::{Outcome, Reason};
 use crate::store::{
     AccountStore, BookOutcome, CallStore, CallerState, Cancelled, Contact, DailyCap, DecisionStore,
@@ -95,6 +95,36 @@ where
 
 pub(super) fn build<T, E: std::error::Error>(r: Result<T, E>) -> Result<T, PortError> {
     r.map_err(|e| port_error(SERVICE, e))
+}
+
+/// `list` with every number replaced by its keyed hash in `account` (`hash:…`), sorted and
+/// without duplicates; entries already hashed are kept.
+async fn hashed<K: NumberProtector>(
+    keys: &K,
+    account: &Account,
+    list: &[String],
+) -> Result<Vec<String>, PortError> {
+    let mut out = Vec::with_capacity(list.len());
+    for (index, entry) in list.iter().enumerate() {
+        if crate::account::is_hash_entry(entry) {
+            out.push(entry.clone());
+            continue;
+        }
+        let crate::phone::Caller::Number { e164, .. } = crate::phone::classify(entry, "FR") else {
+            return Err(PortError::new(
+                SERVICE,
+                format!("listed number {index} is not a phone number"),
+            ));
+        };
+        out.push(format!(
+            "{}{}",
+            crate::account::HASH_PREFIX,
+            keys.hash(account, &e164).await?
+        ));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 /// The Rappel table.
@@ -337,9 +367,11 @@ impl Table {
     }
 
     /// Validate `account`, seal its webhook secrets with `vault`, give a new account its
-    /// caller-hash key ([`SecretsVault::new_caller_hash_key`]), and store it: what
-    /// `rappel-admin account put` and the local stack do.
-    pub async fn save_account<V: SecretsVault>(
+    /// caller-hash key ([`SecretsVault::new_caller_hash_key`]; an existing one keeps its own),
+    /// replace the numbers of `internal_numbers` and `blocked_numbers` by their keyed hashes
+    /// (`hash:…`, under that key), and store it: what `rappel-admin account put` and the local
+    /// stack do. No listed number is stored, logged or echoed in an error.
+    pub async fn save_account<V: SecretsVault + NumberProtector>(
         &self,
         vault: &V,
         account: &Account,
@@ -355,11 +387,15 @@ impl Table {
             Some(vault.seal_secrets(&account.account_id, &json).await?)
         };
         let mut account = account.clone();
-        if account.caller_hash_key.is_none()
-            && self.stored_account(&account.account_id).await?.is_none()
-        {
-            account.caller_hash_key = Some(vault.new_caller_hash_key(&account.account_id).await?);
-        }
+        account.caller_hash_key = match self.stored_account(&account.account_id).await? {
+            Some(stored) => stored.caller_hash_key,
+            None => match account.caller_hash_key.take() {
+                Some(given) => Some(given),
+                None => Some(vault.new_caller_hash_key(&account.account_id).await?),
+            },
+        };
+        account.internal_numbers = hashed(vault, &account, &account.internal_numbers).await?;
+        account.blocked_numbers = hashed(vault, &account, &account.blocked_numbers).await?;
         self.put_account(&account, sealed, now).await
     }
 
