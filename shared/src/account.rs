@@ -165,7 +165,9 @@ pub const MAX_LISTED_NUMBERS: usize = 1000;
 /// Whether `entry` is a stored keyed hash (`hash:` + 64 lower-case hex).
 pub fn is_hash_entry(entry: &str) -> bool {
     entry.strip_prefix(HASH_PREFIX).is_some_and(|h| {
-        h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 
@@ -381,7 +383,9 @@ impl Account {
         }
         if self.send_on_sundays_and_holidays && !self.rule_profile.tolerates_sundays_and_holidays()
         {
-            return Err(AccountError::SundaysNeedAf2m2026(self.rule_profile.as_str()));
+            return Err(AccountError::SundaysNeedAf2m2026(
+                self.rule_profile.as_str(),
+            ));
         }
         if self.send_delay_seconds > MAX_SEND_DELAY_SECONDS {
             return Err(AccountError::SendDelay);
@@ -596,16 +600,37 @@ mod tests {
         };
         let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap();
         let window = |a: Account| (a.sending_window().start, a.sending_window().end);
-        assert_eq!(window(with(r#","rule_profile":"af2m-2024""#).unwrap()), (t(8, 0), t(22, 0)));
-        assert_eq!(window(with(r#","rule_profile":"af2m-2026""#).unwrap()), (t(8, 0), t(21, 30)));
+        assert_eq!(
+            window(with(r#","rule_profile":"af2m-2024""#).unwrap()),
+            (t(8, 0), t(22, 0))
+        );
+        assert_eq!(
+            window(with(r#","rule_profile":"af2m-2026""#).unwrap()),
+            (t(8, 0), t(21, 30))
+        );
         // 21:00 is inside af2m-2024's window, outside strict's.
         let late = r#","sending_hours":{"start":"09:00:00","end":"21:00:00"}"#;
         assert!(with(&format!(r#","rule_profile":"af2m-2024"{late}"#)).is_ok());
         let err = with(late).unwrap_err();
-        assert!(matches!(err, AccountError::SendingHours { profile: "strict", .. }), "{err}");
-        let err = with(r#","rule_profile":"af2m-2026","sending_hours":{"start":"08:00:00","end":"22:00:00"}"#)
-            .unwrap_err();
-        assert!(err.to_string().contains("af2m-2026 profile's 08:00:00–21:30:00"), "{err}");
+        assert!(
+            matches!(
+                err,
+                AccountError::SendingHours {
+                    profile: "strict",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = with(
+            r#","rule_profile":"af2m-2026","sending_hours":{"start":"08:00:00","end":"22:00:00"}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("af2m-2026 profile's 08:00:00–21:30:00"),
+            "{err}"
+        );
         // Sundays and holidays: only an af2m-2026 account that opts in.
         assert!(with(r#","rule_profile":"af2m-2026","send_on_sundays_and_holidays":true"#).is_ok());
         for profile in ["strict", "af2m-2024"] {
@@ -613,21 +638,45 @@ mod tests {
                 r#","rule_profile":"{profile}","send_on_sundays_and_holidays":true"#
             ))
             .unwrap_err();
-            assert_eq!(err, AccountError::SundaysNeedAf2m2026(if profile == "strict" { "strict" } else { "af2m-2024" }));
+            assert_eq!(
+                err,
+                AccountError::SundaysNeedAf2m2026(if profile == "strict" {
+                    "strict"
+                } else {
+                    "af2m-2024"
+                })
+            );
         }
         assert!(with(r#","rule_profile":"lenient""#).is_err());
         assert!(with(r#","min_ring_seconds":60"#).is_ok());
-        assert_eq!(with(r#","min_ring_seconds":61"#).unwrap_err(), AccountError::MinRing);
+        assert_eq!(
+            with(r#","min_ring_seconds":61"#).unwrap_err(),
+            AccountError::MinRing
+        );
         // Listed numbers: numbers in any usual form, or stored hashes; the error names the
         // entry by its index, never its value.
         let hash = format!("hash:{}", "0".repeat(64));
-        assert!(with(&format!(r#","internal_numbers":["+33144000001","06 00 00 04 20","{hash}"]"#)).is_ok());
+        assert!(
+            with(&format!(
+                r#","internal_numbers":["+33144000001","06 00 00 04 20","{hash}"]"#
+            ))
+            .is_ok()
+        );
         let err = with(r#","blocked_numbers":["+33600000420","123"]"#).unwrap_err();
-        assert_eq!(err, AccountError::ListedNumber { field: "blocked_numbers", index: 1 });
+        assert_eq!(
+            err,
+            AccountError::ListedNumber {
+                field: "blocked_numbers",
+                index: 1
+            }
+        );
         assert!(!err.to_string().contains("600000420"));
         assert!(with(r#","internal_numbers":["hash:ABC"]"#).is_err());
         assert!(with(r#","send_delay_seconds":900"#).is_ok());
-        assert_eq!(with(r#","send_delay_seconds":901"#).unwrap_err(), AccountError::SendDelay);
+        assert_eq!(
+            with(r#","send_delay_seconds":901"#).unwrap_err(),
+            AccountError::SendDelay
+        );
     }
 
     #[test]

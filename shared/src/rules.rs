@@ -389,7 +389,12 @@ mod tests {
         let sunday = paris(2026, 12, 6, 11, 0, 0);
         let monday_8 = paris(2026, 12, 7, 8, 0, 0);
         for a in [&account(), &af2m_2024, &af2m_2026] {
-            assert_eq!(planned(a, sunday), (monday_8, Reason::QuietHours), "{:?}", a.rule_profile);
+            assert_eq!(
+                planned(a, sunday),
+                (monday_8, Reason::QuietHours),
+                "{:?}",
+                a.rule_profile
+            );
         }
         let sundays = with(r#","rule_profile":"af2m-2026","send_on_sundays_and_holidays":true"#);
         assert_eq!(planned(&sundays, sunday), (sunday, Reason::InHours));
@@ -433,9 +438,15 @@ mod tests {
             decide(&call(&c, Some(2)), &account, now),
             skip(Outcome::Ignored, Reason::RingTooShort)
         );
-        assert!(matches!(decide(&call(&c, Some(3)), &account, now), Decision::Send { .. }));
+        assert!(matches!(
+            decide(&call(&c, Some(3)), &account, now),
+            Decision::Send { .. }
+        ));
         // A provider that does not say how long it rang: not ignored for that.
-        assert!(matches!(decide(&call(&c, None), &account, now), Decision::Send { .. }));
+        assert!(matches!(
+            decide(&call(&c, None), &account, now),
+            Decision::Send { .. }
+        ));
         assert_eq!(
             decide(&call(&"a".repeat(64), Some(20)), &account, now),
             skip(Outcome::Ignored, Reason::InternalNumber)
@@ -445,7 +456,10 @@ mod tests {
             skip(Outcome::Skipped, Reason::BlockedNumber)
         );
         // Defaults: any ring, no list.
-        assert!(matches!(decide(&call(&c, Some(1)), &with(""), now), Decision::Send { .. }));
+        assert!(matches!(
+            decide(&call(&c, Some(1)), &with(""), now),
+            Decision::Send { .. }
+        ));
     }
 
     #[test]

@@ -115,7 +115,10 @@ impl Why {
             _ => "not decided yet".into(),
         };
         let lines = [
-            ("call", format!("{} (account {})", self.call, self.account_id)),
+            (
+                "call",
+                format!("{} (account {})", self.call, self.account_id),
+            ),
             ("direction", format!("{}, {}", self.direction, self.status)),
             (
                 "caller",
@@ -134,7 +137,10 @@ impl Why {
             ),
             (
                 "window",
-                format!("{} {}, holidays {}", self.window, self.timezone, self.holidays),
+                format!(
+                    "{} {}, holidays {}",
+                    self.window, self.timezone, self.holidays
+                ),
             ),
             ("days", self.days.clone()),
             ("grace delay", format!("{} s", self.send_delay_seconds)),
@@ -242,7 +248,10 @@ mod tests {
             (Some("scheduled"), Some("quiet_hours"))
         );
         let text = why.render();
-        assert!(text.contains("profile       af2m-2026 (widest window 08:00–21:30)"), "{text}");
+        assert!(
+            text.contains("profile       af2m-2026 (widest window 08:00–21:30)"),
+            "{text}"
+        );
         assert!(text.contains("grace delay   60 s"), "{text}");
         assert!(text.contains("+262 6•• •• •• 04 (mobile, RE)"), "{text}");
     }
