@@ -271,6 +271,15 @@ def sign_vonage(secret: str, body: bytes | str, iat: int, **claims) -> str:
     return f"{header}.{payload}.{_b64url(mac)}"
 
 
+def sign_ringover(secret: str, url: str, event: str) -> str:
+    """X-Ringover-Webhook-Signature: a JWT, HS512 with the webhook's key over
+    `"{b64url(header)}.{b64url(claims)}"`, whose claims wrap the event: `{"url", "payload"}`."""
+    header = _b64url(json.dumps({"alg": "HS512", "typ": "JWT"}, separators=(",", ":")).encode())
+    claims = _b64url(json.dumps({"url": url, "payload": json.loads(event)}, separators=(",", ":")).encode())
+    mac = hmac.new(secret.encode(), f"{header}.{claims}".encode(), hashlib.sha512).digest()
+    return f"{header}.{claims}.{_b64url(mac)}"
+
+
 def _ed25519_key(seed: bytes | str):
     # `cryptography` comes with moto in .venv; imported here so the rest of this module stays stdlib.
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey

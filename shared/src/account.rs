@@ -64,7 +64,7 @@ pub struct Account {
     pub holiday_zone: HolidayZone,
     /// The industry rules the account sends under ([`RuleProfile`]): `strict` (08:00–20:00,
     /// Monday–Saturday, no public holidays) by default, `af2m-2024` or `af2m-2026`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "RuleProfile::is_strict")]
     pub rule_profile: RuleProfile,
     /// Local sending window; may narrow the profile's window, never widen it. Absent: the
     /// profile's window ([`Account::sending_window`]).
@@ -140,7 +140,8 @@ pub struct Account {
     /// `CiphertextBlob`), created with the account and never changed, so hashes stay the same
     /// for its life. `None` for an account created before per-account keys: its callers are
     /// hashed by KMS `GenerateMac` under the deployment's HMAC key. Not part of the
-    /// configuration format (its own attribute of the account item, set by the table).
+    /// configuration format: its own item (`HASHKEY`, [`crate::items::HashKeyItem`]), which
+    /// the table reads with the account.
     #[serde(skip)]
     pub caller_hash_key: Option<String>,
 }
@@ -263,7 +264,7 @@ pub enum AccountError {
     #[error("callback_hours: {0}")]
     CallbackHours(String),
     #[error(
-        "webhook_secrets.{0}: Rappel has no such provider (twilio, generic, vonage, telnyx, aircall, plivo)"
+        "webhook_secrets.{0}: Rappel has no such provider (twilio, generic, vonage, telnyx, aircall, plivo, ringover)"
     )]
     UnknownProvider(String),
     #[error("webhook_secrets.{0}: give one secret, or two during a rotation, none empty")]

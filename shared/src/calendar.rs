@@ -110,6 +110,12 @@ impl RuleProfile {
         self == RuleProfile::Af2m2026
     }
 
+    /// Whether this is the default, [`RuleProfile::Strict`] (not written in stored settings,
+    /// so that a release without profiles still reads them).
+    pub fn is_strict(&self) -> bool {
+        *self == RuleProfile::Strict
+    }
+
     /// The configuration name (`strict`, `af2m-2024`, `af2m-2026`).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -263,10 +263,17 @@ impl MemoryTable {
             settings: serde_json::to_string(&settings).unwrap(),
             secret_providers: secrets.keys().cloned().collect(),
             webhook_secrets: sealed,
-            caller_hash_key: account.caller_hash_key.clone(),
             updated_at: "2026-01-01T00:00:00Z".into(),
         };
         self.insert_raw(to_value(&item));
+        if let Some(wrapped) = &account.caller_hash_key {
+            self.insert_raw(to_value(&HashKeyItem {
+                pk: account_pk(&account.account_id),
+                sk: HASH_KEY_SK.into(),
+                wrapped: wrapped.clone(),
+                created_at: "2026-01-01T00:00:00Z".into(),
+            }));
+        }
         if let Some(code) = &account.short_code {
             self.insert_raw(to_value(&ReplyItem {
                 pk: reply_pk(code),
@@ -471,7 +478,9 @@ impl AccountStore for MemoryTable {
                     .webhook_secrets
                     .insert(provider.clone(), Secrets::Many(Vec::new()));
             }
-            account.caller_hash_key = item.caller_hash_key;
+            account.caller_hash_key = self
+                .get(&account_pk(account_id), HASH_KEY_SK)
+                .and_then(|k| k["wrapped"].as_str().map(str::to_string));
             Ok(Some((account, item.webhook_secrets)))
         })
     }

@@ -161,11 +161,26 @@ pub struct AccountItem {
     /// context `account_id` + `purpose=webhook-secrets` ([`crate::crypto::Sealed::encode`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secrets: Option<String>,
-    /// The account's caller-hash key, wrapped by KMS ([`crate::account::Account::caller_hash_key`]);
-    /// absent for accounts created before per-account keys.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub caller_hash_key: Option<String>,
     pub updated_at: String,
+}
+
+/// Sort key of an account's caller-hash key item (`ACCOUNT#{id}` / `HASHKEY`).
+pub const HASH_KEY_SK: &str = "HASHKEY";
+
+/// An account's caller-hash key, wrapped by KMS under the secrets key
+/// ([`crate::account::Account::caller_hash_key`]). Its own item, written once with the
+/// account's creation (both or neither) and never again: writing the account's settings,
+/// by any version of any tool, cannot drop or change it. Absent for accounts created before
+/// per-account keys. Kept until the account is deleted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HashKeyItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    /// Base64 of the KMS `CiphertextBlob` (context `account_id` + `purpose=caller-hash-key`).
+    pub wrapped: String,
+    pub created_at: String,
 }
 
 /// One call as stored by intake and decided by eligibility. Never holds a number in clear:

@@ -124,6 +124,10 @@ pub const TABLE: &[Retention] = &[
         days: None,
     },
     Retention {
+        item: "HASHKEY",
+        days: None,
+    },
+    Retention {
         item: "REPLY#",
         days: None,
     },

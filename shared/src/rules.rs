@@ -275,9 +275,12 @@ pub fn decide(facts: &CallFacts, account: &Account, now: DateTime<Utc>) -> Decis
     // deferred one.
     let calendar = recipient_calendar(Some(region), account);
     let grace = Duration::seconds(i64::from(account.send_delay_seconds));
+    // The delay counts from the call: a call decided late (the re-decide schedule) does not
+    // wait again.
     let in_hours = calendar.is_allowed(now);
+    let held_until = (facts.happened_at + grace).max(now);
     let due_at = if in_hours {
-        calendar.next_allowed(now + grace)
+        calendar.next_allowed(held_until)
     } else {
         calendar.next_allowed(now)
     };
@@ -285,7 +288,7 @@ pub fn decide(facts: &CallFacts, account: &Account, now: DateTime<Utc>) -> Decis
     if due_at > send_before {
         return skip(Outcome::Expired, Reason::DeferralLimit);
     }
-    let reason = if in_hours && due_at == now + grace {
+    let reason = if in_hours && due_at == held_until {
         Reason::InHours
     } else {
         Reason::QuietHours
@@ -475,6 +478,15 @@ mod tests {
             planned(&delayed, paris(2026, 12, 2, 19, 59, 30)),
             (paris(2026, 12, 3, 8, 0, 0), Reason::QuietHours)
         );
+        // Decided two minutes after the call (re-decide): the delay is over, it goes now.
+        let late = paris(2026, 12, 2, 10, 2, 0);
+        let call = missed("FR", paris(2026, 12, 2, 10, 0, 0));
+        match decide(&call, &delayed, late) {
+            Decision::Send { due_at, reason, .. } => {
+                assert_eq!((due_at, reason), (late, Reason::InHours))
+            }
+            other => panic!("{other:?}"),
+        }
         // Deferred: at the opening, not a minute after it.
         assert_eq!(
             planned(&delayed, paris(2026, 12, 2, 22, 0, 0)),

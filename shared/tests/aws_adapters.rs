@@ -1065,6 +1065,10 @@ async fn kms_envelope_and_hash() {
     );
 }
 
+fn number_420() -> E164 {
+    E164::from_e164_unchecked("+33600000420")
+}
+
 #[tokio::test]
 async fn caller_hash_keys_are_per_account_opened_once_per_container_and_never_change() {
     let env = env().await;
@@ -1120,15 +1124,52 @@ async fn caller_hash_keys_are_per_account_opened_once_per_container_and_never_ch
     assert!(env.kms().hash(&forged, &number).await.is_err());
 
     // Saving the account again, even with another key given, keeps its key: hashes
-    // (opt-outs, daily dedup) stay valid.
+    // (opt-outs, daily dedup) stay valid. A raw put with another key is refused.
     let mut changed = new_account("acme", "Acme Plomberie");
     changed.caller_hash_key = bravo.caller_hash_key.clone();
     table.save_account(&kms, &changed, now).await.unwrap();
-    table.put_account(&changed, None, now).await.unwrap();
+    let err = table.put_account(&changed, None, now).await.unwrap_err();
+    assert!(err.to_string().contains("another caller-hash key"), "{err}");
+    // What an older tool would write (settings only) leaves the key item alone.
     let again = table.get_account("acme").await.unwrap().unwrap();
+    table.put_account(&again, None, now).await.unwrap();
+    let again = env.table().get_account("acme").await.unwrap().unwrap();
     assert_eq!(again.company_name, "Acme Plomberie");
     assert_eq!(again.caller_hash_key.as_deref(), Some(wrapped.as_str()));
     assert_eq!(env.kms().hash(&again, &number).await.unwrap(), h1);
+    // Two creations of one account racing: the second to commit is refused, nothing written.
+    let first = env.table();
+    let mut late = new_account("charlie", "Charlie");
+    late.caller_hash_key = Some(kms.new_caller_hash_key("charlie").await.unwrap());
+    let mut early = late.clone();
+    early.caller_hash_key = Some(kms.new_caller_hash_key("charlie").await.unwrap());
+    first.put_account(&early, None, now).await.unwrap();
+    let lost = env.table();
+    // Here the second writer reads the first's account and is refused for its other key;
+    // had both read "no account", the conditional creation (account and key only if absent)
+    // refuses the second commit the same way.
+    let err = lost.put_account(&late, None, now).await.unwrap_err();
+    assert!(err.to_string().contains("another caller-hash key"), "{err}");
+    assert_eq!(
+        env.table()
+            .get_account("charlie")
+            .await
+            .unwrap()
+            .unwrap()
+            .caller_hash_key,
+        early.caller_hash_key
+    );
+    // Listed numbers reach the table as hashes only.
+    let mut listing = new_account("delta", "Delta");
+    listing.internal_numbers = vec!["+33600000420".into()];
+    let err = table.put_account(&listing, None, now).await.unwrap_err();
+    assert!(!err.to_string().contains("600000420"), "{err}");
+    table.save_account(&kms, &listing, now).await.unwrap();
+    let delta = table.get_account("delta").await.unwrap().unwrap();
+    let expected = format!("hash:{}", kms.hash(&delta, &number_420()).await.unwrap());
+    assert_eq!(delta.internal_numbers, vec![expected.clone()]);
+    assert!(delta.is_internal(expected.trim_start_matches("hash:")));
+    assert!(!env.dump().await.contains("600000420"));
 
     // An account stored before per-account keys keeps GenerateMac when saved again.
     table
@@ -1145,7 +1186,7 @@ async fn caller_hash_keys_are_per_account_opened_once_per_container_and_never_ch
     let after = table.get_account("legacy").await.unwrap().unwrap();
     assert_eq!(after.caller_hash_key, None);
     assert_eq!(kms.hash(&after, &number).await.unwrap(), legacy_hash);
-    // The account item holds the wrapped key (KMS ciphertext), not a plaintext key.
+    // The HASHKEY item holds the wrapped key (KMS ciphertext), not a plaintext key.
     assert!(env.dump().await.contains(&wrapped));
     assert!(
         wrapped.len() > 64,

@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "infra" / "local"))
 
 import rappel_stack  # noqa: E402
-from rappel_stack import (Reply, Stack, rfc3339, sign_generic, sign_plivo_v3, sign_telnyx,  # noqa: E402
-                          sign_twilio, sign_vonage, telnyx_public_key, with_aircall_token)
+from rappel_stack import (Reply, Stack, rfc3339, sign_generic, sign_plivo_v3, sign_ringover,  # noqa: E402
+                          sign_telnyx, sign_twilio, sign_vonage, telnyx_public_key, with_aircall_token)
 
 ACCOUNT = "providers"
 ACCOUNT_FILE = Path(__file__).parent / "accounts" / f"{ACCOUNT}.json"
@@ -38,8 +38,8 @@ FIXTURES = ROOT / "events" / "providers"
 PORT, MOTO_PORT = 3320, 5320
 CLOCK = "2026-11-30T09:00:00Z"
 
-PROVIDERS = ["twilio", "generic", "vonage", "telnyx", "aircall", "plivo"]
-TIMESTAMP_SIGNED = ["generic", "vonage", "telnyx"]
+PROVIDERS = ["twilio", "generic", "vonage", "telnyx", "aircall", "plivo", "ringover"]
+TIMESTAMP_SIGNED = ["generic", "vonage", "telnyx", "ringover"]
 
 # Telnyx: the account holds the public key of RFC 8032 test 1; the "provider" signs with its seed.
 TELNYX_SEED = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
@@ -48,15 +48,17 @@ VONAGE_OLD, VONAGE_NEW = SECRETS["vonage"]
 
 # What a genuine provider signs with, and what an impostor would.
 SIGNING = {"twilio": SECRETS["twilio"], "generic": SECRETS["generic"], "vonage": VONAGE_NEW,
-           "telnyx": TELNYX_SEED, "aircall": SECRETS["aircall"], "plivo": SECRETS["plivo"]}
+           "telnyx": TELNYX_SEED, "aircall": SECRETS["aircall"], "plivo": SECRETS["plivo"],
+           "ringover": SECRETS["ringover"]}
 WRONG = {"twilio": "not-the-twilio-auth-token", "generic": "not-the-generic-secret",
          "vonage": "not-the-vonage-signature-secret", "telnyx": TELNYX_OTHER_SEED,
-         "aircall": "not-the-aircall-token", "plivo": "not-the-plivo-auth-token"}
+         "aircall": "not-the-aircall-token", "plivo": "not-the-plivo-auth-token",
+         "ringover": "not-the-ringover-webhook-key"}
 CONTENT_TYPE = {"twilio": "application/x-www-form-urlencoded", "generic": "application/json",
                 "vonage": "application/json", "telnyx": "application/json", "aircall": "application/json",
-                "plivo": "application/x-www-form-urlencoded"}
+                "plivo": "application/x-www-form-urlencoded", "ringover": "application/json"}
 ACK = {"twilio": "text/xml", "generic": "application/json", "vonage": "text/plain", "telnyx": "application/json",
-       "aircall": "application/json", "plivo": "application/xml"}
+       "aircall": "application/json", "plivo": "application/xml", "ringover": "application/json"}
 
 TRACKED = "+33144000000"         # the business's tracked number
 BUSINESS_PHONE = "+33144000001"  # the phone a Vonage connect leg rings
@@ -151,8 +153,8 @@ def encode(provider: str, caller: str) -> str:
     """The caller as `provider` writes it."""
     if caller == WITHHELD:
         return {"twilio": "+266696687", "generic": "anonymous", "vonage": "Unknown", "telnyx": "anonymous",
-                "aircall": "anonymous", "plivo": "anonymous"}[provider]
-    if provider in ("vonage", "plivo"):
+                "aircall": "anonymous", "plivo": "anonymous", "ringover": "anonymous"}[provider]
+    if provider in ("vonage", "plivo", "ringover"):
         return caller[1:]  # E.164 digits without '+'
     if provider == "aircall":
         rest = caller[3:]
@@ -271,8 +273,22 @@ def plivo_call(ref: str, caller: str, answered: bool, at: datetime) -> Call:
     return Call([dial, hangup], a, [a])
 
 
+def ringover_call(ref: str, caller: str, answered: bool, at: datetime) -> Call:
+    """The call's last event: `hangup` with an answer time when answered, else `missed`."""
+    value = json.loads(fixture("ringover-hangup-answered" if answered else "ringover-missed"))
+    call_id = 7_000_000_000_000_000_000 + int(uid(ref).hex[:12], 16)
+    ts = at.timestamp()
+    value["timestamp"] = ts
+    value["data"] |= {"id": str(uid(ref)), "call_id": call_id, "start_time": ts - 40, "hangup_time": ts - 2,
+                      "from_number": encode("ringover", caller), "to_number": TRACKED[1:],
+                      "is_anonymous": caller == WITHHELD}
+    if answered:
+        value["data"]["answered_time"] = ts - 31
+    return Call([compact(value)], str(call_id), [f"ringover#{call_id}", f'"{call_id}"'])
+
+
 BUILD = {"twilio": twilio_call, "generic": generic_call, "vonage": vonage_call, "telnyx": telnyx_call,
-         "aircall": aircall_call, "plivo": plivo_call}
+         "aircall": aircall_call, "plivo": plivo_call, "ringover": ringover_call}
 
 
 # ----------------------------------------------------------------------------------------- #
@@ -296,6 +312,12 @@ def post(stack: Stack, provider: str, body: str, secret: str | None, stamp: int 
         headers |= {"telnyx-timestamp": str(stamp), "telnyx-signature-ed25519": sign_telnyx(secret, stamp, signed)}
     elif provider == "aircall":
         body = with_aircall_token(secret, body)  # Aircall's "signature" is the token in the body
+    elif provider == "ringover":
+        # The event's own `timestamp` is the replay window; the JWT signs the event.
+        def stamped(text: str) -> str:
+            return compact(json.loads(text) | {"timestamp": stamp})
+        body, signed = stamped(body), stamped(signed)
+        headers["x-ringover-webhook-signature"] = sign_ringover(secret, stack.base + path, signed)
     elif provider == "plivo":
         nonce = str(secrets.randbelow(10 ** 20)).zfill(20)
         headers |= {"x-plivo-signature-v3": sign_plivo_v3(secret, stack.base + path, signed, nonce),

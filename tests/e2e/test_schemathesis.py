@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "infra" / "local"))
 
 import schemathesis.specs.openapi.checks as oc  # noqa: E402
 from rappel_stack import (  # noqa: E402
-    Stack, sign_generic, sign_plivo_v3, sign_telnyx, sign_twilio, sign_vonage,
+    Stack, sign_generic, sign_plivo_v3, sign_ringover, sign_telnyx, sign_twilio, sign_vonage,
 )
 from schemathesis.checks import not_a_server_error  # noqa: E402
 
@@ -77,6 +77,14 @@ def _sign(provider: str, url: str, body: bytes, headers: dict, now: int, case) -
     elif provider == "plivo":
         headers["x-plivo-signature-v3-nonce"] = "31415926"
         headers["x-plivo-signature-v3"] = sign_plivo_v3(SECRETS["plivo"], url, body, "31415926")
+    elif provider == "ringover":
+        # The event's own timestamp is the replay window; the JWT signs the event as sent.
+        if isinstance(case.body, dict):
+            body = json.dumps({**case.body, "timestamp": now}).encode()
+        try:
+            headers["x-ringover-webhook-signature"] = sign_ringover(SECRETS["ringover"], url, body.decode())
+        except ValueError:
+            pass  # not JSON: sent unsigned, refused
     elif provider == "aircall" and isinstance(case.body, dict):
         body = json.dumps({**case.body, "token": SECRETS["aircall"]}).encode()
     return body

@@ -134,6 +134,8 @@ pub struct Table {
     pub(super) name: String,
     accounts: Mutex<HashMap<String, (Instant, Account, Option<String>)>>,
     cache_ttl: Duration,
+    /// Wrapped caller-hash keys by account, `None` for an account without one.
+    hash_keys: Mutex<HashMap<String, Option<String>>>,
 }
 
 impl Table {
@@ -143,6 +145,7 @@ impl Table {
             name: name.into(),
             accounts: Mutex::new(HashMap::new()),
             cache_ttl: ACCOUNT_CACHE_TTL,
+            hash_keys: Mutex::new(HashMap::new()),
         }
     }
 
@@ -251,7 +254,7 @@ impl Table {
                 .webhook_secrets
                 .insert(provider.clone(), Secrets::Many(Vec::new()));
         }
-        account.caller_hash_key = item.caller_hash_key;
+        account.caller_hash_key = self.caller_hash_key(account_id).await?;
         if !self.cache_ttl.is_zero() {
             self.accounts.lock().expect("account cache lock").insert(
                 account_id.to_string(),
@@ -265,14 +268,42 @@ impl Table {
         Ok(Some((account, item.webhook_secrets)))
     }
 
+    /// The wrapped caller-hash key of `account_id` (its `HASHKEY` item), `None` for an account
+    /// created before per-account keys. Read once per container and account: the key never
+    /// changes, and an account that has none never gets one.
+    pub async fn caller_hash_key(&self, account_id: &str) -> Result<Option<String>, PortError> {
+        if let Some(known) = self
+            .hash_keys
+            .lock()
+            .expect("hash key cache lock")
+            .get(account_id)
+        {
+            return Ok(known.clone());
+        }
+        let wrapped = self
+            .get(account_pk(account_id), HASH_KEY_SK)
+            .await?
+            .map(from_item::<HashKeyItem>)
+            .transpose()?
+            .map(|item| item.wrapped);
+        self.hash_keys
+            .lock()
+            .expect("hash key cache lock")
+            .insert(account_id.to_string(), wrapped.clone());
+        Ok(wrapped)
+    }
+
     /// Create or replace an account (validated first). Its webhook secrets are not stored in
     /// `settings`: pass them sealed (`sealed_secrets`, from [`crate::ports::SecretsVault`]);
     /// only the provider names are kept in clear.
     ///
-    /// The caller-hash key never changes: a new account takes `account.caller_hash_key`; an
-    /// existing one keeps the key it has (or its lack of one), whatever `account` says, and
-    /// the write is conditional on it, so two concurrent creations cannot leave calls hashed
-    /// under a key that lost the race (the loser gets an error and nothing is written).
+    /// The caller-hash key is written with a new account (its `HASHKEY` item, when
+    /// `account.caller_hash_key` is set; without one the account hashes with `GenerateMac`) in
+    /// the same transaction, both only if absent, and never again. Replacing an account
+    /// requires `account.caller_hash_key` to be the stored key ([`Table::get_account`] returns
+    /// it): lists hashed under another key, or a creation that lost a race, are refused with
+    /// nothing written. `internal_numbers` / `blocked_numbers` must already be hashes
+    /// ([`Table::save_account`] hashes them): a number in clear is refused.
     pub async fn put_account(
         &self,
         account: &Account,
@@ -282,15 +313,36 @@ impl Table {
         account
             .validate()
             .map_err(|e| PortError::new(SERVICE, e.to_string()))?;
+        if account
+            .internal_numbers
+            .iter()
+            .chain(&account.blocked_numbers)
+            .any(|entry| !crate::account::is_hash_entry(entry))
+        {
+            return Err(PortError::new(
+                SERVICE,
+                "internal_numbers and blocked_numbers must be stored as hashes (save_account hashes them)",
+            )
+            .applied(Applied::Refused));
+        }
         let old = self.stored_account(&account.account_id).await?;
+        if old.is_some() {
+            let stored_key = self.caller_hash_key(&account.account_id).await?;
+            if stored_key != account.caller_hash_key {
+                return Err(PortError::new(
+                    SERVICE,
+                    format!(
+                        "account {} has another caller-hash key than the one given: read it again (get_account) and retry",
+                        account.account_id
+                    ),
+                )
+                .applied(Applied::Refused));
+            }
+        }
         let mut settings = account.clone();
         let secret_providers: Vec<String> = std::mem::take(&mut settings.webhook_secrets)
             .into_keys()
             .collect();
-        let caller_hash_key = match &old {
-            Some(old) => old.caller_hash_key.clone(),
-            None => account.caller_hash_key.clone(),
-        };
         let item = AccountItem {
             pk: account_pk(&account.account_id),
             sk: ACCOUNT_SK.into(),
@@ -298,7 +350,6 @@ impl Table {
             settings: serde_json::to_string(&settings).expect("account serializes"),
             secret_providers,
             webhook_secrets: sealed_secrets,
-            caller_hash_key: caller_hash_key.clone(),
             updated_at: ts(now),
         };
         // The short code it sent from before (its reply index moves with it).
@@ -306,27 +357,28 @@ impl Table {
             .as_ref()
             .and_then(|old| serde_json::from_str::<serde_json::Value>(&old.settings).ok())
             .and_then(|v| v["short_code"].as_str().map(str::to_string));
-        let (condition, key_value) = match (&old, &caller_hash_key) {
-            (None, _) => ("attribute_not_exists(PK)", None),
-            (Some(_), None) => (
-                "attribute_exists(PK) AND attribute_not_exists(caller_hash_key)",
-                None,
-            ),
-            (Some(_), Some(key)) => ("caller_hash_key = :key", Some(key.clone())),
-        };
-        let put = build(
-            Put::builder()
-                .table_name(&self.name)
-                .set_item(Some(to_item(&item)?))
-                .condition_expression(condition)
-                .set_expression_attribute_values(
-                    key_value.map(|k| HashMap::from([(":key".to_string(), s(k))])),
-                )
-                .build(),
-        )?;
+        let creating = old.is_none();
         // The account and its short-code index change together: a STOP reply never finds an
-        // account that says "STOP au <code>" missing from the index.
-        let mut writes = vec![TransactWriteItem::builder().put(put).build()];
+        // account that says "STOP au <code>" missing from the index. A new account and its
+        // key are created together, each only if absent.
+        let mut writes = vec![put(
+            &self.name,
+            to_item(&item)?,
+            creating.then_some("attribute_not_exists(PK)"),
+        )?];
+        if let (true, Some(wrapped)) = (creating, &account.caller_hash_key) {
+            let key = HashKeyItem {
+                pk: account_pk(&account.account_id),
+                sk: HASH_KEY_SK.into(),
+                wrapped: wrapped.clone(),
+                created_at: ts(now),
+            };
+            writes.push(put(
+                &self.name,
+                to_item(&key)?,
+                Some("attribute_not_exists(PK)"),
+            )?);
+        }
         writes.extend(self.short_code_writes(
             &account.account_id,
             old_code.as_deref(),
@@ -338,11 +390,11 @@ impl Table {
             .send()
             .await
             .map_err(|e| {
-                if failed_conditions(&e).is_some_and(|failed| failed.contains(&0)) {
+                if creating && failed_conditions(&e).is_some() {
                     PortError::new(
                         SERVICE,
                         format!(
-                            "account {} was created or changed by someone else meanwhile; read it again and retry",
+                            "account {} was created by someone else meanwhile; read it again and retry",
                             account.account_id
                         ),
                     )
@@ -355,6 +407,12 @@ impl Table {
             .lock()
             .expect("account cache lock")
             .remove(&account.account_id);
+        if creating {
+            self.hash_keys
+                .lock()
+                .expect("hash key cache lock")
+                .remove(&account.account_id);
+        }
         Ok(())
     }
 
@@ -367,10 +425,12 @@ impl Table {
     }
 
     /// Validate `account`, seal its webhook secrets with `vault`, give a new account its
-    /// caller-hash key ([`SecretsVault::new_caller_hash_key`]; an existing one keeps its own),
-    /// replace the numbers of `internal_numbers` and `blocked_numbers` by their keyed hashes
-    /// (`hash:…`, under that key), and store it: what `rappel-admin account put` and the local
-    /// stack do. No listed number is stored, logged or echoed in an error.
+    /// caller-hash key ([`SecretsVault::new_caller_hash_key`]; an existing one keeps its own,
+    /// or its lack of one), replace the numbers of `internal_numbers` and `blocked_numbers` by
+    /// their keyed hashes (`hash:…`, under that key), and store it: what
+    /// `rappel-admin account put` and the local stack do. No listed number is stored, logged
+    /// or echoed in an error. Two creations of one account at once: one wins, the other gets
+    /// an error and writes nothing.
     pub async fn save_account<V: SecretsVault + NumberProtector>(
         &self,
         vault: &V,
@@ -387,12 +447,14 @@ impl Table {
             Some(vault.seal_secrets(&account.account_id, &json).await?)
         };
         let mut account = account.clone();
-        account.caller_hash_key = match self.stored_account(&account.account_id).await? {
-            Some(stored) => stored.caller_hash_key,
-            None => match account.caller_hash_key.take() {
-                Some(given) => Some(given),
-                None => Some(vault.new_caller_hash_key(&account.account_id).await?),
-            },
+        account.caller_hash_key = if self.stored_account(&account.account_id).await?.is_some() {
+            self.hash_keys
+                .lock()
+                .expect("hash key cache lock")
+                .remove(&account.account_id);
+            self.caller_hash_key(&account.account_id).await?
+        } else {
+            Some(vault.new_caller_hash_key(&account.account_id).await?)
         };
         account.internal_numbers = hashed(vault, &account, &account.internal_numbers).await?;
         account.blocked_numbers = hashed(vault, &account, &account.blocked_numbers).await?;
@@ -423,7 +485,6 @@ impl Table {
                         .webhook_secrets
                         .insert(provider, Secrets::Many(Vec::new()));
                 }
-                account.caller_hash_key = item.caller_hash_key;
                 accounts.push(account);
             }
             match out.last_evaluated_key {

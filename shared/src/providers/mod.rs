@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 pub mod aircall;
 pub mod generic;
 pub mod plivo;
+pub mod ringover;
 pub mod telnyx;
 pub mod twilio;
 pub mod vonage;
@@ -104,6 +105,7 @@ pub fn by_name(name: &str) -> Option<&'static dyn Provider> {
         "telnyx" => Some(&telnyx::Telnyx),
         "aircall" => Some(&aircall::Aircall),
         "plivo" => Some(&plivo::Plivo),
+        "ringover" => Some(&ringover::Ringover),
         _ => None,
     }
 }
