@@ -409,22 +409,9 @@ impl Kms {
         let blob = STANDARD
             .decode(wrapped)
             .map_err(|_| PortError::new("kms", "caller-hash key is not base64"))?;
-        let out = self
-            .client
-            .decrypt()
-            .key_id(self.secrets_key()?)
-            .ciphertext_blob(Blob::new(blob))
-            .encryption_context(CONTEXT_KEY, account_id)
-            .encryption_context("purpose", CALLER_HASH_KEY_PURPOSE)
-            .send()
-            .await
-            .map_err(|e| sdk_error("kms", e))?;
-        let key = Zeroizing::new(
-            out.plaintext()
-                .ok_or_else(|| PortError::new("kms", "Decrypt returned no plaintext"))?
-                .as_ref()
-                .to_vec(),
-        );
+        let key = self
+            .secrets_decrypt(account_id, CALLER_HASH_KEY_PURPOSE, blob)
+            .await?;
         if key.len() != crypto::CALLER_HASH_KEY_LEN {
             return Err(PortError::new(
                 "kms",
@@ -507,70 +494,84 @@ impl CallbackNumberSealer for Kms {
 /// Encryption-context value binding sealed secrets to their purpose.
 const SECRETS_PURPOSE: &str = "webhook-secrets";
 
-impl SecretsVault for Kms {
-    /// `GenerateDataKey` AES_256 under the secrets key, context `account_id` +
-    /// `purpose=caller-hash-key`; the plaintext is dropped, the wrapped key returned (base64).
-    async fn new_caller_hash_key(&self, account_id: &str) -> Result<String, PortError> {
+impl Kms {
+    /// `GenerateDataKey` AES_256 under the secrets key, context `account_id` + `purpose`:
+    /// (plaintext, wrapped).
+    async fn secrets_data_key(
+        &self,
+        account_id: &str,
+        purpose: &str,
+    ) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), PortError> {
         let out = self
             .client
             .generate_data_key()
             .key_id(self.secrets_key()?)
             .key_spec(DataKeySpec::Aes256)
             .encryption_context(CONTEXT_KEY, account_id)
-            .encryption_context("purpose", CALLER_HASH_KEY_PURPOSE)
-            .send()
-            .await
-            .map_err(|e| sdk_error("kms", e))?;
-        let wrapped = out
-            .ciphertext_blob()
-            .ok_or_else(|| PortError::new("kms", "GenerateDataKey returned no key"))?;
-        Ok(STANDARD.encode(wrapped.as_ref()))
-    }
-
-    /// `GenerateDataKey` (context `account_id`, `purpose`) + AES-256-GCM.
-    async fn seal_secrets(&self, account_id: &str, plaintext: &str) -> Result<String, PortError> {
-        let out = self
-            .client
-            .generate_data_key()
-            .key_id(self.secrets_key()?)
-            .key_spec(DataKeySpec::Aes256)
-            .encryption_context(CONTEXT_KEY, account_id)
-            .encryption_context("purpose", SECRETS_PURPOSE)
+            .encryption_context("purpose", purpose)
             .send()
             .await
             .map_err(|e| sdk_error("kms", e))?;
         let (Some(key), Some(wrapped)) = (out.plaintext(), out.ciphertext_blob()) else {
             return Err(PortError::new("kms", "GenerateDataKey returned no key"));
         };
-        let aad = format!("{account_id}\0{SECRETS_PURPOSE}");
-        let sealed = crypto::seal(
-            key.as_ref(),
+        Ok((
+            Zeroizing::new(key.as_ref().to_vec()),
             wrapped.as_ref().to_vec(),
-            aad.as_bytes(),
-            plaintext.as_bytes(),
-        )
-        .map_err(|e| PortError::new("kms", e.to_string()))?;
-        Ok(sealed.encode())
+        ))
     }
 
-    /// `Decrypt` (same context) + AES-256-GCM open.
-    async fn open_secrets(&self, account_id: &str, sealed: &str) -> Result<String, PortError> {
-        let sealed = Sealed::decode(sealed).map_err(|e| PortError::new("kms", e.to_string()))?;
+    /// `Decrypt` of `wrapped` under the secrets key, context `account_id` + `purpose`.
+    async fn secrets_decrypt(
+        &self,
+        account_id: &str,
+        purpose: &str,
+        wrapped: Vec<u8>,
+    ) -> Result<Zeroizing<Vec<u8>>, PortError> {
         let out = self
             .client
             .decrypt()
             .key_id(self.secrets_key()?)
-            .ciphertext_blob(Blob::new(sealed.encrypted_key.clone()))
+            .ciphertext_blob(Blob::new(wrapped))
             .encryption_context(CONTEXT_KEY, account_id)
-            .encryption_context("purpose", SECRETS_PURPOSE)
+            .encryption_context("purpose", purpose)
             .send()
             .await
             .map_err(|e| sdk_error("kms", e))?;
         let key = out
             .plaintext()
             .ok_or_else(|| PortError::new("kms", "Decrypt returned no plaintext"))?;
+        Ok(Zeroizing::new(key.as_ref().to_vec()))
+    }
+}
+
+impl SecretsVault for Kms {
+    /// `GenerateDataKey` AES_256 under the secrets key, context `account_id` +
+    /// `purpose=caller-hash-key`; the plaintext is dropped, the wrapped key returned (base64).
+    async fn new_caller_hash_key(&self, account_id: &str) -> Result<String, PortError> {
+        let (_plaintext, wrapped) = self
+            .secrets_data_key(account_id, CALLER_HASH_KEY_PURPOSE)
+            .await?;
+        Ok(STANDARD.encode(wrapped))
+    }
+
+    /// `GenerateDataKey` (context `account_id`, `purpose`) + AES-256-GCM.
+    async fn seal_secrets(&self, account_id: &str, plaintext: &str) -> Result<String, PortError> {
+        let (key, wrapped) = self.secrets_data_key(account_id, SECRETS_PURPOSE).await?;
         let aad = format!("{account_id}\0{SECRETS_PURPOSE}");
-        let clear = crypto::open(key.as_ref(), aad.as_bytes(), &sealed)
+        let sealed = crypto::seal(&key, wrapped, aad.as_bytes(), plaintext.as_bytes())
+            .map_err(|e| PortError::new("kms", e.to_string()))?;
+        Ok(sealed.encode())
+    }
+
+    /// `Decrypt` (same context) + AES-256-GCM open.
+    async fn open_secrets(&self, account_id: &str, sealed: &str) -> Result<String, PortError> {
+        let sealed = Sealed::decode(sealed).map_err(|e| PortError::new("kms", e.to_string()))?;
+        let key = self
+            .secrets_decrypt(account_id, SECRETS_PURPOSE, sealed.encrypted_key.clone())
+            .await?;
+        let aad = format!("{account_id}\0{SECRETS_PURPOSE}");
+        let clear = crypto::open(&key, aad.as_bytes(), &sealed)
             .map_err(|e| PortError::new("kms", e.to_string()))?;
         String::from_utf8(clear).map_err(|_| PortError::new("kms", "sealed secrets are not UTF-8"))
     }
