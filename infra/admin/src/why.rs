@@ -6,7 +6,7 @@
 use crate::cli::Connection;
 use crate::connect;
 use crate::error::AdminError;
-use crate::render::word;
+use crate::render::{CallRow, word};
 use chrono::{DateTime, Utc};
 use rappel::account::Account;
 use rappel::aws::Table;
@@ -68,20 +68,19 @@ impl Why {
         let window = account.sending_window();
         let widest = account.rule_profile.window();
         let narrowed = window != widest;
+        // The call's own columns, as `calls` shows them.
+        let row = CallRow::new(call);
         Why {
             account_id: account.account_id.clone(),
-            call: format!("{}#{}", call.provider, call.call_id),
-            direction: word(&call.direction),
-            status: word(&call.status),
-            caller: call
-                .caller_masked
-                .clone()
-                .unwrap_or_else(|| call.caller.clone()),
+            call: format!("{}#{}", row.provider, row.call_id),
+            direction: row.direction,
+            status: row.status,
+            caller: row.caller,
             line_type: call.line_type.map(|t| word(&t)),
             region: call.region.clone(),
             happened_at: local(&call.happened_at, calendar.tz),
-            outcome: call.outcome.map(|o| o.as_str().to_string()),
-            reason: call.reason.map(|r| r.as_str().to_string()),
+            outcome: row.outcome,
+            reason: row.reason,
             profile: account.rule_profile.as_str().to_string(),
             profile_window: format!("{}–{}", hm(widest.start), hm(widest.end)),
             window: format!(
@@ -102,8 +101,8 @@ impl Why {
                 "Monday–Saturday, not on public holidays".into()
             },
             send_delay_seconds: account.send_delay_seconds,
-            planned_send: call.due_at.as_deref().map(|d| local(d, calendar.tz)),
-            sent_at: call.sent_at.as_deref().map(|d| local(d, calendar.tz)),
+            planned_send: row.due_at.as_deref().map(|d| local(d, calendar.tz)),
+            sent_at: row.sent_at.as_deref().map(|d| local(d, calendar.tz)),
         }
     }
 
