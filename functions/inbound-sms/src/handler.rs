@@ -143,6 +143,7 @@ async fn on_reply<
             format!("STOP reply to short code {code}, which no account sends from"),
         ));
     }
+    let mut opted_out = 0;
     for account_id in &accounts {
         let Some(account) = deps.table.get_account(account_id).await? else {
             // The index outlived its account (deleted by hand): nothing left to opt out of.
@@ -174,6 +175,7 @@ async fn on_reply<
             rappel::funnel::count(account_id, rappel::funnel::Step::OptedOut, None, now);
         }
         tracing::info!(%account_id, inbound_message_id = message_id, new, "opted out by STOP reply");
+        opted_out += 1;
     }
-    Ok(Some(accounts.len()))
+    Ok(Some(opted_out))
 }

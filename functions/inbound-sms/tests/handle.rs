@@ -168,3 +168,28 @@ async fn an_aws_failure_fails_the_invocation_and_the_retry_records_the_opt_out()
         }
     }
 }
+
+#[tokio::test]
+async fn a_short_code_index_that_outlived_its_account_is_skipped_and_the_others_opt_out() {
+    let (deps, _) = world();
+    // The index names "ferme", whose account was deleted by hand.
+    deps.table
+        .insert_raw(json!({"PK": "REPLY#36173", "SK": "ACCOUNT#ferme", "account_id": "ferme"}));
+    let (logs, _guard) = capture_logs();
+    let answer = invoke(&deps, STOP).await.unwrap();
+    assert_eq!(answer["opt_outs"], 2);
+    let mut opted: Vec<String> = deps
+        .table
+        .of::<OptOutItem>("OPTOUT#")
+        .into_iter()
+        .map(|o| o.pk)
+        .collect();
+    opted.sort();
+    assert_eq!(opted, ["ACCOUNT#plombier", "ACCOUNT#serrurier"]);
+    let logs = logs.text();
+    assert!(
+        logs.contains("names an account that no longer exists"),
+        "{logs}"
+    );
+    assert!(!logs.contains("600000101"), "no number in the logs");
+}
