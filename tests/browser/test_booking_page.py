@@ -46,12 +46,16 @@ from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait as _Wait  # noqa: E402
 
 
 def WebDriverWait(driver, seconds):  # noqa: N802 - the Selenium name, made patient with reloads
-    return _Wait(driver, seconds, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+    # While a form post loads the next page, an element read a moment earlier is gone: Selenium
+    # says so as NoSuchElement or StaleElementReference, and chromedriver sometimes as a bare
+    # "Node with given id does not belong to the document". Every one of these is retried until
+    # the timeout, which still fails the test.
+    return _Wait(driver, seconds, ignored_exceptions=(WebDriverException,))
 
 
 def wait_for(driver, css: str, seconds: float = 15):
