@@ -6,6 +6,7 @@
 #   make browser the booking page in a real browser (chromium), screenshots in target/browser
 #   make bench   what a missed call costs: hot path, sizes, cold starts, AWS calls (one table)
 #   make fuzz    coverage-guided fuzzing of every parser and verifier
+#   make numbering  regenerate libphonenumber metadata and the reference corpus
 # Needs: Rust (cargo), Python 3.11+ with venv. No AWS account, no Docker.
 
 SHELL := /bin/bash
@@ -18,7 +19,7 @@ MOTO_PORT ?= 5055
 # Ports the tests use, away from a `make local` that may be running.
 TEST_MOTO_PORT ?= 5157
 
-.PHONY: venv build local demo test unit adapters e2e browser chaos lint release bench fmt fuzz clean
+.PHONY: venv build local demo test unit adapters e2e browser chaos lint release bench fmt fuzz numbering clean
 
 venv: $(VENV)/.installed
 
@@ -73,8 +74,17 @@ CHAOS_CALLS ?= 60
 chaos: venv build
 	RAPPEL_CHAOS_RUNS=$(CHAOS_RUNS) RAPPEL_CHAOS_CALLS=$(CHAOS_CALLS) $(PY) -m pytest -q -s tests/e2e/test_chaos.py
 
+# cfn-lint, and the numbering metadata and corpus checked in = what the pinned `phonenumbers`
+# (requirements-dev.txt) generates.
 lint: venv
 	$(VENV)/bin/cfn-lint template.yaml
+	$(PY) tools/numbering/export.py --check
+
+# Regenerate shared/src/phone/metadata.rs and shared/tests/numbering/corpus.tsv from the
+# reference libphonenumber (Python `phonenumbers`, pinned in requirements-dev.txt): bump the
+# pin, run this, review the corpus diff, `cargo test -p rappel-shared --test numbering_corpus`.
+numbering: venv
+	$(PY) tools/numbering/export.py
 
 # Release build of every function the way `sam build` (BuildMethod: rust-cargolambda) does.
 release: venv

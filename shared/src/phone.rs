@@ -1,14 +1,18 @@
 //! Caller numbers: E.164 normalisation, line type, region, withheld callers, masking.
 //!
-//! Classification uses libphonenumber metadata (crate `phonenumber`), never prefix regexes
-//! (rule 2, docs/architecture.md). Clear numbers are personal data (rule 7, docs/architecture.md): [`E164`] prints masked.
+//! Classification uses libphonenumber metadata and libphonenumber's own parsing and typing
+//! rules ([`numbering`], metadata generated from the reference release into [`metadata`]),
+//! never hand-written prefix regexes (rule 2, docs/architecture.md). Clear numbers are
+//! personal data (rule 7, docs/architecture.md): [`E164`] prints masked.
 //!
-//! Robustness: the `phonenumber` parser has panicked on malformed input in the past
-//! (whisperfish/rust-phonenumber#32, #43), so [`classify`] never hands it the raw provider
-//! string, only a canonical `+DIGITS` / `DIGITS` string it built itself.
+//! [`classify`] never hands the raw provider string to the parser, only the digits it
+//! extracted itself (`+DIGITS` / `DIGITS`).
 
-use phonenumber::metadata::DATABASE;
-use phonenumber::{Mode, PhoneNumber, Type, country};
+#[rustfmt::skip]
+pub mod metadata;
+pub mod numbering;
+
+use numbering::NumberType;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -73,8 +77,10 @@ pub const TWILIO_WITHHELD_DIGITS: [&str; 5] = [
     "86282452253",
 ];
 
-/// More digits than any dialable form of an E.164 number (15 digits + a 2-digit IDD `00`).
-const MAX_DIGITS: usize = 17;
+/// More digits than any dialable form of a number: libphonenumber's longest national
+/// significant number (17), a 3-digit calling code and a 4-digit IDD (`0011`). A guard against
+/// absurd input before parsing, not a validity rule.
+const MAX_DIGITS: usize = 24;
 
 impl E164 {
     /// Wrap a string that is already a normalised E.164 number, without parsing or
@@ -106,7 +112,7 @@ impl E164 {
         let code_len = (1..=3.min(digits.len())).find(|&len| {
             digits[..len]
                 .parse::<u16>()
-                .is_ok_and(|code| DATABASE.region(&code).is_some())
+                .is_ok_and(numbering::is_calling_code)
         });
         let Some(code_len) = code_len else {
             return mask_unstructured(&self.0);
@@ -195,9 +201,9 @@ pub fn classify(raw: &str, default_region: &str) -> Caller {
         return Caller::Invalid;
     }
 
-    let region: Option<country::Id> = default_region.trim().to_ascii_uppercase().parse().ok();
-    let international = || parse_valid(None, &format!("+{digits}"));
-    let national = || parse_valid(region, &digits);
+    let region = numbering::region_index(default_region.trim().to_ascii_uppercase().as_str());
+    let international = || parse_valid(&digits, true, region);
+    let national = || parse_valid(&digits, false, region);
     let number = if plus {
         international()
     } else if digits.starts_with('0') {
@@ -207,10 +213,10 @@ pub fn classify(raw: &str, default_region: &str) -> Caller {
     };
 
     match number {
-        Some(number) => Caller::Number {
-            e164: E164(number.format().mode(Mode::E164).to_string()),
-            line_type: line_type(number.number_type(&DATABASE)),
-            region: number.country().id().map(|id| id.as_ref().to_owned()),
+        Some((number, valid)) => Caller::Number {
+            e164: E164(format!("+{}{}", number.code, number.national)),
+            line_type: line_type(valid.number_type),
+            region: valid.region.map(str::to_owned),
         },
         None => Caller::Invalid,
     }
@@ -263,37 +269,33 @@ fn canonical_digits(s: &str) -> Option<(bool, String)> {
     Some((plus, digits))
 }
 
-/// Parse a canonical `+DIGITS` or `DIGITS` string; `Some` only if metadata says it is valid.
-fn parse_valid(region: Option<country::Id>, canonical: &str) -> Option<PhoneNumber> {
-    phonenumber::parse(region, canonical)
-        .ok()
-        .filter(PhoneNumber::is_valid)
+/// Parse digits as libphonenumber does (`plus`: they followed a `+`; national notations read
+/// in territory `region`); `Some` only if the number is valid.
+fn parse_valid(
+    digits: &str,
+    plus: bool,
+    region: Option<usize>,
+) -> Option<(numbering::Parsed, numbering::Valid)> {
+    let number = numbering::parse(digits, plus, region)?;
+    let valid = numbering::validate(&number)?;
+    Some((number, valid))
 }
 
 /// Map libphonenumber's number type onto the types the rules care about.
-///
-/// Note: `phonenumber` 0.3 computes the type (and region) from the national number without
-/// its leading zeros, so numbers whose national significant number starts with `0`
-/// (Italian fixed lines) come out as `Unknown` with no region: never texted, the safe side.
-fn line_type(t: Type) -> LineType {
+fn line_type(t: NumberType) -> LineType {
     match t {
-        Type::Mobile => LineType::Mobile,
-        Type::FixedLineOrMobile => LineType::FixedOrMobile,
-        Type::FixedLine => LineType::FixedLine,
-        Type::Voip => LineType::Voip,
-        Type::PremiumRate
-        | Type::TollFree
-        | Type::SharedCost
-        | Type::Uan
-        | Type::Pager
-        | Type::Voicemail
-        | Type::PersonalNumber => LineType::SpecialRate,
-        Type::Emergency
-        | Type::ShortCode
-        | Type::StandardRate
-        | Type::Carrier
-        | Type::NoInternational
-        | Type::Unknown => LineType::Unknown,
+        NumberType::Mobile => LineType::Mobile,
+        NumberType::FixedLineOrMobile => LineType::FixedOrMobile,
+        NumberType::FixedLine => LineType::FixedLine,
+        NumberType::Voip => LineType::Voip,
+        NumberType::PremiumRate
+        | NumberType::TollFree
+        | NumberType::SharedCost
+        | NumberType::Uan
+        | NumberType::Pager
+        | NumberType::Voicemail
+        | NumberType::PersonalNumber => LineType::SpecialRate,
+        NumberType::Unknown => LineType::Unknown,
     }
 }
 
@@ -438,11 +440,32 @@ mod tests {
             "US",
         );
         assert_number("+44 7400 123456", "+447400123456", LineType::Mobile, "GB");
-        // Known `phonenumber` 0.3 limitation (see `line_type`): valid, but no type/region.
-        assert_eq!(
-            number("+39 06 1234 5678"),
-            ("+390612345678".to_owned(), LineType::Unknown, None)
+        // Italian numbers keep their leading zero: Rome's 06 is a fixed line, in national
+        // notation too, and Italy's 03xx areas are not mobiles.
+        assert_number(
+            "+39 06 1234 5678",
+            "+390612345678",
+            LineType::FixedLine,
+            "IT",
         );
+        assert_number(
+            "0039 06 1234 5678",
+            "+390612345678",
+            LineType::FixedLine,
+            "IT",
+        );
+        assert_number(
+            "+39 0331 123456",
+            "+390331123456",
+            LineType::FixedLine,
+            "IT",
+        );
+        assert_eq!(
+            classify("06 1234 5678", "IT"),
+            classify("+39 06 1234 5678", "FR")
+        );
+        // One digit too many is not a number, however well its start matches.
+        assert_eq!(classify("+508 446 891 360", "FR"), Caller::Invalid);
     }
 
     #[test]
