@@ -135,6 +135,20 @@ pub struct Account {
     /// Provider name → webhook secret(s) (Twilio auth token, HMAC secret...).
     #[serde(default)]
     pub webhook_secrets: BTreeMap<String, Secrets>,
+    /// Provider name → the provider account its webhooks must name: Twilio `AccountSid`,
+    /// Vonage `application_id` (a claim of the signed JWT), Telnyx `connection_id` (the Call
+    /// Control application). A correctly signed webhook that names another one, or none, is
+    /// refused (403 `not-bound`): a secret shared by mistake between two accounts, or one
+    /// provider account pointed at the wrong Rappel account, cannot file calls under this one.
+    /// Aircall, Plivo, Ringover and generic webhooks do not name their provider account in
+    /// what their signature covers: bind those with `tracked_numbers`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub provider_accounts: BTreeMap<String, String>,
+    /// The account's tracked numbers (the business's numbers the provider reports calls on).
+    /// When set, a call event that has none of them as caller or callee is refused (403
+    /// `not-bound`). Business lines, not prospects' numbers: stored as given. At most 1,000.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tracked_numbers: Vec<String>,
     /// The account's caller-hash key as stored: 32 random bytes wrapped by KMS under the
     /// secrets key (context `account_id` + `purpose=caller-hash-key`, base64 of the
     /// `CiphertextBlob`), created with the account and never changed, so hashes stay the same
@@ -269,6 +283,16 @@ pub enum AccountError {
     UnknownProvider(String),
     #[error("webhook_secrets.{0}: give one secret, or two during a rotation, none empty")]
     SecretCount(String),
+    #[error(
+        "provider_accounts.{0}: only twilio (AccountSid), vonage (application_id) and telnyx (connection_id) webhooks name their provider account; bind the others with tracked_numbers"
+    )]
+    ProviderAccountUnsupported(String),
+    #[error(
+        "provider_accounts.{0} must be 1–128 printable ASCII characters (the identifier as the provider's console shows it)"
+    )]
+    ProviderAccount(String),
+    #[error("tracked_numbers[{0}] is not a valid phone number")]
+    TrackedNumber(usize),
 }
 
 impl Account {
@@ -334,8 +358,6 @@ impl Account {
             .unwrap_or_default()
     }
 
-    /// Check every rule of README, "Account settings" and rule 6 (template names the company,
-    /// offers STOP, fits in 2 segments with the longest link this account can produce).
     /// Whether the caller with keyed hash `hash` is one of the business's own numbers.
     pub fn is_internal(&self, hash: &str) -> bool {
         listed(&self.internal_numbers, hash)
@@ -353,6 +375,23 @@ impl Account {
             .unwrap_or_else(|| self.rule_profile.window())
     }
 
+    /// Whether the raw number `raw` (as a provider sent it) is one of `tracked_numbers`,
+    /// compared in E.164 (national notations read as French).
+    pub fn is_tracked(&self, raw: &str) -> bool {
+        let e164 = |raw: &str| match crate::phone::classify(raw, "FR") {
+            crate::phone::Caller::Number { e164, .. } => Some(e164),
+            _ => None,
+        };
+        let Some(number) = e164(raw) else {
+            return false;
+        };
+        self.tracked_numbers
+            .iter()
+            .any(|listed| e164(listed).as_ref() == Some(&number))
+    }
+
+    /// Check every rule of README, "Account settings" and rule 6 (template names the company,
+    /// offers STOP, fits in 2 segments with the longest link this account can produce).
     pub fn validate(&self) -> Result<(), AccountError> {
         let id_ok = !self.account_id.is_empty()
             && self.account_id.len() <= 64
@@ -476,6 +515,27 @@ impl Account {
             if !sealed_view && (all.len() > 2 || all.iter().any(|s| s.trim().is_empty())) {
                 return Err(AccountError::SecretCount(provider.clone()));
             }
+        }
+        for (provider, id) in &self.provider_accounts {
+            let names_account = crate::providers::by_name(provider)
+                .is_some_and(crate::providers::Provider::names_its_account);
+            if !names_account {
+                return Err(AccountError::ProviderAccountUnsupported(provider.clone()));
+            }
+            if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(AccountError::ProviderAccount(provider.clone()));
+            }
+        }
+        if self.tracked_numbers.len() > MAX_LISTED_NUMBERS {
+            return Err(AccountError::TooManyListed("tracked_numbers"));
+        }
+        if let Some(index) = self.tracked_numbers.iter().position(|n| {
+            !matches!(
+                crate::phone::classify(n, "FR"),
+                crate::phone::Caller::Number { .. }
+            )
+        }) {
+            return Err(AccountError::TrackedNumber(index));
         }
         if let Some(code) = &self.short_code
             && !is_short_code(code)
@@ -825,5 +885,88 @@ mod tests {
             !debug.contains("tok1") && !debug.contains("new\""),
             "{debug}"
         );
+    }
+
+    #[test]
+    fn provider_accounts_and_tracked_numbers_are_checked_when_saved() {
+        let with = |extra: &str| {
+            Account::from_json(&format!(
+                r#"{{"account_id":"a","company_name":"Acme"{extra}}}"#
+            ))
+        };
+        let bound = with(
+            r#","provider_accounts":{"twilio":"AC5f1e","vonage":"aaaaaaaa-bbbb","telnyx":"1684641123236054244"},"tracked_numbers":["+33 1 44 00 00 00","01 44 00 00 09"]"#,
+        )
+        .unwrap();
+        assert!(bound.is_tracked("+33144000000") && bound.is_tracked("33144000009"));
+        assert!(!bound.is_tracked("+33144000001") && !bound.is_tracked("anonymous"));
+        // Providers whose webhooks do not name their account cannot be bound to one.
+        for provider in ["aircall", "plivo", "ringover", "generic", "nope"] {
+            assert_eq!(
+                with(&format!(r#","provider_accounts":{{"{provider}":"x"}}"#)).unwrap_err(),
+                AccountError::ProviderAccountUnsupported(provider.into())
+            );
+        }
+        for bad in ["", "has space", &"x".repeat(129)] {
+            assert_eq!(
+                with(&format!(r#","provider_accounts":{{"twilio":"{bad}"}}"#)).unwrap_err(),
+                AccountError::ProviderAccount("twilio".into())
+            );
+        }
+        assert_eq!(
+            with(r#","tracked_numbers":["+33144000000","0144"]"#).unwrap_err(),
+            AccountError::TrackedNumber(1)
+        );
+        // Not written when unset.
+        let plain = with("").unwrap();
+        let json = serde_json::to_string(&plain).unwrap();
+        assert!(!json.contains("provider_accounts") && !json.contains("tracked_numbers"));
+    }
+
+    #[test]
+    fn the_three_providers_that_name_their_account_are_read() {
+        use crate::providers::{WebhookRequest, by_name};
+        let now = chrono::Utc::now();
+        let read = |provider: &str, headers: &http::HeaderMap, body: &str| {
+            by_name(provider)
+                .unwrap()
+                .account_identity(&WebhookRequest {
+                    public_url: "https://x.test/",
+                    headers,
+                    body: body.as_bytes(),
+                    now,
+                })
+        };
+        let none = http::HeaderMap::new();
+        assert_eq!(
+            read(
+                "twilio",
+                &none,
+                "CallSid=CA1&AccountSid=AC5f1e&To=%2B33144000000"
+            )
+            .as_deref(),
+            Some("AC5f1e")
+        );
+        assert_eq!(read("twilio", &none, "CallSid=CA1"), None);
+        assert_eq!(
+            read(
+                "telnyx",
+                &none,
+                r#"{"data":{"payload":{"connection_id":"1684641123236054244"}}}"#
+            )
+            .as_deref(),
+            Some("1684641123236054244")
+        );
+        let body = r#"{"status":"timeout"}"#;
+        let token = crate::providers::vonage::sign("secret", body.as_bytes(), now.timestamp());
+        let mut vonage = http::HeaderMap::new();
+        vonage.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        assert_eq!(
+            read("vonage", &vonage, body).as_deref(),
+            Some("aaaaaaaa-bbbb-cccc-dddd-0123456789ab")
+        );
+        for provider in ["aircall", "plivo", "ringover", "generic"] {
+            assert!(!by_name(provider).unwrap().names_its_account());
+        }
     }
 }

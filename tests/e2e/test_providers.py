@@ -71,6 +71,7 @@ MISSED, ANSWERED, REDELIVERED, TAMPERED, TAMPERED_TO, WRONG_SECRET, REPLAYED = 1
 ROTATION_OLD, ROTATION_NEW, LEG_FLOW, LONE_LEG, CLEAR_SCAN, IN_WINDOW, FUTURE, SEVERAL = 8, 9, 10, 11, 12, 13, 14, 15
 TRANSFER = 16
 OUT_OF_ORDER = 17
+HUNT_GROUP = {None: 18, 1: 19, 2: 21}  # which endpoint answers (None: none)
 
 
 def mobile(provider: str, case: int) -> str:
@@ -192,7 +193,8 @@ def generic_call(ref: str, caller: str, answered: bool, at: datetime) -> Call:
 
 def vonage_call(ref: str, caller: str, answered: bool, at: datetime, leg_a: bool = True) -> Call:
     """The two legs of a forwarded Vonage call: leg A (caller → tracked number, answered by Vonage
-    to run the NCCO), then the connect leg B (tracked number → business phone) that decides."""
+    to run the NCCO), the connect leg B (tracked number → business phone), then leg A's end.
+    An answered leg B decides (human contact); otherwise leg A's `completed` does."""
     conversation, a, b = f"CON-{uid(ref)}", uid(ref, "a").hex, str(uid(ref, "b"))
 
     def event(name: str, leg: str, status: str, offset: float, **more) -> str:
@@ -218,7 +220,9 @@ def vonage_call(ref: str, caller: str, answered: bool, at: datetime, leg_a: bool
     ]
     if not leg_a:
         bodies = bodies[3:6]
-    return Call(bodies, f"{conversation}#{b}", [conversation, a, b])
+    # Leg A's end decides a missed call; an answered leg B (or a lone outbound leg) is its own.
+    deciding = b if answered or not leg_a else a
+    return Call(bodies, f"{conversation}#{deciding}", [conversation, a, b])
 
 
 def telnyx_call(ref: str, caller: str, answered: bool, at: datetime, initiated: bool = True,
@@ -379,7 +383,10 @@ def test_missed_call_from_a_mobile_sends_one_sms(stack, provider):
     deliver(stack, provider, call)
     stack.drain()
     assert decision(stack, call) == ("sent", "in_hours")
-    assert len(stack.calls(ACCOUNT)) == calls_before + 1, "one call item for all the call's events"
+    # One call item for all the call's events; Vonage records its unanswered connect leg too
+    # (`ignored`/`not_final`: it decides nothing, leg A's end does).
+    items = 2 if provider == "vonage" else 1
+    assert len(stack.calls(ACCOUNT)) == calls_before + items, "one decision for all the call's events"
     assert call.ids[0] in json.dumps(table_items()), "the trace the refusal tests look for is there"
     assert sms_count(stack, caller) == 1, f"SMS to {mask(caller)}"
     sms = next(s for s in stack.outbox() if s["to"] == caller)
@@ -511,19 +518,69 @@ def test_one_caller_through_every_provider_gets_one_sms_a_day(stack):
 
 def test_vonage_connect_leg_texts_the_caller_of_leg_a(stack):
     """Leg A `started` is remembered; leg B `timeout` comes from the tracked number to the
-    business phone; the caller of leg A gets the SMS. Only leg B makes a call item."""
+    business phone and decides nothing (another endpoint might answer); leg A's `completed`
+    texts the caller of leg A."""
     caller = mobile("vonage", LEG_FLOW)
     call = vonage_call("vonage-leg-flow", caller, False, stack.now())
-    started, timeout = call.bodies[0], call.bodies[5]
+    started, timeout, completed = call.bodies[0], call.bodies[5], call.bodies[6]
     assert json.loads(timeout)["from"] == TRACKED[1:] and json.loads(timeout)["status"] == "timeout"
     calls_before = len(stack.calls(ACCOUNT))
     for body in (started, timeout):
         assert post(stack, "vonage", body, VONAGE_NEW).status == 200
     stack.drain()
-    assert len(stack.calls(ACCOUNT)) == calls_before + 1
+    leg_b = call.call_id.split("#")[0] + "#" + json.loads(timeout)["uuid"]
+    assert decision(stack, Call([], leg_b, [])) == ("ignored", "not_final")
+    assert sms_count(stack, caller) == 0, "leg B's timeout alone texts nobody"
+    assert post(stack, "vonage", completed, VONAGE_NEW).status == 200
+    stack.drain()
+    assert len(stack.calls(ACCOUNT)) == calls_before + 2
     assert decision(stack, call) == ("sent", "in_hours")
     assert sms_count(stack, caller) == 1, f"SMS to {mask(caller)}"
     assert sms_count(stack, TRACKED) + sms_count(stack, BUSINESS_PHONE) == 0
+
+
+@pytest.mark.parametrize("answered_by", [None, 1, 2])
+def test_vonage_hunt_group_is_missed_only_when_no_leg_answered(stack, answered_by):
+    """Issue 10: an NCCO that `connect`s three endpoints in turn. Legs that time out or are busy
+    decide nothing; the call is missed only when none of them answered, and then texted once,
+    at leg A's end. When the second or third endpoint answers, nobody is texted, even though
+    earlier legs timed out first."""
+    caller = mobile("vonage", HUNT_GROUP[answered_by])
+    ref = f"vonage-hunt-{answered_by}"
+    conversation, a = f"CON-{uid(ref)}", uid(ref, "a").hex
+    at = stack.now()
+
+    def event(name: str, leg: str, status: str, offset: float, inbound: bool, **more) -> str:
+        value = json.loads(fixture(name)) | {"uuid": leg, "conversation_uuid": conversation, "status": status,
+                                             "timestamp": iso_ms(at - timedelta(seconds=offset))} | more
+        if inbound:
+            value |= {"from": encode("vonage", caller), "to": TRACKED[1:], "direction": "inbound"}
+        else:
+            value |= {"from": TRACKED[1:], "to": BUSINESS_PHONE[1:], "direction": "outbound"}
+        return compact(value)
+
+    bodies = [event("vonage-inbound-started", a, "started", 90, True),
+              event("vonage-inbound-answered", a, "answered", 89, True)]
+    for i, endpoint_status in enumerate(["timeout", "busy", "timeout"]):
+        leg = str(uid(ref, f"b{i}"))
+        bodies.append(event("vonage-connect-timeout", leg, "started", 88 - 25 * i, False))
+        if answered_by == i:
+            bodies.append(event("vonage-connect-answered", leg, "answered", 80 - 25 * i, False))
+            break
+        bodies.append(event("vonage-connect-timeout", leg, endpoint_status, 70 - 25 * i, False))
+    bodies.append(event("vonage-inbound-completed", a, "completed", 5, True,
+                        start_time=iso_ms(at - timedelta(seconds=89)), end_time=iso_ms(at - timedelta(seconds=5))))
+    for body in bodies:
+        reply = post(stack, "vonage", body, VONAGE_NEW)
+        assert reply.status == 200, scrub(reply.text)
+    stack.drain()
+    leg_a = decision(stack, Call([], f"{conversation}#{a}", []))
+    if answered_by is None:
+        assert leg_a == ("sent", "in_hours")
+        assert sms_count(stack, caller) == 1, f"SMS to {mask(caller)}"
+    else:
+        assert leg_a == ("skipped", "answered_later")
+        assert sms_count(stack, caller) == 0, f"SMS to {mask(caller)}"
 
 
 def test_vonage_connect_leg_without_leg_a_is_the_business_calling_out(stack):
@@ -542,19 +599,23 @@ def test_vonage_connect_leg_without_leg_a_is_the_business_calling_out(stack):
 @pytest.mark.parametrize("provider", ["vonage", "telnyx"])
 def test_a_leg_that_arrives_before_its_partner_is_retried_not_lost(stack, provider):
     """Issue 6, case 10: the leg Rappel must remember first got a 5xx and is retried later; the
-    hangup (Telnyx) or leg B (Vonage) arrives before it. Rappel acknowledges it and keeps it
-    pending (whatever the provider's retry policy, nothing is lost); when the leg arrives, the
-    call is stored the right way round, and the provider's own retry is a redelivery."""
+    hangup (Telnyx) or an answered leg B (Vonage) arrives before it. Rappel acknowledges it and
+    keeps it pending (whatever the provider's retry policy, nothing is lost); when the leg
+    arrives, the call is stored the right way round, and the provider's own retry is a
+    redelivery. (Vonage: read alone, the answered leg B would be the business's own call, and
+    leg A's end would text a caller who was answered.)"""
     caller = mobile(provider, OUT_OF_ORDER)
     if provider == "vonage":
-        call = vonage_call("vonage-out-of-order", caller, False, stack.now())
+        call = vonage_call("vonage-out-of-order", caller, True, stack.now())
         first_leg, deciding = call.bodies[:3], call.bodies[5]
         early = [deciding]
         rest = first_leg + call.bodies[3:]
+        expected, texts = ("ignored", "answered"), 0
     else:
         call = telnyx_call("telnyx-out-of-order", caller, False, stack.now(), hangup_direction=False)
         early = [call.bodies[1]]
         rest = call.bodies
+        expected, texts = ("sent", "in_hours"), 1
     for body in early:
         reply = post(stack, provider, body, SIGNING[provider])
         assert reply.status == 200, f"{reply.status} {scrub(reply.text)}"
@@ -565,8 +626,8 @@ def test_a_leg_that_arrives_before_its_partner_is_retried_not_lost(stack, provid
         reply = post(stack, provider, body, SIGNING[provider])
         assert reply.status == 200, f"{reply.status} {scrub(reply.text)}"
     stack.drain()
-    assert decision(stack, call) == ("sent", "in_hours")
-    assert sms_count(stack, caller) == 1, f"SMS to {mask(caller)}"
+    assert decision(stack, call) == expected
+    assert sms_count(stack, caller) == texts, f"SMS to {mask(caller)}"
     assert not any(i["SK"]["S"].startswith(f"PENDING#{provider}#") for i in table_items())
 
 

@@ -1,9 +1,10 @@
 """Rule profiles and the grace delay, end to end on the local stack (issue 10).
 
-One stack with six accounts that differ only by their rules: `strict` (the default),
+One stack with seven accounts that differ only by their rules: `strict` (the default),
 `late24` (af2m-2024), `late26` (af2m-2026), `sundays` (af2m-2026 opted in to Sundays and
-holidays), `grace` (a 60-second grace delay) and `qualified` (a missed-call qualifier: 3 s
-minimum ring, an internal number, a blocked one). The clock only moves forward, so the
+holidays), `grace` (a 60-second grace delay), `qualified` (a missed-call qualifier: 3 s
+minimum ring, an internal number, a blocked one) and `bound` (bound to one Twilio account
+and two tracked numbers). The clock only moves forward, so the
 scenario is one timeline.
 """
 
@@ -31,6 +32,8 @@ ACCOUNTS = {
     "sundays": {"rule_profile": "af2m-2026", "send_on_sundays_and_holidays": True},
     "grace": {"send_delay_seconds": 60},
     "qualified": {"min_ring_seconds": 3, "internal_numbers": ["+33600000420"], "blocked_numbers": ["06 00 00 04 21"]},
+    "bound": {"provider_accounts": {"twilio": "AC5f1e3c9a7b2d4e6f8091a2b3c4d5e6f7"},
+              "tracked_numbers": ["+33 1 44 00 00 00", "01 44 00 00 09"]},
 }
 
 
@@ -52,13 +55,13 @@ def stack(tmp_path_factory):
 
 
 def call(stack: Stack, account: str, call_id: str, number: str, status: str = "no_answer",
-         direction: str = "inbound", ring: int = 20) -> None:
+         direction: str = "inbound", ring: int = 20, tracked: str = "+33144000000", expect: int = 200) -> None:
     at = rfc3339(stack.now())
-    frm, to = (number, "+33144000000") if direction == "inbound" else ("+33144000000", number)
+    frm, to = (number, tracked) if direction == "inbound" else (tracked, number)
     body = json.dumps({"call_id": call_id, "direction": direction, "status": status, "from": frm, "to": to,
                        "started_at": at, "ended_at": at, "ring_seconds": ring})
     reply = stack.webhook("generic", account, body, JSON, SECRET)
-    assert reply.status == 200, reply.text
+    assert reply.status == expect, reply.text
 
 
 def decision(stack: Stack, account: str, call_id: str) -> tuple:
@@ -178,3 +181,35 @@ def test_the_missed_call_qualifier_and_its_numbers_stored_as_hashes_only(stack):
     text = json.dumps(item)
     for number in ["600000420", "0600000420", "06 00 00 04 20", "600000421", "0600000421", "06 00 00 04 21"]:
         assert number not in text, "the account item holds a listed number in clear"
+
+
+def test_a_webhook_bound_to_another_account_is_refused(stack):
+    """`bound` is bound to one Twilio account and two tracked numbers: a correctly signed
+    webhook naming another Twilio account, or a call on another tracked number, is answered
+    403 `not-bound` and leaves no call; the account's own are stored as ever. An unknown
+    account still gets the 401 of a bad signature."""
+    stack.set_clock(paris(2026, 12, 8, 10, 0))  # a Tuesday, after the other tests' timeline
+    twilio = load_account("demo")["webhook_secrets"]["twilio"]
+    form = "AccountSid={sid}&CallSid=CA{n:032x}&CallStatus=completed&DialCallStatus=no-answer&Direction=inbound" \
+           "&From=%2B3360000043{n}&To=%2B33144000000"
+    form_headers = {"content-type": "application/x-www-form-urlencoded"}
+    calls_before = len(stack.calls("bound"))
+
+    other = stack.webhook("twilio", "bound", form.format(sid="AC" + "0" * 32, n=1), form_headers, twilio)
+    assert other.status == 403, other.text
+    assert other.json()["type"].endswith("not-bound")
+    assert "provider_accounts" in other.json()["detail"]
+    own = stack.webhook("twilio", "bound", form.format(sid="AC5f1e3c9a7b2d4e6f8091a2b3c4d5e6f7", n=2),
+                        form_headers, twilio)
+    assert own.status == 200, own.text
+
+    call(stack, "bound", "untracked", "+33600000433", tracked="+33 1 44 00 00 01", expect=403)
+    call(stack, "bound", "tracked-national", "+33600000434", tracked="+33144000009")
+    stack.drain()
+    assert "tracked-national" in {c["call_id"] for c in stack.calls("bound")}
+    assert len(stack.calls("bound")) == calls_before + 2, "the two refused webhooks left no call"
+    assert (texted(stack, "+33600000432"), texted(stack, "+33600000434")) == (1, 1)
+    assert (texted(stack, "+33600000431"), texted(stack, "+33600000433")) == (0, 0)
+
+    unknown = stack.webhook("generic", "no-such-account", json.dumps({"call_id": "x"}), JSON, SECRET)
+    assert unknown.status == 401

@@ -22,7 +22,7 @@ use rappel::items::{
 use rappel::phone::{self, Caller, LineType};
 use rappel::ports::{Clock, NumberProtector, PortError, SecretsVault};
 use rappel::problem::{self, Problem};
-use rappel::providers::{self, Ack, Leg, WebhookError, WebhookRequest};
+use rappel::providers::{self, Ack, Leg, Provider, WebhookError, WebhookRequest};
 use rappel::retention;
 use rappel::store::{AccountStore, CallStore};
 use std::collections::{BTreeMap, HashMap};
@@ -229,12 +229,24 @@ async fn intake<T: AccountStore + CallStore, K: NumberProtector + SecretsVault, 
     provider
         .verify(&webhook, &account.secrets_for(provider_name))
         .map_err(webhook_problem)?;
+    // Read in full, and checked against what the account is bound to, before anything of it
+    // is written: a refused webhook leaves no trace.
+    let parsed = provider.parse(&webhook).map_err(webhook_problem)?;
+    if let Some(why) = unbound(provider, &account, &webhook, parsed.as_ref()) {
+        tracing::warn!(
+            provider = provider_name,
+            account_id,
+            why,
+            "webhook refused: not bound to this account"
+        );
+        return Err(Problem::new(403, "not-bound", "Forbidden", why));
+    }
     if let Some(leg) = provider.leg(&webhook) {
         remember(deps, &account, provider_name, &leg, now)
             .await
             .map_err(internal)?;
     }
-    let Some(mut event) = provider.parse(&webhook).map_err(webhook_problem)? else {
+    let Some(mut event) = parsed else {
         tracing::info!(
             provider = provider_name,
             account_id,
@@ -423,13 +435,14 @@ pub fn call_item(
 }
 
 /// Whether `event`, which needs an earlier leg that has not arrived, should wait for it: a
-/// missed (not answered) status, within [`LEG_WAIT`] of the call (an instant in the future
-/// counts as now). After that, or without any instant in the event, it is stored as it reads.
+/// decisive status (missed, or answered: read alone, an answered Vonage connect leg would be
+/// the business's own call, and the caller's human contact lost), within [`LEG_WAIT`] of the
+/// call (an instant in the future counts as now). After that, or without any instant in the
+/// event, or when the event decides nothing (`Other`), it is stored as it reads.
 pub fn waits_for_leg(event: &CallEvent, now: DateTime<Utc>) -> bool {
-    let missed = event.status != rappel::call::CallStatus::Answered
-        && event.status != rappel::call::CallStatus::Other;
+    let decisive = event.status != rappel::call::CallStatus::Other;
     let at = event.ended_at.or(event.started_at).map(|at| at.min(now));
-    missed && at.is_some_and(|at| now - at <= LEG_WAIT)
+    decisive && at.is_some_and(|at| now - at <= LEG_WAIT)
 }
 
 /// Remember `leg` (once: its first event wins, and KMS is not called again for a known leg).
@@ -529,6 +542,47 @@ async fn complete_pending<
         tracing::info!(provider, account_id, call_id = %call.call_id, "pending event completed by its leg: call stored");
     }
     deps.table.delete_pending(account_id, &pending.sk).await
+}
+
+/// Why a verified webhook is not this account's, if it is not (README, "Binding webhooks to
+/// their account"):
+///
+/// * the account has a `provider_accounts` entry for this provider, and the request names
+///   another provider account, or none ([`Provider::account_identity`]);
+/// * the account lists `tracked_numbers`, and the call event has none of them as caller or
+///   callee. Events completed by an earlier leg of the same call ([`Provider::leg_key`]:
+///   Vonage connect legs, whose caller and callee may both be other numbers, and Telnyx
+///   hangups) are bound through their provider account instead.
+fn unbound(
+    provider: &dyn Provider,
+    account: &Account,
+    webhook: &WebhookRequest<'_>,
+    event: Option<&CallEvent>,
+) -> Option<&'static str> {
+    if let Some(expected) = account.provider_accounts.get(provider.name()) {
+        match provider.account_identity(webhook) {
+            Some(named) if named == *expected => {}
+            Some(_) => {
+                return Some(
+                    "the webhook names another provider account than the one this account is bound to (provider_accounts)",
+                );
+            }
+            None => {
+                return Some(
+                    "the webhook names no provider account, and this account is bound to one (provider_accounts)",
+                );
+            }
+        }
+    }
+    if let Some(event) = event
+        && !account.tracked_numbers.is_empty()
+        && provider.leg_key(event).is_none()
+        && !account.is_tracked(&event.from)
+        && !account.is_tracked(&event.to)
+    {
+        return Some("the call involves none of this account's tracked_numbers");
+    }
+    None
 }
 
 /// What an unknown account's webhook is verified against, so that it is refused the way a

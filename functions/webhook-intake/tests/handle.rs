@@ -154,8 +154,8 @@ async fn an_unknown_account_or_a_bad_signature_leaves_no_trace() {
 }
 
 /// Issue 6, case 10: the leg Rappel must remember first (Vonage leg A) got an error and is
-/// retried later; leg B's timeout arrives before it. It is acknowledged and kept pending, and
-/// leg A turns it into the inbound missed call of the right caller.
+/// retried later; leg B's answer arrives before it. It is acknowledged and kept pending, and
+/// leg A turns it into the answered inbound call of the right caller (human contact).
 #[tokio::test]
 async fn a_leg_b_before_its_leg_a_is_kept_pending_then_completed() {
     let faults = Faults::new();
@@ -190,8 +190,9 @@ async fn a_leg_b_before_its_leg_a_is_kept_pending_then_completed() {
             .body(lambda_http::Body::from(body))
             .unwrap()
     };
-    // Leg B (the business phone did not answer) first.
-    let leg_b = fixture("vonage-connect-timeout");
+    // Leg B (the business phone answered) first: read alone it would be the business's own
+    // call, and the caller's human contact lost.
+    let leg_b = fixture("vonage-connect-answered");
     let response = handle(&deps, send(leg_b.clone())).await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
     assert!(
@@ -226,7 +227,7 @@ async fn a_leg_b_before_its_leg_a_is_kept_pending_then_completed() {
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].direction, rappel::call::Direction::Inbound);
     assert_eq!(calls[0].caller_masked.as_deref(), Some("+33 6•• •• •• 01"));
-    assert_eq!(calls[0].status, rappel::call::CallStatus::NoAnswer);
+    assert_eq!(calls[0].status, rappel::call::CallStatus::Answered);
     assert_eq!(
         calls[0].expires_at,
         now.timestamp() + 30 * 86_400,
@@ -255,5 +256,60 @@ async fn a_leg_b_before_its_leg_a_is_kept_pending_then_completed() {
         handle(&deps, send(leg_b)).await.unwrap().status().as_u16(),
         200
     );
+    assert_eq!(deps.table.calls().len(), 1);
+}
+
+/// The demo account with `extra` settings merged in (JSON object).
+fn demo_with(extra: Value) -> String {
+    let mut account: Value = serde_json::from_str(DEMO).unwrap();
+    for (k, v) in extra.as_object().unwrap() {
+        account[k] = v.clone();
+    }
+    account.to_string()
+}
+
+#[tokio::test]
+async fn a_webhook_naming_another_provider_account_is_refused_and_leaves_no_trace() {
+    // The Twilio sample names AccountSid AC5f1e…e6f7 and is correctly signed.
+    let other = demo_with(serde_json::json!({
+        "provider_accounts": {"twilio": "AC00000000000000000000000000000000"}
+    }));
+    let (deps, _) = deps_with(&other);
+    let before = deps.table.all();
+    let (status, body, content_type) = post(&deps, TWILIO).await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (403, "application/problem+json")
+    );
+    assert_eq!(
+        body["type"].as_str().map(|t| t.ends_with("not-bound")),
+        Some(true),
+        "{body}"
+    );
+    assert_eq!(deps.table.all(), before, "nothing written");
+
+    // Bound to the account the sample names: stored as ever.
+    let same = demo_with(serde_json::json!({
+        "provider_accounts": {"twilio": "AC5f1e3c9a7b2d4e6f8091a2b3c4d5e6f7"}
+    }));
+    let (deps, _) = deps_with(&same);
+    assert_eq!(post(&deps, TWILIO).await.0, 200);
+    assert_eq!(deps.table.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn a_call_on_none_of_the_tracked_numbers_is_refused() {
+    // The generic sample is a call to +33 1 44 00 00 00.
+    let elsewhere = demo_with(serde_json::json!({"tracked_numbers": ["+33 1 44 00 00 01"]}));
+    let (deps, _) = deps_with(&elsewhere);
+    let (status, body, _) = post(&deps, GENERIC).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(deps.table.calls().is_empty());
+
+    // Listed in another notation: the same number.
+    let listed =
+        demo_with(serde_json::json!({"tracked_numbers": ["+33 1 44 00 00 01", "01 44 00 00 00"]}));
+    let (deps, _) = deps_with(&listed);
+    assert_eq!(post(&deps, GENERIC).await.0, 200);
     assert_eq!(deps.table.calls().len(), 1);
 }

@@ -62,6 +62,18 @@ pub trait Provider: Sync {
         let _ = req;
         None
     }
+    /// The provider account a verified request names (Twilio `AccountSid`, Vonage JWT
+    /// `application_id`, Telnyx `connection_id`), compared with the account's
+    /// `provider_accounts` entry. `None`: the request names none. Default: none.
+    fn account_identity(&self, req: &WebhookRequest<'_>) -> Option<String> {
+        let _ = req;
+        None
+    }
+    /// Whether this provider's webhooks name the provider account they come from (so that
+    /// an account may be bound to it with `provider_accounts`). Default: no.
+    fn names_its_account(&self) -> bool {
+        false
+    }
     /// The key of the remembered [`Leg`] that completes `event`, if this provider uses one.
     /// When intake finds it, the leg's direction and prospect replace the event's. Default: none.
     fn leg_key(&self, event: &CallEvent) -> Option<String> {

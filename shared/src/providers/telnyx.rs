@@ -252,6 +252,22 @@ impl Provider for Telnyx {
         }))
     }
 
+    /// `data.payload.connection_id`: the Call Control application (formerly "connection")
+    /// the call runs under (Telnyx API reference, every call event's payload). Covered by the
+    /// Ed25519 signature, which signs the whole body.
+    fn account_identity(&self, req: &WebhookRequest<'_>) -> Option<String> {
+        let value: Value = serde_json::from_slice(req.body).ok()?;
+        match value.pointer("/data/payload/connection_id")? {
+            Value::String(id) => Some(id.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    fn names_its_account(&self) -> bool {
+        true
+    }
+
     /// `{"status":"accepted"}` as `application/json` (Telnyx only looks at the 2xx status).
     fn ack(&self) -> Ack {
         Ack {

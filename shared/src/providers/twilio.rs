@@ -188,6 +188,17 @@ impl Provider for Twilio {
         }))
     }
 
+    /// The `AccountSid` form parameter (Twilio's account or subaccount; covered by the
+    /// signature, which signs every parameter).
+    fn account_identity(&self, req: &WebhookRequest<'_>) -> Option<String> {
+        let body = std::str::from_utf8(req.body).ok()?;
+        Params::new(body).get("AccountSid").map(str::to_owned)
+    }
+
+    fn names_its_account(&self) -> bool {
+        true
+    }
+
     /// Empty TwiML: `<?xml version="1.0" encoding="UTF-8"?><Response/>` as `text/xml`
     /// (Twilio requires valid TwiML from a Dial action URL; status callbacks ignore it).
     fn ack(&self) -> Ack {

@@ -22,21 +22,39 @@
 //! inbound legs, can tell the two apart: see [`inbound_leg`], [`connect_correlation`] and
 //! [`as_forwarded_inbound`], and `PROVIDERS-vonage.md` beside this file.
 //!
+//! ## Hunt groups: the call's end decides
+//!
+//! An NCCO may `connect` several endpoints in turn (a hunt group: reception, then a mobile,
+//! then another), each on its own leg B. A leg B that is not answered says only that *this*
+//! endpoint did not pick up: the next one may. So an unanswered leg B decides nothing (stored
+//! `ignored`/`not_final`); an answered one is human contact; and the call is decided when the
+//! caller's leg A ends (`completed`): missed unless a leg B was answered during it. Leg A's
+//! `completed` is read as a missed call that happened when leg A started (`start_time`), so an
+//! answer on any leg B, which comes later, is human contact after it and refuses it (rule 5,
+//! `answered_later`), whatever order the webhooks arrive in. (If leg A's `completed` is
+//! processed before the answering leg's `answered`, which Vonage sends when the endpoint
+//! picks up, minutes earlier, the SMS may already be scheduled: the answer then cancels it
+//! while it waits, hence `send_delay_seconds` for hunt groups.) An NCCO with no `connect` at
+//! all (a message, a voicemail box) ends the same way: missed.
+//!
 //! Status mapping (the table the README reproduces):
 //!
 //! | `status` | leg A (`inbound`) | leg B / outbound call (`outbound`) |
 //! |---|---|---|
 //! | `started`, `ringing` | not stored (`Ok(None)`; intake remembers the leg) | not stored |
-//! | `answered` | not stored (Vonage answered to run the NCCO) | `Answered` |
-//! | `busy` | `Busy` | `Busy` |
-//! | `timeout` | `NoAnswer` | `NoAnswer` (connect `timeout` elapsed) |
-//! | `unanswered` | `NoAnswer` | `NoAnswer` |
-//! | `rejected` | `Rejected` | `Rejected` |
-//! | `failed` | `Failed` | `Failed` |
-//! | `cancelled` | `Canceled` (caller hung up before the answer) | `Canceled` (caller hung up while B rang) |
-//! | `completed` | not stored (the caller's leg ended) | not stored (`answered` already decided) |
+//! | `answered` | not stored (Vonage answered to run the NCCO) | `Answered` (human contact) |
+//! | `busy` | `Busy` | `Other`: this endpoint was busy; the call's end decides |
+//! | `timeout` | `NoAnswer` | `Other` (connect `timeout` elapsed; the next endpoint may answer) |
+//! | `unanswered` | `NoAnswer` | `Other` |
+//! | `rejected` | `Rejected` | `Other` |
+//! | `failed` | `Failed` | `Other` |
+//! | `cancelled` | `Canceled` (caller hung up before the answer) | `Other` (caller hung up while B rang; leg A's end decides) |
+//! | `completed` | `NoAnswer`, at leg A's `start_time`: missed unless a leg B was answered during the call | not stored (`answered` already decided) |
 //! | `disconnected`, `human`, `machine`, any other word | not stored | not stored |
 //! | no `status` (`input`, `record`, `transfer`, errors) | not stored | not stored |
+//!
+//! A genuine outbound call (the business calling a prospect, no leg A) is `ignored`/`outbound`
+//! whatever its status; answered, it is a callback (rule 5).
 //!
 //! `call_id` is `{conversation_uuid}#{uuid}`: one idempotency key per leg, so the first
 //! decisive event of a leg wins and a redelivery changes nothing.
@@ -147,7 +165,8 @@ impl Provider for Vonage {
     ///   (`33600000001`, Vonage "Numbers" guide) gain the `+`; withheld encodings and SIP
     ///   URIs pass through unchanged; absent or `null` → `""`.
     /// * `provider_status`: the raw `status` word. `ended_at`: `timestamp` when it is a
-    ///   valid RFC 3339 instant. `started_at`, `ring_seconds`: `None`.
+    ///   valid RFC 3339 instant; for leg A's `completed`, `started_at` = its `start_time`
+    ///   instead (and no `ended_at`), when valid. `ring_seconds`: `None`.
     ///
     /// Returns `Ok(None)` for events without `status` and for the statuses the table does
     /// not store; the body must still be a JSON object.
@@ -170,6 +189,12 @@ impl Provider for Vonage {
         };
         let conversation = event.id("conversation_uuid")?;
         let leg = event.id("uuid")?;
+        // Leg A's end is dated by its start, so that an answer on a leg B during the call is
+        // contact after it (module docs, "Hunt groups").
+        let (started_at, ended_at) = match event.start_time() {
+            Some(start) if word == "completed" => (Some(start), None),
+            _ => (None, event.timestamp()),
+        };
         Ok(Some(CallEvent {
             provider: "vonage",
             call_id: format!("{conversation}#{leg}"),
@@ -178,10 +203,25 @@ impl Provider for Vonage {
             provider_status: word.to_owned(),
             from: event.party("from")?,
             to: event.party("to")?,
-            started_at: None,
-            ended_at: event.timestamp(),
+            started_at,
+            ended_at,
             ring_seconds: None,
         }))
+    }
+
+    /// The `application_id` claim of the signed-webhook JWT (the Vonage application whose
+    /// `event_url` this is). Read from a token [`Vonage::verify`] has already checked.
+    fn account_identity(&self, req: &WebhookRequest<'_>) -> Option<String> {
+        let header = req.headers.get(AUTHORIZATION_HEADER)?.to_str().ok()?;
+        let claims = bearer_token(header)?.split('.').nth(1)?;
+        match json_segment(claims)?.get("application_id")? {
+            Value::String(id) => Some(id.clone()),
+            _ => None,
+        }
+    }
+
+    fn names_its_account(&self) -> bool {
+        true
     }
 
     /// An empty `text/plain` body. Vonage ignores event-webhook answers for status events;
@@ -390,13 +430,20 @@ fn is_call_status(word: &str) -> bool {
 /// (it answers to run the NCCO), so they decide nothing; on an outbound leg `answered` is
 /// the callee picking up.
 fn leg_status(word: &str, direction: Direction) -> Option<CallStatus> {
-    Some(match word {
-        "answered" if direction == Direction::Outbound => CallStatus::Answered,
-        "busy" => CallStatus::Busy,
-        "timeout" | "unanswered" => CallStatus::NoAnswer,
-        "rejected" => CallStatus::Rejected,
-        "failed" => CallStatus::Failed,
-        "cancelled" => CallStatus::Canceled,
+    Some(match (word, direction) {
+        ("answered", Direction::Outbound) => CallStatus::Answered,
+        // One endpoint of possibly several (a hunt group): leg A's end decides.
+        (
+            "busy" | "timeout" | "unanswered" | "rejected" | "failed" | "cancelled",
+            Direction::Outbound,
+        ) => CallStatus::Other,
+        ("busy", Direction::Inbound) => CallStatus::Busy,
+        ("timeout" | "unanswered", Direction::Inbound) => CallStatus::NoAnswer,
+        ("rejected", Direction::Inbound) => CallStatus::Rejected,
+        ("failed", Direction::Inbound) => CallStatus::Failed,
+        ("cancelled", Direction::Inbound) => CallStatus::Canceled,
+        // The caller's leg ended: missed, unless a leg B was answered during it (rule 5).
+        ("completed", Direction::Inbound) => CallStatus::NoAnswer,
         _ => return None,
     })
 }
@@ -474,7 +521,16 @@ impl Event {
 
     /// `timestamp` as a UTC instant, when present and valid RFC 3339.
     fn timestamp(&self) -> Option<DateTime<Utc>> {
-        let s = self.obj.get("timestamp")?.as_str()?;
+        self.instant("timestamp")
+    }
+
+    /// `start_time` (a `completed` event's leg start) as a UTC instant, when valid RFC 3339.
+    fn start_time(&self) -> Option<DateTime<Utc>> {
+        self.instant("start_time")
+    }
+
+    fn instant(&self, field: &str) -> Option<DateTime<Utc>> {
+        let s = self.obj.get(field)?.as_str()?;
         DateTime::parse_from_rfc3339(s)
             .ok()
             .map(|t| t.with_timezone(&Utc))
@@ -934,13 +990,15 @@ mod tests {
             ("started", None, None),
             ("ringing", None, None),
             ("answered", None, Some(Answered)),
-            ("busy", Some(Busy), Some(Busy)),
-            ("timeout", Some(NoAnswer), Some(NoAnswer)),
-            ("unanswered", Some(NoAnswer), Some(NoAnswer)),
-            ("rejected", Some(Rejected), Some(Rejected)),
-            ("failed", Some(Failed), Some(Failed)),
-            ("cancelled", Some(Canceled), Some(Canceled)),
-            ("completed", None, None),
+            // A leg B that is not answered decides nothing (a hunt group may ring another).
+            ("busy", Some(Busy), Some(Other)),
+            ("timeout", Some(NoAnswer), Some(Other)),
+            ("unanswered", Some(NoAnswer), Some(Other)),
+            ("rejected", Some(Rejected), Some(Other)),
+            ("failed", Some(Failed), Some(Other)),
+            ("cancelled", Some(Canceled), Some(Other)),
+            // Leg A's end: missed unless a leg B was answered during the call (rule 5).
+            ("completed", Some(NoAnswer), None),
             ("disconnected", None, None),
             ("human", None, None),
             ("machine", None, None),
@@ -1183,6 +1241,23 @@ mod tests {
     }
 
     #[test]
+    fn leg_a_completed_is_dated_by_its_start_so_any_answer_during_the_call_follows_it() {
+        let start = "2025-03-04T09:59:11.207Z";
+        let completed = with(event("completed", "inbound"), "start_time", json!(start));
+        let e = parse_json(&completed).unwrap().unwrap();
+        let start = DateTime::parse_from_rfc3339(start)
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!((e.started_at, e.ended_at), (Some(start), None));
+        // A leg B answered 10 s later is human contact after this missed call.
+        let answered = parse_json(&event("answered", "outbound")).unwrap().unwrap();
+        assert!(answered.ended_at.unwrap() > start);
+        // Without a start_time, the event's own timestamp.
+        let e = parse_json(&event("completed", "inbound")).unwrap().unwrap();
+        assert_eq!((e.started_at.is_none(), e.ended_at.is_some()), (true, true));
+    }
+
+    #[test]
     fn connect_leg_correlates_and_becomes_the_forwarded_inbound_call() {
         let b = parse_json(&event("timeout", "outbound")).unwrap().unwrap();
         assert_eq!(connect_correlation(&b), Some(CONVERSATION));
@@ -1204,7 +1279,7 @@ mod tests {
                 inbound.status,
                 inbound.provider_status.as_str()
             ),
-            (b.call_id.as_str(), CallStatus::NoAnswer, "timeout")
+            (b.call_id.as_str(), CallStatus::Other, "timeout")
         );
         assert_eq!(inbound.ended_at, b.ended_at);
     }
@@ -1236,13 +1311,13 @@ mod tests {
             ("vonage-inbound-answered.json", None, true, false),
             (
                 "vonage-connect-timeout.json",
-                Some((CallStatus::NoAnswer, Direction::Outbound, "+33144000001")),
+                Some((CallStatus::Other, Direction::Outbound, "+33144000001")),
                 false,
                 true,
             ),
             (
                 "vonage-connect-busy.json",
-                Some((CallStatus::Busy, Direction::Outbound, "+33144000001")),
+                Some((CallStatus::Other, Direction::Outbound, "+33144000001")),
                 false,
                 true,
             ),
@@ -1252,7 +1327,12 @@ mod tests {
                 false,
                 true,
             ),
-            ("vonage-inbound-completed.json", None, false, false),
+            (
+                "vonage-inbound-completed.json",
+                Some((CallStatus::NoAnswer, Direction::Inbound, "+33600000001")),
+                false,
+                false,
+            ),
             (
                 "vonage-inbound-cancelled.json",
                 Some((CallStatus::Canceled, Direction::Inbound, "+33600000002")),
