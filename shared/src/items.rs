@@ -602,6 +602,9 @@ pub struct LegItem {
     /// An outbound leg forwarding an inbound call of the same group: not decided on its own.
     #[serde(default)]
     pub forwarded: bool,
+    /// The provider's group of legs this leg belongs to (Telnyx `call_session_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     pub received_at: String,
     pub expires_at: i64,
 }

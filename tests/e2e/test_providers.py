@@ -71,6 +71,7 @@ MISSED, ANSWERED, REDELIVERED, TAMPERED, TAMPERED_TO, WRONG_SECRET, REPLAYED = 1
 ROTATION_OLD, ROTATION_NEW, LEG_FLOW, LONE_LEG, CLEAR_SCAN, IN_WINDOW, FUTURE, SEVERAL = 8, 9, 10, 11, 12, 13, 14, 15
 TRANSFER = 16
 OUT_OF_ORDER = 17
+ANSWER_THEN_TRANSFER = {False: 22, True: 23}  # whether the business picks up the transfer
 HUNT_GROUP = {None: 18, 1: 19, 2: 21}  # which endpoint answers (None: none)
 
 
@@ -735,3 +736,60 @@ def test_no_number_in_clear_in_the_table_the_log_the_events_or_the_answers(stack
     assert_no_clear_number(json.dumps(events, ensure_ascii=False), "the events")
     assert len(ANSWERS) > 100
     assert_no_clear_number("\n".join(ANSWERS), "the HTTP answers")
+
+
+@pytest.mark.parametrize("business_answers", [False, True])
+def test_telnyx_answer_then_transfer_takes_the_transfer_legs_outcome(stack, business_answers):
+    """Issue 10: Telnyx's call-tracking tutorial answers the inbound leg itself (greeting), then
+    transfers it to the business phone. The inbound leg then ends `normal_clearing` whether or
+    not anybody picked up: the call's outcome is the transfer leg's. Nobody answers: one SMS.
+    The business answers (`call.answered` on the transfer leg): no SMS."""
+    caller = mobile("telnyx", ANSWER_THEN_TRANSFER[business_answers])
+    ref = f"telnyx-att-{business_answers}"
+    at = stack.now()
+    inbound = telnyx_call(ref, caller, True, at, hangup_direction=False)
+    a_initiated = json.loads(inbound.bodies[0])
+    session = a_initiated["data"]["payload"]["call_session_id"]
+    leg_b = str(uid(ref, "leg-b"))
+
+    def with_event(value: dict, event_type: str, offset: float) -> str:
+        value = json.loads(json.dumps(value))
+        value["data"] |= {"event_type": event_type, "id": str(uid(ref, f"{event_type}-{offset}")),
+                          "occurred_at": iso_us(at - timedelta(seconds=offset))}
+        return compact(value)
+
+    def b_event(name: str, **payload) -> dict:
+        value = json.loads(fixture(name))
+        value["data"]["payload"] |= {"call_control_id": "v3:" + uid(ref, "control-b").hex,
+                                     "call_leg_id": leg_b, "call_session_id": session,
+                                     "from": TRACKED, "to": BUSINESS_PHONE,
+                                     "start_time": iso_us(at - timedelta(seconds=25))} | payload
+        return value
+
+    a_answered = with_event(a_initiated, "call.answered", 29)  # the application answers
+    b_initiated = with_event(b_event("telnyx-initiated", direction="outgoing"), "call.initiated", 25)
+    bodies = [inbound.bodies[0], a_answered, b_initiated]
+    if business_answers:
+        bodies.append(with_event(b_event("telnyx-initiated"), "call.answered", 20))
+        b_end = b_event("telnyx-hangup-answered", hangup_cause="normal_clearing", end_time=iso_us(at))
+    else:
+        b_end = b_event("telnyx-hangup-caller-cancel", hangup_cause="timeout", hangup_source="callee",
+                        end_time=iso_us(at - timedelta(seconds=5)))
+    del b_end["data"]["payload"]["direction"]
+    bodies.append(with_event(b_end, "call.hangup", 0 if business_answers else 5))
+    bodies.append(inbound.bodies[1])  # the inbound leg ends normal_clearing either way
+    assert json.loads(inbound.bodies[1])["data"]["payload"]["hangup_cause"] == "normal_clearing"
+    for body in bodies:
+        reply = post(stack, "telnyx", body, SIGNING["telnyx"])
+        assert reply.status == 200, f"{reply.status} {scrub(reply.text)}"
+    stack.drain()
+    if business_answers:
+        assert decision(stack, inbound) == ("ignored", "answered")
+        assert decision(stack, Call([], leg_b, [])) == ("ignored", "answered"), "the business's answer is recorded"
+        assert sms_count(stack, caller) == 0, f"SMS to {mask(caller)}"
+    else:
+        (row,) = rows(stack, inbound.call_id)
+        assert row["status"] == "no_answer", row
+        assert decision(stack, inbound) == ("sent", "in_hours")
+        assert rows(stack, leg_b) == [], "the unanswered transfer leg is not a call of its own"
+        assert sms_count(stack, caller) == 1, f"SMS to {mask(caller)}"

@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use rappel::account::{Account, Secrets};
-use rappel::call::{CallEvent, Direction};
+use rappel::call::{CallEvent, CallStatus, Direction};
 use rappel::items::{
     CallItem, CallerFields, LegItem, account_pk, call_from_pending, call_sk, leg_sk, pending_sk,
     shard_of, ts, undecided_pk, undecided_sk,
@@ -191,6 +191,19 @@ async fn intake<T: AccountStore + CallStore, K: NumberProtector + SecretsVault, 
             format!("unknown provider {provider_name:?}"),
         ));
     };
+    // A declared media type must be the provider's (a missing header is left to the parser).
+    if let Some(declared) = req.headers().get(header::CONTENT_TYPE)
+        && !declared
+            .to_str()
+            .is_ok_and(|d| providers::is_media_type(d, provider.media_type()))
+    {
+        return Err(Problem::new(
+            415,
+            "unsupported-media-type",
+            "Unsupported Media Type",
+            format!("{provider_name} webhooks are {}", provider.media_type()),
+        ));
+    }
     let account = deps
         .table
         .get_account_sealed(account_id)
@@ -246,6 +259,19 @@ async fn intake<T: AccountStore + CallStore, K: NumberProtector + SecretsVault, 
             .await
             .map_err(internal)?;
     }
+    if let Some(key) = provider.answered_leg(&webhook) {
+        let leg = deps
+            .table
+            .get_leg(account_id, provider_name, &key)
+            .await
+            .map_err(internal)?
+            .filter(|leg| retention::is_live(leg.expires_at, now));
+        if let Some(leg) = leg {
+            note_forward_answered(deps, account_id, provider_name, &leg, now)
+                .await
+                .map_err(internal)?;
+        }
+    }
     let Some(mut event) = parsed else {
         tracing::info!(
             provider = provider_name,
@@ -295,17 +321,42 @@ async fn intake<T: AccountStore + CallStore, K: NumberProtector + SecretsVault, 
         }
     }
     let call = match remembered {
+        Some(leg) if leg.forwarded && event.status == CallStatus::Answered => {
+            // The business picked up the forwarded call: the prospect's human contact
+            // (rule 5), recorded as their answered call (it cancels whatever is pending,
+            // in any order), and the group's answer for its inbound leg.
+            note_forward_answered(deps, account_id, provider_name, &leg, now)
+                .await
+                .map_err(internal)?;
+            event.direction = Direction::Inbound;
+            call_item(account_id, &event, leg.caller, now)
+        }
         Some(leg) if leg.forwarded => {
             tracing::info!(
                 provider = provider_name,
                 account_id,
                 call_id = %event.call_id,
-                "forwarded leg of an inbound call: its inbound leg decides; not stored"
+                "unanswered forwarded leg of an inbound call: its inbound leg decides; not stored"
             );
             return Ok(provider.ack());
         }
         Some(leg) => {
             event.direction = leg.direction;
+            if let (CallStatus::Answered, Direction::Inbound, Some(group)) =
+                (event.status, leg.direction, &leg.group)
+                && transfer_unanswered(deps, account_id, provider_name, group, now)
+                    .await
+                    .map_err(internal)?
+            {
+                // Answered by the application, then transferred, and nobody at the business
+                // picked up: missed (Telnyx answer-then-transfer). Dated at the leg's start,
+                // so that a transfer leg's answer reported late still refuses it (rule 5).
+                event.status = CallStatus::NoAnswer;
+                event.provider_status = format!("{}; transfer not answered", event.provider_status);
+                if event.started_at.is_some() {
+                    event.ended_at = None;
+                }
+            }
             call_item(account_id, &event, leg.caller, now)
         }
         None => protect(&deps.keys, &account, &event, now)
@@ -463,40 +514,58 @@ async fn remember<T: AccountStore + CallStore, K: NumberProtector + SecretsVault
         return Ok(());
     }
     let expires_at = retention::expires(now, LEG_RETENTION_DAYS);
-    // Legs grouped by the provider: an inbound leg marks its group; an outbound leg of a
-    // marked group is that call forwarded to the business (its inbound leg decides).
-    let group_key = leg.group.as_ref().map(|g| format!("group:{g}"));
-    let forwarded = match (&group_key, leg.direction) {
-        (Some(group), Direction::Inbound) => {
-            let marker = LegItem {
-                pk: account_pk(account_id),
-                sk: leg_sk(provider, group),
-                direction: Direction::Inbound,
-                caller: CallerFields {
-                    caller: "group".into(),
-                    ..CallerFields::default()
-                },
-                forwarded: false,
-                received_at: ts(now),
-                expires_at,
-            };
-            deps.table.put_leg(&marker).await?;
-            false
-        }
-        (Some(group), Direction::Outbound) => deps
-            .table
-            .get_leg(account_id, provider, group)
-            .await?
-            .is_some_and(|marker| retention::is_live(marker.expires_at, now)),
-        (None, _) => false,
+    let put_marker = |sk_key: String, direction: Direction, caller: CallerFields| LegItem {
+        pk: account_pk(account_id),
+        sk: leg_sk(provider, &sk_key),
+        direction,
+        caller,
+        forwarded: direction == Direction::Outbound,
+        group: leg.group.clone(),
+        received_at: ts(now),
+        expires_at,
     };
-    let caller = if forwarded {
-        CallerFields {
-            caller: "forwarded".into(),
-            ..CallerFields::default()
+    // Legs grouped by the provider: an inbound leg marks its group with its prospect's facts
+    // (never the sealed number); an outbound leg of a marked group is that call forwarded to
+    // the business (its inbound leg decides), and marks the group as transferred.
+    let (caller, forwarded) = match (&leg.group, leg.direction) {
+        (Some(group), Direction::Inbound) => {
+            let caller = protect_caller(&deps.keys, account, &leg.counterpart).await?;
+            let facts = CallerFields {
+                number: None,
+                ..caller.clone()
+            };
+            deps.table
+                .put_leg(&put_marker(group_key(group), Direction::Inbound, facts))
+                .await?;
+            (caller, false)
         }
-    } else {
-        protect_caller(&deps.keys, account, &leg.counterpart).await?
+        (Some(group), Direction::Outbound) => {
+            let marker = deps
+                .table
+                .get_leg(account_id, provider, &group_key(group))
+                .await?
+                .filter(|marker| retention::is_live(marker.expires_at, now));
+            match marker {
+                Some(marker) => {
+                    deps.table
+                        .put_leg(&put_marker(
+                            transfer_key(group),
+                            Direction::Outbound,
+                            marker.caller.clone(),
+                        ))
+                        .await?;
+                    (marker.caller, true)
+                }
+                None => (
+                    protect_caller(&deps.keys, account, &leg.counterpart).await?,
+                    false,
+                ),
+            }
+        }
+        (None, _) => (
+            protect_caller(&deps.keys, account, &leg.counterpart).await?,
+            false,
+        ),
     };
     let item = LegItem {
         pk: account_pk(account_id),
@@ -504,11 +573,82 @@ async fn remember<T: AccountStore + CallStore, K: NumberProtector + SecretsVault
         direction: leg.direction,
         caller,
         forwarded,
+        group: leg.group.clone(),
         received_at: ts(now),
         expires_at,
     };
     deps.table.put_leg(&item).await?;
     complete_pending(deps, account_id, provider, &leg.key, &item).await
+}
+
+/// The marker of a group of legs: its inbound leg's prospect facts (no sealed number).
+fn group_key(group: &str) -> String {
+    format!("group:{group}")
+}
+
+/// Present when an outbound leg forwarded the group's inbound call (a transfer was tried).
+fn transfer_key(group: &str) -> String {
+    format!("transfer:{group}")
+}
+
+/// Present when a forwarded leg of the group was answered (the business picked up).
+fn answered_key(group: &str) -> String {
+    format!("answered:{group}")
+}
+
+/// Remember that forwarded leg `leg` (of its group) was answered. Nothing for other legs.
+async fn note_forward_answered<
+    T: AccountStore + CallStore,
+    K: NumberProtector + SecretsVault,
+    C: Clock,
+>(
+    deps: &Deps<T, K, C>,
+    account_id: &str,
+    provider: &str,
+    leg: &LegItem,
+    now: DateTime<Utc>,
+) -> Result<(), PortError> {
+    let (true, Some(group)) = (leg.forwarded, &leg.group) else {
+        return Ok(());
+    };
+    let marker = LegItem {
+        pk: account_pk(account_id),
+        sk: leg_sk(provider, &answered_key(group)),
+        received_at: ts(now),
+        expires_at: retention::expires(now, LEG_RETENTION_DAYS),
+        ..leg.clone()
+    };
+    deps.table.put_leg(&marker).await
+}
+
+/// Whether the group's inbound call was transferred and no transfer leg was answered
+/// (Telnyx answer-then-transfer: the inbound leg ends `normal_clearing` either way).
+async fn transfer_unanswered<
+    T: AccountStore + CallStore,
+    K: NumberProtector + SecretsVault,
+    C: Clock,
+>(
+    deps: &Deps<T, K, C>,
+    account_id: &str,
+    provider: &str,
+    group: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, PortError> {
+    let live = |leg: Option<LegItem>| leg.is_some_and(|l| retention::is_live(l.expires_at, now));
+    let transferred = live(
+        deps.table
+            .get_leg(account_id, provider, &transfer_key(group))
+            .await?,
+    );
+    if !transferred {
+        return Ok(false);
+    }
+    let answered = live(
+        deps.table
+            .get_leg(account_id, provider, &answered_key(group))
+            .await?,
+    );
+    Ok(!answered)
 }
 
 /// An event of this call that came before the leg (kept pending) is stored now, read the

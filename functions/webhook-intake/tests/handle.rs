@@ -313,3 +313,54 @@ async fn a_call_on_none_of_the_tracked_numbers_is_refused() {
     assert_eq!(post(&deps, GENERIC).await.0, 200);
     assert_eq!(deps.table.calls().len(), 1);
 }
+
+#[tokio::test]
+async fn a_declared_content_type_other_than_the_providers_is_refused_before_anything_else() {
+    let (deps, _) = deps();
+    let before = deps.table.all();
+    for (provider, wrong, right) in [
+        (
+            "twilio",
+            "application/json",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        ),
+        (
+            "plivo",
+            "application/json",
+            "application/x-www-form-urlencoded",
+        ),
+        (
+            "generic",
+            "application/x-www-form-urlencoded",
+            "Application/JSON",
+        ),
+        ("vonage", "text/plain", "application/json"),
+        (
+            "telnyx",
+            "application/xml",
+            "application/json; charset=utf-8",
+        ),
+        ("aircall", "multipart/form-data", "application/json"),
+        ("ringover", "text/html", "application/json"),
+    ] {
+        let request = |content_type: &str| {
+            lambda_http::http::Request::builder()
+                .method("POST")
+                .uri(format!(
+                    "https://rappel.example.fr/webhooks/{provider}/demo"
+                ))
+                .header("content-type", content_type)
+                .body(lambda_http::Body::from("{}"))
+                .unwrap()
+        };
+        let response = handle(&deps, request(wrong)).await.unwrap();
+        assert_eq!(response.status().as_u16(), 415, "{provider} {wrong}");
+        let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        assert_eq!(body["status"], 415);
+        assert!(body["detail"].as_str().unwrap().contains(provider));
+        // The provider's own type (parameters and case aside) goes on to the signature check.
+        let response = handle(&deps, request(right)).await.unwrap();
+        assert_ne!(response.status().as_u16(), 415, "{provider} {right}");
+    }
+    assert_eq!(deps.table.all(), before, "nothing written");
+}

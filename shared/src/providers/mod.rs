@@ -49,6 +49,12 @@ pub struct Ack {
 pub trait Provider: Sync {
     /// Route name (`/webhooks/{name}/...`).
     fn name(&self) -> &'static str;
+    /// The media type the provider posts (`application/json`, or
+    /// `application/x-www-form-urlencoded` for Twilio and Plivo). Intake refuses a request
+    /// that declares another (415) before reading it.
+    fn media_type(&self) -> &'static str {
+        "application/json"
+    }
     /// Verify the request against any of `secrets` (two may be valid during a rotation).
     fn verify(&self, req: &WebhookRequest<'_>, secrets: &[&str]) -> Result<(), WebhookError>;
     /// Parse a verified request. `Ok(None)`: a well-formed event that is not a call outcome
@@ -73,6 +79,14 @@ pub trait Provider: Sync {
     /// an account may be bound to it with `provider_accounts`). Default: no.
     fn names_its_account(&self) -> bool {
         false
+    }
+    /// The key of a leg this verified request reports answered, when the provider reports
+    /// answers apart from the leg's end (Telnyx `call.answered`). Intake uses it for legs that
+    /// forward an inbound call: an answered forward is what makes that call answered. Default:
+    /// none.
+    fn answered_leg(&self, req: &WebhookRequest<'_>) -> Option<String> {
+        let _ = req;
+        None
     }
     /// The key of the remembered [`Leg`] that completes `event`, if this provider uses one.
     /// When intake finds it, the leg's direction and prospect replace the event's. Default: none.
@@ -106,6 +120,15 @@ impl std::fmt::Debug for Leg {
             .field("direction", &self.direction)
             .finish_non_exhaustive()
     }
+}
+
+/// Whether a `Content-Type` header value names `media_type` (parameters such as `charset`
+/// ignored, case-insensitive; RFC 9110 §8.3.1).
+pub fn is_media_type(header: &str, media_type: &str) -> bool {
+    header
+        .split(';')
+        .next()
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case(media_type))
 }
 
 /// The adapter for route name `name`, if Rappel supports it.

@@ -85,6 +85,11 @@ impl Provider for Plivo {
         "plivo"
     }
 
+    /// Form-encoded parameters.
+    fn media_type(&self) -> &'static str {
+        "application/x-www-form-urlencoded"
+    }
+
     /// Checks `X-Plivo-Signature-V3` against each of `secrets` (Plivo auth tokens).
     ///
     /// The expected value is `base64(HMAC-SHA256(token, S + "." + nonce))` with `nonce` the

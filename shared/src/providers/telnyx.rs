@@ -39,15 +39,15 @@
 //! without `call.answered` is missed"), and the two legs of a forwarded call share one
 //! `call_session_id`, so the session id would merge two outcomes under one idempotency key.
 //!
-//! **Limitation.** The hangup says whether the *leg* was answered, not by whom. If the Call
-//! Control application `answer`s the inbound leg itself before transferring it (to play a
-//! greeting, an IVR...), the inbound leg ends `normal_clearing` even when nobody at the
-//! business picked up, and the call is recorded as answered. For missed-call texting, forward
-//! with `transfer` on the *unanswered* inbound leg (the inbound leg is then answered only when
-//! the business answers), and when the transfer fails `reject` the inbound leg
-//! (`call_rejected` / `user_busy`) or let the caller hang up (`originator_cancel`). The
-//! payload has no answer timestamp (`start_time` is the leg's start), so the ring time is not
-//! known (`ring_seconds = None`).
+//! **Answer, then transfer.** The hangup says whether the *leg* was answered, not by whom.
+//! If the Call Control application `answer`s the inbound leg itself before transferring it
+//! (Telnyx's call-tracking tutorial does, to play a greeting), the inbound leg ends
+//! `normal_clearing` even when nobody at the business picked up. The intake then takes the
+//! outcome from the transfer legs (outgoing legs in the inbound leg's `call_session_id`): a
+//! transfer leg's `call.answered` ([`Provider::answered_leg`]) or answered hangup means
+//! answered; otherwise the inbound leg's `normal_clearing` reads as missed (`docs/providers.md`,
+//! "Answer, then transfer"). The payload has no answer timestamp (`start_time` is the leg's
+//! start), so the ring time is not known (`ring_seconds = None`).
 //!
 //! Direction: `payload.direction` (`incoming` → inbound, `outgoing` → outbound). Telnyx's
 //! `call.hangup` does not carry it; `call.initiated` always does. Intake remembers each leg's
@@ -310,6 +310,21 @@ impl Provider for Telnyx {
             counterpart,
             group,
         })
+    }
+
+    /// `call.answered`'s `call_leg_id`: the leg was answered (for a transfer leg, the business
+    /// picked up), sent when it happens, long before the legs hang up.
+    fn answered_leg(&self, req: &WebhookRequest<'_>) -> Option<String> {
+        let value: Value = serde_json::from_slice(req.body).ok()?;
+        let data = value.get("data")?;
+        if data.get("event_type")?.as_str()? != "call.answered" {
+            return None;
+        }
+        let key = data.get("payload")?.get("call_leg_id")?.as_str()?;
+        (!key.is_empty()
+            && key.chars().count() <= MAX_ID_CHARS
+            && !key.chars().any(char::is_control))
+        .then(|| key.to_owned())
     }
 
     /// Every hangup is completed by its leg's `call.initiated`, when intake has it.

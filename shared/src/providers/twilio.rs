@@ -59,6 +59,11 @@ impl Provider for Twilio {
         "twilio"
     }
 
+    /// Form-encoded parameters.
+    fn media_type(&self) -> &'static str {
+        "application/x-www-form-urlencoded"
+    }
+
     /// Checks `X-Twilio-Signature` against each of `secrets` (Twilio auth tokens).
     ///
     /// The expected value is `base64(HMAC-SHA1(token, url + k1 + v1 + k2 + v2 ...))` where
