@@ -76,19 +76,10 @@ impl Provider for Aircall {
         if token.is_empty() {
             return Err(WebhookError::Unauthorized("missing Aircall token"));
         }
-        let secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
-        if secrets.is_empty() {
-            return Err(WebhookError::Unauthorized("no Aircall token configured"));
-        }
-        let mut ok = subtle::Choice::from(0u8);
-        for secret in secrets {
-            ok |= secret.as_bytes().ct_eq(token.as_bytes());
-        }
-        if bool::from(ok) {
-            Ok(())
-        } else {
-            Err(WebhookError::Unauthorized("Aircall token does not match"))
-        }
+        let secrets = usable_secrets(secrets, "no Aircall token configured")?;
+        any_secret_matches(&secrets, "Aircall token does not match", |secret| {
+            bool::from(secret.as_bytes().ct_eq(token.as_bytes()))
+        })
     }
 
     /// Reads a verified `call.ended` webhook into a [`CallEvent`] with `provider = "aircall"`
@@ -109,20 +100,14 @@ impl Provider for Aircall {
     /// Unix seconds, `ended_at` is before `started_at`, `raw_digits` / `number.digits` are
     /// not short strings. Messages are Rappel's own and never contain a submitted value.
     fn parse(&self, req: &WebhookRequest<'_>) -> Result<Option<CallEvent>, WebhookError> {
-        let value: Value = serde_json::from_slice(req.body).map_err(|e| {
-            malformed(format!(
-                "body is not valid JSON (line {}, column {})",
-                e.line(),
-                e.column()
-            ))
-        })?;
+        let value: Value = json_body(req.body)?;
         let Value::Object(obj) = value else {
-            return Err(malformed("body must be a JSON object".into()));
+            return Err(malformed("body must be a JSON object"));
         };
         let (Some(Value::String(resource)), Some(Value::String(event))) =
             (obj.get("resource"), obj.get("event"))
         else {
-            return Err(malformed("resource and event must be strings".into()));
+            return Err(malformed("resource and event must be strings"));
         };
         if resource != "call" || event != "call.ended" {
             return Ok(None);
@@ -130,7 +115,7 @@ impl Provider for Aircall {
         let data = obj
             .get("data")
             .and_then(Value::as_object)
-            .ok_or_else(|| malformed("data must be an object".into()))?;
+            .ok_or_else(|| malformed("data must be an object"))?;
 
         let call_id = match data.get("id") {
             Some(Value::Number(n)) if n.is_u64() => n.to_string(),
@@ -140,14 +125,14 @@ impl Provider for Aircall {
             {
                 s.clone()
             }
-            _ => return Err(malformed("data.id must be an Aircall call id".into())),
+            _ => return Err(malformed("data.id must be an Aircall call id")),
         };
         let direction = match data.get("direction") {
             Some(Value::String(s)) if s == "inbound" => Direction::Inbound,
             Some(Value::String(s)) if s == "outbound" => Direction::Outbound,
             _ => {
                 return Err(malformed(
-                    r#"data.direction must be "inbound" or "outbound""#.into(),
+                    r#"data.direction must be "inbound" or "outbound""#,
                 ));
             }
         };
@@ -157,7 +142,7 @@ impl Provider for Aircall {
         if let (Some(s), Some(e)) = (started_at, ended_at)
             && e < s
         {
-            return Err(malformed("data.ended_at is before data.started_at".into()));
+            return Err(malformed("data.ended_at is before data.started_at"));
         }
         let external = party(data.get("raw_digits"), "data.raw_digits")?;
         let aircall_number = party(
@@ -225,10 +210,6 @@ fn missed_status(reason: Option<&str>) -> CallStatus {
         }
         _ => CallStatus::NoAnswer,
     }
-}
-
-fn malformed(msg: String) -> WebhookError {
-    WebhookError::Malformed(msg)
 }
 
 /// An optional Unix-seconds field (integer ≥ 0, or `null` / absent → `None`).

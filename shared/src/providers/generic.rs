@@ -73,8 +73,19 @@ impl Provider for Generic {
     /// Errors: [`WebhookError::Unauthorized`] when a header is missing or malformed, the
     /// timestamp is outside the tolerance, no usable secret is configured, or nothing matches.
     fn verify(&self, req: &WebhookRequest<'_>, secrets: &[&str]) -> Result<(), WebhookError> {
-        let timestamp = header(req, TIMESTAMP_HEADER, "missing X-Rappel-Timestamp header")?;
-        let signatures = header(req, SIGNATURE_HEADER, "missing X-Rappel-Signature header")?;
+        const UNREADABLE: &str = "malformed X-Rappel-* header";
+        let timestamp = header(
+            req,
+            TIMESTAMP_HEADER,
+            "missing X-Rappel-Timestamp header",
+            UNREADABLE,
+        )?;
+        let signatures = header(
+            req,
+            SIGNATURE_HEADER,
+            "missing X-Rappel-Signature header",
+            UNREADABLE,
+        )?;
         let ts = timestamp.trim();
         let ts_value: i64 = match ts.parse() {
             Ok(v) if ts.bytes().all(|b| b.is_ascii_digit() || b == b'-') => v,
@@ -84,7 +95,7 @@ impl Provider for Generic {
                 ));
             }
         };
-        if req.now.timestamp().abs_diff(ts_value) > TOLERANCE_SECONDS {
+        if !within_tolerance(ts_value, req.now, TOLERANCE_SECONDS) {
             return Err(WebhookError::Unauthorized(
                 "X-Rappel-Timestamp outside the tolerance",
             ));
@@ -100,26 +111,13 @@ impl Provider for Generic {
                 "no v1 signature in X-Rappel-Signature",
             ));
         }
-        let secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
-        if secrets.is_empty() {
-            return Err(WebhookError::Unauthorized(
-                "no generic webhook secret configured",
-            ));
-        }
-        let mut ok = false;
-        for secret in secrets {
-            for sig in &given {
-                // `verify_slice` compares in constant time.
-                ok |= mac(secret, ts, req.body).verify_slice(sig).is_ok();
-            }
-        }
-        if ok {
-            Ok(())
-        } else {
-            Err(WebhookError::Unauthorized(
-                "X-Rappel-Signature does not match",
-            ))
-        }
+        let secrets = usable_secrets(secrets, "no generic webhook secret configured")?;
+        any_secret_matches(&secrets, "X-Rappel-Signature does not match", |secret| {
+            // `verify_slice` compares in constant time; every entry is tried.
+            given.iter().fold(false, |ok, sig| {
+                ok | mac(secret, ts, req.body).verify_slice(sig).is_ok()
+            })
+        })
     }
 
     /// Reads the JSON body described in the module docs into a [`CallEvent`] with
@@ -131,15 +129,9 @@ impl Provider for Generic {
     /// Errors: [`WebhookError::Malformed`] naming the offending field or the JSON syntax
     /// position; messages are Rappel's own and never contain a submitted value.
     fn parse(&self, req: &WebhookRequest<'_>) -> Result<Option<CallEvent>, WebhookError> {
-        let value: Value = serde_json::from_slice(req.body).map_err(|e| {
-            malformed(format!(
-                "body is not valid JSON (line {}, column {})",
-                e.line(),
-                e.column()
-            ))
-        })?;
+        let value: Value = json_body(req.body)?;
         let Value::Object(obj) = value else {
-            return Err(malformed("body must be a JSON object".into()));
+            return Err(malformed("body must be a JSON object"));
         };
 
         let call_id = required_str(&obj, "call_id")?;
@@ -150,17 +142,13 @@ impl Provider for Generic {
             )));
         }
         if call_id.chars().any(char::is_control) {
-            return Err(malformed(
-                "call_id must not contain control characters".into(),
-            ));
+            return Err(malformed("call_id must not contain control characters"));
         }
         let direction = match required_str(&obj, "direction")? {
             "inbound" => Direction::Inbound,
             "outbound" => Direction::Outbound,
             _ => {
-                return Err(malformed(
-                    r#"direction must be "inbound" or "outbound""#.into(),
-                ));
+                return Err(malformed(r#"direction must be "inbound" or "outbound""#));
             }
         };
         let word = required_str(&obj, "status")?;
@@ -176,36 +164,30 @@ impl Provider for Generic {
             _ => {
                 return Err(malformed(
                     "status must be one of answered, no_answer, busy, failed, canceled, \
-                     rejected, voicemail, ringing, in_progress"
-                        .into(),
+                     rejected, voicemail, ringing, in_progress",
                 ));
             }
         };
         let from = party(&obj, "from")?;
         let to = party(&obj, "to")?;
-        let started_at = instant(&obj, "started_at")?
-            .ok_or_else(|| malformed("started_at is required".into()))?;
+        let started_at =
+            instant(&obj, "started_at")?.ok_or_else(|| malformed("started_at is required"))?;
         let ended_at = instant(&obj, "ended_at")?;
         if ended_at.is_some_and(|e| e < started_at) {
-            return Err(malformed("ended_at is before started_at".into()));
+            return Err(malformed("ended_at is before started_at"));
         }
         let ring_seconds = match obj.get("ring_seconds") {
             None | Some(Value::Null) => None,
             Some(Value::Number(n)) => match n.as_u64() {
-                Some(v) => Some(
-                    u32::try_from(v)
-                        .map_err(|_| malformed("ring_seconds is out of range".into()))?,
-                ),
+                Some(v) => {
+                    Some(u32::try_from(v).map_err(|_| malformed("ring_seconds is out of range"))?)
+                }
                 None => {
-                    return Err(malformed(
-                        "ring_seconds must be a non-negative integer".into(),
-                    ));
+                    return Err(malformed("ring_seconds must be a non-negative integer"));
                 }
             },
             Some(_) => {
-                return Err(malformed(
-                    "ring_seconds must be a non-negative integer".into(),
-                ));
+                return Err(malformed("ring_seconds must be a non-negative integer"));
             }
         };
 
@@ -253,24 +235,6 @@ fn mac(secret: &str, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
     mac.update(b".");
     mac.update(body);
     mac
-}
-
-fn header<'r>(
-    req: &'r WebhookRequest<'_>,
-    name: &str,
-    missing: &'static str,
-) -> Result<&'r str, WebhookError> {
-    let value = req
-        .headers
-        .get(name)
-        .ok_or(WebhookError::Unauthorized(missing))?;
-    value
-        .to_str()
-        .map_err(|_| WebhookError::Unauthorized("malformed X-Rappel-* header"))
-}
-
-fn malformed(msg: String) -> WebhookError {
-    WebhookError::Malformed(msg)
 }
 
 fn required_str<'v>(obj: &'v Map<String, Value>, field: &str) -> Result<&'v str, WebhookError> {

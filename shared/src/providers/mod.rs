@@ -145,6 +145,80 @@ pub fn by_name(name: &str) -> Option<&'static dyn Provider> {
     }
 }
 
+// ------------------------------------------------------------------------------------------
+// What every provider's verifier and parser repeats.
+
+/// [`WebhookError::Malformed`] with `msg`, which names a field and never echoes a value.
+pub(crate) fn malformed(msg: impl Into<String>) -> WebhookError {
+    WebhookError::Malformed(msg.into())
+}
+
+/// Request header `name` (lower-case) as text. Errors ([`WebhookError::Unauthorized`]):
+/// `missing` when absent, `unreadable` when not visible ASCII.
+pub(crate) fn header<'r>(
+    req: &'r WebhookRequest<'_>,
+    name: &str,
+    missing: &'static str,
+    unreadable: &'static str,
+) -> Result<&'r str, WebhookError> {
+    req.headers
+        .get(name)
+        .ok_or(WebhookError::Unauthorized(missing))?
+        .to_str()
+        .map_err(|_| WebhookError::Unauthorized(unreadable))
+}
+
+/// Whether an instant a provider signed (`signed_at`, Unix seconds) is within `tolerance`
+/// seconds of reception (`now`), either way: the replay window.
+pub(crate) fn within_tolerance(signed_at: i64, now: DateTime<Utc>, tolerance: u64) -> bool {
+    now.timestamp().abs_diff(signed_at) <= tolerance
+}
+
+/// The secrets worth trying, the non-empty ones (an empty HMAC key or token must never
+/// authenticate anything), or `Unauthorized(none_configured)`.
+pub(crate) fn usable_secrets<'s>(
+    secrets: &[&'s str],
+    none_configured: &'static str,
+) -> Result<Vec<&'s str>, WebhookError> {
+    let usable: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
+    if usable.is_empty() {
+        Err(WebhookError::Unauthorized(none_configured))
+    } else {
+        Ok(usable)
+    }
+}
+
+/// `Ok` when `matches` holds for any of `secrets` (two during a rotation), else
+/// `Unauthorized(mismatch)`. Every secret is tried, without an early exit, so the time taken
+/// does not tell whether, or which, secret matched; `matches` compares in constant time.
+pub(crate) fn any_secret_matches(
+    secrets: &[&str],
+    mismatch: &'static str,
+    mut matches: impl FnMut(&str) -> bool,
+) -> Result<(), WebhookError> {
+    let mut ok = false;
+    for secret in secrets {
+        ok |= matches(secret);
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(WebhookError::Unauthorized(mismatch))
+    }
+}
+
+/// The body as a JSON value. Errors: [`WebhookError::Malformed`] saying where it stops being
+/// JSON (`body is not valid JSON (line L, column C)`), never what it holds.
+pub(crate) fn json_body(body: &[u8]) -> Result<serde_json::Value, WebhookError> {
+    serde_json::from_slice(body).map_err(|e| {
+        malformed(format!(
+            "body is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
 /// Form parameters of a form-encoded webhook (Twilio, Plivo), by name; the first occurrence
 /// of a name wins.
 pub(crate) struct Params<'a>(

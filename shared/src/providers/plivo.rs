@@ -113,11 +113,18 @@ impl Provider for Plivo {
     /// Errors: [`WebhookError::Unauthorized`] when a header is missing, not ASCII, or holds no
     /// base64 signature, when no usable secret is configured, or when nothing matches.
     fn verify(&self, req: &WebhookRequest<'_>, secrets: &[&str]) -> Result<(), WebhookError> {
-        let signatures = header(req, SIGNATURE_HEADER, "missing X-Plivo-Signature-V3 header")?;
+        const UNREADABLE: &str = "malformed X-Plivo-Signature-V3* header";
+        let signatures = header(
+            req,
+            SIGNATURE_HEADER,
+            "missing X-Plivo-Signature-V3 header",
+            UNREADABLE,
+        )?;
         let nonce = header(
             req,
             NONCE_HEADER,
             "missing X-Plivo-Signature-V3-Nonce header",
+            UNREADABLE,
         )?;
         let given: Vec<Vec<u8>> = signatures
             .split(',')
@@ -129,24 +136,13 @@ impl Provider for Plivo {
                 "malformed X-Plivo-Signature-V3 header",
             ));
         }
-        let secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
-        if secrets.is_empty() {
-            return Err(WebhookError::Unauthorized("no Plivo auth token configured"));
-        }
+        let secrets = usable_secrets(secrets, "no Plivo auth token configured")?;
         let signed = signed_string(req.public_url, req.body);
-        let mut ok = false;
-        for secret in secrets {
-            for sig in &given {
-                ok |= mac(secret, &signed, nonce).verify_slice(sig).is_ok();
-            }
-        }
-        if ok {
-            Ok(())
-        } else {
-            Err(WebhookError::Unauthorized(
-                "X-Plivo-Signature-V3 does not match",
-            ))
-        }
+        any_secret_matches(&secrets, "X-Plivo-Signature-V3 does not match", |secret| {
+            given.iter().fold(false, |ok, sig| {
+                ok | mac(secret, &signed, nonce).verify_slice(sig).is_ok()
+            })
+        })
     }
 
     /// Reads a verified Plivo callback (Dial action, Dial callbackUrl event or hangup
@@ -374,24 +370,6 @@ fn direction_of(word: &str) -> Result<Direction, WebhookError> {
         "outbound" => Ok(Direction::Outbound),
         _ => Err(malformed("Direction is not a Plivo call direction")),
     }
-}
-
-fn header<'r>(
-    req: &'r WebhookRequest<'_>,
-    name: &str,
-    missing: &'static str,
-) -> Result<&'r str, WebhookError> {
-    let value = req
-        .headers
-        .get(name)
-        .ok_or(WebhookError::Unauthorized(missing))?;
-    value
-        .to_str()
-        .map_err(|_| WebhookError::Unauthorized("malformed X-Plivo-Signature-V3* header"))
-}
-
-fn malformed(msg: &str) -> WebhookError {
-    WebhookError::Malformed(msg.to_owned())
 }
 
 #[cfg(test)]

@@ -169,20 +169,13 @@ fn verified_claims(token: &str, secrets: &[&str]) -> Result<Value, WebhookError>
     }
     let signature = BASE64URL.decode(signature).map_err(|_| malformed.clone())?;
     let signed = &token[..token.len() - token.rsplit('.').next().map_or(0, str::len) - 1];
-    let secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
-    if secrets.is_empty() {
-        return Err(WebhookError::Unauthorized("no Ringover key configured"));
-    }
-    let mut ok = subtle::Choice::from(0);
-    for secret in secrets {
+    let secrets = usable_secrets(secrets, "no Ringover key configured")?;
+    any_secret_matches(&secrets, "bad Ringover signature", |secret| {
         let mut mac =
             <Hmac<Sha512> as Mac>::new_from_slice(secret.as_bytes()).expect("any key length");
         mac.update(signed.as_bytes());
-        ok |= mac.finalize().into_bytes().as_slice().ct_eq(&signature);
-    }
-    if !bool::from(ok) {
-        return Err(WebhookError::Unauthorized("bad Ringover signature"));
-    }
+        bool::from(mac.finalize().into_bytes().as_slice().ct_eq(&signature))
+    })?;
     let claims: Value = BASE64URL
         .decode(claims)
         .ok()

@@ -103,11 +103,18 @@ impl Provider for Telnyx {
     /// Errors: [`WebhookError::Unauthorized`] when a header is missing or malformed, the
     /// timestamp is outside the tolerance, no usable key is configured, or no key verifies.
     fn verify(&self, req: &WebhookRequest<'_>, secrets: &[&str]) -> Result<(), WebhookError> {
-        let timestamp = header(req, TIMESTAMP_HEADER, "missing telnyx-timestamp header")?;
+        const UNREADABLE: &str = "malformed telnyx-* header";
+        let timestamp = header(
+            req,
+            TIMESTAMP_HEADER,
+            "missing telnyx-timestamp header",
+            UNREADABLE,
+        )?;
         let signature = header(
             req,
             SIGNATURE_HEADER,
             "missing telnyx-signature-ed25519 header",
+            UNREADABLE,
         )?;
         let ts = timestamp.trim();
         let ts_value: i64 = match ts.parse() {
@@ -118,7 +125,7 @@ impl Provider for Telnyx {
                 ));
             }
         };
-        if req.now.timestamp().abs_diff(ts_value) > TOLERANCE_SECONDS {
+        if !within_tolerance(ts_value, req.now, TOLERANCE_SECONDS) {
             return Err(WebhookError::Unauthorized(
                 "telnyx-timestamp outside the tolerance",
             ));
@@ -172,22 +179,16 @@ impl Provider for Telnyx {
     /// `direction` is missing or unknown, `from` / `to` are not strings of at most 256
     /// characters. Messages are Rappel's own and never contain a submitted value.
     fn parse(&self, req: &WebhookRequest<'_>) -> Result<Option<CallEvent>, WebhookError> {
-        let value: Value = serde_json::from_slice(req.body).map_err(|e| {
-            malformed(format!(
-                "body is not valid JSON (line {}, column {})",
-                e.line(),
-                e.column()
-            ))
-        })?;
+        let value: Value = json_body(req.body)?;
         let data = value
             .as_object()
-            .ok_or_else(|| malformed("body must be a JSON object".into()))?
+            .ok_or_else(|| malformed("body must be a JSON object"))?
             .get("data")
             .and_then(Value::as_object)
-            .ok_or_else(|| malformed("data must be an object".into()))?;
+            .ok_or_else(|| malformed("data must be an object"))?;
         let event_type = match data.get("event_type") {
             Some(Value::String(s)) => s.as_str(),
-            _ => return Err(malformed("data.event_type must be a string".into())),
+            _ => return Err(malformed("data.event_type must be a string")),
         };
         if event_type != "call.hangup" {
             return Ok(None);
@@ -195,7 +196,7 @@ impl Provider for Telnyx {
         let payload = data
             .get("payload")
             .and_then(Value::as_object)
-            .ok_or_else(|| malformed("data.payload must be an object".into()))?;
+            .ok_or_else(|| malformed("data.payload must be an object"))?;
 
         let call_id = match payload.get("call_leg_id") {
             Some(Value::String(s))
@@ -219,7 +220,7 @@ impl Provider for Telnyx {
             None | Some(Value::Null) => Direction::Outbound,
             Some(_) => {
                 return Err(malformed(
-                    r#"payload.direction must be "incoming" or "outgoing""#.into(),
+                    r#"payload.direction must be "incoming" or "outgoing""#,
                 ));
             }
         };
@@ -351,24 +352,6 @@ fn hangup_status(cause: &str) -> CallStatus {
 fn public_key(secret: &str) -> Option<VerifyingKey> {
     let bytes = BASE64.decode(secret.trim()).ok()?;
     VerifyingKey::from_bytes(&<[u8; 32]>::try_from(bytes).ok()?).ok()
-}
-
-fn header<'r>(
-    req: &'r WebhookRequest<'_>,
-    name: &str,
-    missing: &'static str,
-) -> Result<&'r str, WebhookError> {
-    let value = req
-        .headers
-        .get(name)
-        .ok_or(WebhookError::Unauthorized(missing))?;
-    value
-        .to_str()
-        .map_err(|_| WebhookError::Unauthorized("malformed telnyx-* header"))
-}
-
-fn malformed(msg: String) -> WebhookError {
-    WebhookError::Malformed(msg)
 }
 
 /// `from` / `to`: string (at most [`MAX_PARTY_CHARS`]), or `null` / absent → `""`.

@@ -88,29 +88,16 @@ impl Provider for Twilio {
             ));
         };
         let given = given.trim().as_bytes();
-        let secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
-        if secrets.is_empty() {
-            return Err(WebhookError::Unauthorized(
-                "no Twilio auth token configured",
-            ));
-        }
+        let secrets = usable_secrets(secrets, "no Twilio auth token configured")?;
         let params = form_pairs(req.body);
         let mut urls = vec![req.public_url.to_owned()];
         urls.extend(port_variant(req.public_url));
-        let mut ok = subtle::Choice::from(0u8);
-        for secret in &secrets {
-            for url in &urls {
+        any_secret_matches(&secrets, "X-Twilio-Signature does not match", |secret| {
+            urls.iter().fold(false, |ok, url| {
                 let expected = signature_of(secret, url, &params);
-                ok |= expected.as_bytes().ct_eq(given);
-            }
-        }
-        if bool::from(ok) {
-            Ok(())
-        } else {
-            Err(WebhookError::Unauthorized(
-                "X-Twilio-Signature does not match",
-            ))
-        }
+                ok | bool::from(expected.as_bytes().ct_eq(given))
+            })
+        })
     }
 
     /// Reads a verified Twilio callback (Dial action or status callback, see the module
@@ -267,10 +254,6 @@ fn direction_of(word: &str) -> Result<Direction, WebhookError> {
         "outbound-api" | "outbound-dial" | "trunking-originating" => Ok(Direction::Outbound),
         _ => Err(malformed("Direction is not a Twilio call direction")),
     }
-}
-
-fn malformed(msg: &str) -> WebhookError {
-    WebhookError::Malformed(msg.to_owned())
 }
 
 /// All form pairs of `body`, decoded (`+` is a space, invalid UTF-8 is replaced).

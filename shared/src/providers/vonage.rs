@@ -119,17 +119,12 @@ impl Provider for Vonage {
         let token = bearer_token(header).ok_or(WebhookError::Unauthorized(
             "Authorization is not a Bearer token",
         ))?;
-        let secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
-        if secrets.is_empty() {
-            return Err(WebhookError::Unauthorized(
-                "no Vonage signature secret configured",
-            ));
-        }
+        let secrets = usable_secrets(secrets, "no Vonage signature secret configured")?;
         let claims = verified_claims(token, &secrets)?;
 
         let iat = numeric_date(claims.get("iat"))
             .ok_or(WebhookError::Unauthorized("JWT has no numeric iat claim"))?;
-        if req.now.timestamp().abs_diff(iat) > TOLERANCE_SECONDS {
+        if !within_tolerance(iat, req.now, TOLERANCE_SECONDS) {
             return Err(WebhookError::Unauthorized("JWT iat outside the tolerance"));
         }
         if let Some(exp) = claims.get("exp") {
@@ -367,16 +362,12 @@ fn verified_claims(token: &str, secrets: &[&str]) -> Result<Map<String, Value>, 
         return Err(WebhookError::Unauthorized("JWT alg is not HS256"));
     }
     let signature = BASE64URL.decode(signature).map_err(|_| MALFORMED)?;
-    let mut ok = false;
-    for secret in secrets {
+    any_secret_matches(secrets, "JWT signature does not match", |secret| {
         // `verify_slice` compares in constant time.
-        ok |= jwt_mac(secret, header, claims)
+        jwt_mac(secret, header, claims)
             .verify_slice(&signature)
-            .is_ok();
-    }
-    if !ok {
-        return Err(WebhookError::Unauthorized("JWT signature does not match"));
-    }
+            .is_ok()
+    })?;
     match json_segment(claims) {
         Some(Value::Object(claims)) => Ok(claims),
         _ => Err(WebhookError::Unauthorized("malformed JWT claims")),
@@ -446,10 +437,6 @@ fn leg_status(word: &str, direction: Direction) -> Option<CallStatus> {
         ("completed", Direction::Inbound) => CallStatus::NoAnswer,
         _ => return None,
     })
-}
-
-fn malformed(msg: &str) -> WebhookError {
-    WebhookError::Malformed(msg.to_owned())
 }
 
 /// A Vonage event body: a JSON object and its `status` word, read lazily field by field.
