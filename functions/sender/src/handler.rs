@@ -100,6 +100,14 @@ where
     E: EventPublisher,
     C: Clock,
 {
+    // Lambda's deadline (ms since the epoch; 0 when run outside Lambda), on tokio's clock.
+    let deadline = (event.context.deadline > 0).then(|| {
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline);
+        let left = at
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default();
+        tokio::time::Instant::now() + left
+    });
     match trigger(&event.payload)? {
         Trigger::MessageDue {
             account_id,
@@ -108,21 +116,10 @@ where
             let mut report = Report::default();
             report
                 .deliveries
-                .extend(send_one(deps, &account_id, &message_id).await?);
+                .extend(send_one(deps, &account_id, &message_id, deadline).await?);
             Ok(report)
         }
-        Trigger::Sweep => {
-            // Lambda's deadline (ms since the epoch; 0 when run outside Lambda).
-            let deadline = (event.context.deadline > 0).then(|| {
-                let at = std::time::UNIX_EPOCH
-                    + std::time::Duration::from_millis(event.context.deadline);
-                let left = at
-                    .duration_since(std::time::SystemTime::now())
-                    .unwrap_or_default();
-                tokio::time::Instant::now() + left
-            });
-            Ok(sweep_until(deps, deadline).await?)
-        }
+        Trigger::Sweep => Ok(sweep_until(deps, deadline).await?),
     }
 }
 
@@ -170,6 +167,7 @@ pub async fn send_one<T, K, S, E, C>(
     deps: &Deps<T, K, S, E, C>,
     account_id: &str,
     message_id: &str,
+    deadline: Option<tokio::time::Instant>,
 ) -> Result<Option<Delivery>, PortError>
 where
     T: AccountStore + Outbox,
@@ -200,7 +198,7 @@ where
         Err(err) => return Err(err),
     };
     match claimed {
-        Some(msg) => deps.deliver(&msg, now).await.map(Some),
+        Some(msg) => deps.deliver(&msg, now, deadline).await.map(Some),
         None => Ok(None),
     }
 }
@@ -216,6 +214,14 @@ where
 {
     sweep_until(deps, None).await
 }
+
+/// Time a claimed message needs between its checks and the end of the invocation: Publish,
+/// the record of the send and the `SmsSent` event take well under a second each on a healthy
+/// AWS. When the checks before Publish were slow enough to leave less than this before the
+/// Lambda deadline, the message is put back on the due queue unsent (the next sweep sends it)
+/// rather than published and cut off before its record (which a later sweep could only
+/// report as `send_interrupted`, never resend).
+pub const PUBLISH_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Time kept in hand before the Lambda deadline: no new message is claimed after that, so a
 /// claimed message is never cut off halfway (the next sweep, a minute later, goes on). Larger
@@ -304,7 +310,7 @@ where
                     if out_of_time() {
                         return Step::OutOfTime;
                     }
-                    let result = send_one(deps, &account_id, &message_id).await;
+                    let result = send_one(deps, &account_id, &message_id, deadline).await;
                     Step::Sent(account_id, message_id, result)
                 })
                 .buffer_unordered(deps.send_rate.concurrency())
@@ -430,8 +436,15 @@ where
         Ok(true)
     }
 
-    /// Re-check, open, publish and record a claimed message.
-    async fn deliver(&self, msg: &MessageItem, now: DateTime<Utc>) -> Result<Delivery, PortError> {
+    /// Re-check, open, publish and record a claimed message, unless too little time is left
+    /// before `deadline` to publish and record it ([`PUBLISH_MARGIN`]): then it goes back on
+    /// the due queue, unsent.
+    async fn deliver(
+        &self,
+        msg: &MessageItem,
+        now: DateTime<Utc>,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Delivery, PortError> {
         let deps = self;
         let (number, account) = match deps.check(msg, now).await {
             Ok(Ready::Send { number, account }) => (number, account),
@@ -440,6 +453,15 @@ where
             // Publish loses the SMS").
             Err(err) => return deps.retry_later(msg, now, err).await,
         };
+        if deadline.is_some_and(|d| tokio::time::Instant::now() + PUBLISH_MARGIN >= d) {
+            tracing::warn!(account_id = %msg.account_id, message_id = %msg.message_id, "too little time left before the Lambda deadline to publish and record: put back unsent");
+            deps.table.release(msg, now, deps.due_shards).await?;
+            return Ok(Delivery {
+                message_id: msg.message_id.clone(),
+                outcome: "retry",
+                reason: "deadline",
+            });
+        }
         let base = account
             .booking_base_url
             .as_deref()

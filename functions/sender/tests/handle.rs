@@ -193,3 +193,31 @@ async fn a_backlog_is_swept_several_at_once_at_the_send_rate_each_message_once()
         std::time::Duration::from_millis(3900)
     );
 }
+
+#[tokio::test]
+async fn a_message_claimed_too_close_to_the_deadline_goes_back_unsent_and_is_sent_once_later() {
+    let (deps, _) = world("2026-11-27T17:29:43Z");
+    let (account_id, message_id) = {
+        let msg = &deps.table.messages()[0];
+        (msg.account_id.clone(), msg.message_id.clone())
+    };
+    // The checks are done with less than PUBLISH_MARGIN left before the Lambda deadline.
+    let deadline = tokio::time::Instant::now() + sender::handler::PUBLISH_MARGIN / 2;
+    let delivery = sender::handler::send_one(&deps, &account_id, &message_id, Some(deadline))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((delivery.outcome, delivery.reason), ("retry", "deadline"));
+    assert!(deps.sms.sent().is_empty(), "nothing published");
+    let msg = &deps.table.messages()[0];
+    assert_eq!(msg.status, MessageStatus::Scheduled, "back on the due queue");
+    assert_eq!(deps.table.days().len(), 1, "the day stays reserved for it");
+
+    // The next sweep, with time in hand, sends it once.
+    let report = invoke(&deps, SWEEP).await.unwrap();
+    assert_eq!(report.deliveries.len(), 1);
+    assert_eq!(report.deliveries[0].outcome, "sent");
+    assert_eq!(deps.sms.sent().len(), 1);
+    assert_eq!(invoke(&deps, SWEEP).await.unwrap(), Report::default());
+    assert_eq!(deps.sms.sent().len(), 1);
+}
