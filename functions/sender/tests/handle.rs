@@ -210,7 +210,11 @@ async fn a_message_claimed_too_close_to_the_deadline_goes_back_unsent_and_is_sen
     assert_eq!((delivery.outcome, delivery.reason), ("retry", "deadline"));
     assert!(deps.sms.sent().is_empty(), "nothing published");
     let msg = &deps.table.messages()[0];
-    assert_eq!(msg.status, MessageStatus::Scheduled, "back on the due queue");
+    assert_eq!(
+        msg.status,
+        MessageStatus::Scheduled,
+        "back on the due queue"
+    );
     assert_eq!(deps.table.days().len(), 1, "the day stays reserved for it");
 
     // The next sweep, with time in hand, sends it once.

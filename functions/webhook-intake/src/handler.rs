@@ -653,7 +653,7 @@ async fn transfer_unanswered<
 
 /// An event of this call that came before the leg (kept pending) is stored now, read the
 /// right way round with the leg's direction and prospect; a forwarded leg's event is not a
-/// call of its own. The pending item is forgotten after the call is stored (a crash in
+/// call of its own, unless it is its answer (the caller's human contact). The pending item is forgotten after the call is stored (a crash in
 /// between leaves it to the re-decide sweep, whose conditional put then changes nothing).
 async fn complete_pending<
     T: AccountStore + CallStore,
@@ -669,9 +669,20 @@ async fn complete_pending<
     let Some(pending) = deps.table.get_pending(account_id, provider, key).await? else {
         return Ok(());
     };
-    if !leg.forwarded {
+    // A forwarded leg's answer that came before the leg: the group's answer, and the
+    // caller's human contact, as when it comes after (see `handle`).
+    let forward_answered = leg.forwarded && pending.status == CallStatus::Answered;
+    if forward_answered {
+        let now = deps.clock.now();
+        note_forward_answered(deps, account_id, provider, leg, now).await?;
+    }
+    if !leg.forwarded || forward_answered {
         let mut call = call_from_pending(&pending, deps.due_shards);
-        call.direction = leg.direction;
+        call.direction = if forward_answered {
+            Direction::Inbound
+        } else {
+            leg.direction
+        };
         call.caller = leg.caller.caller.clone();
         call.line_type = leg.caller.line_type;
         call.region = leg.caller.region.clone();
