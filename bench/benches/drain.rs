@@ -7,7 +7,7 @@
 //! modelled by the SMS gateway's delays (the carrier's opt-out check 40 ms, Publish 80 ms:
 //! 120 ms a message, what DynamoDB, KMS, SNS and EventBridge take together on a warm
 //! instance), time only moves when every task waits, and the figures are virtual seconds:
-//! the same on any machine. A sweep starts every 60 s with Lambda's 75 s timeout, as the
+//! the same on any machine. A sweep starts every 60 s with Lambda's 90 s timeout, as the
 //! template schedules it.
 //!
 //! Prints one JSON object per scenario: messages sent, virtual seconds from 08:00 to the
@@ -166,7 +166,7 @@ fn world(
     (deps, sms)
 }
 
-/// Sweeps every 60 s (75 s Lambda timeout) until nothing is due or an hour has passed.
+/// Sweeps every 60 s (90 s Lambda timeout) until nothing is due or an hour has passed.
 async fn drain(name: &str, rate: SendRate, bound_rate: Option<u32>) {
     let (deps, sms) = world(rate);
     let started = Instant::now();
@@ -176,7 +176,7 @@ async fn drain(name: &str, rate: SendRate, bound_rate: Option<u32>) {
         let start = started + Duration::from_secs(60 * sweeps);
         tokio::time::sleep_until(start).await;
         sweeps += 1;
-        let report = sweep_until(&deps, Some(start + Duration::from_secs(75)))
+        let report = sweep_until(&deps, Some(start + Duration::from_secs(90)))
             .await
             .expect("the sweep runs");
         if report.deliveries.is_empty() || sweeps >= 60 {

@@ -293,6 +293,10 @@ pub enum AccountError {
     ProviderAccount(String),
     #[error("tracked_numbers[{0}] is not a valid phone number")]
     TrackedNumber(usize),
+    #[error(
+        "tracked_numbers cannot bind {0} webhooks (their deciding events follow an earlier leg of the call): set provider_accounts.{0} too"
+    )]
+    TrackedNumbersCannotBind(&'static str),
 }
 
 impl Account {
@@ -525,6 +529,15 @@ impl Account {
             if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) {
                 return Err(AccountError::ProviderAccount(provider.clone()));
             }
+        }
+        // Telnyx hangups and Vonage connect legs are completed by an earlier leg and carry no
+        // tracked number of their own to check: those providers are bound by their account.
+        if !self.tracked_numbers.is_empty()
+            && let Some(provider) = ["telnyx", "vonage"].into_iter().find(|p| {
+                self.webhook_secrets.contains_key(*p) && !self.provider_accounts.contains_key(*p)
+            })
+        {
+            return Err(AccountError::TrackedNumbersCannotBind(provider));
         }
         if self.tracked_numbers.len() > MAX_LISTED_NUMBERS {
             return Err(AccountError::TooManyListed("tracked_numbers"));
@@ -916,6 +929,18 @@ mod tests {
         assert_eq!(
             with(r#","tracked_numbers":["+33144000000","0144"]"#).unwrap_err(),
             AccountError::TrackedNumber(1)
+        );
+        // Telnyx and Vonage need their provider account bound too.
+        let telnyx = r#","webhook_secrets":{"telnyx":"k"},"tracked_numbers":["+33144000000"]"#;
+        assert_eq!(
+            with(telnyx).unwrap_err(),
+            AccountError::TrackedNumbersCannotBind("telnyx")
+        );
+        assert!(
+            with(&format!(
+                r#"{telnyx},"provider_accounts":{{"telnyx":"1684"}}"#
+            ))
+            .is_ok()
         );
         // Not written when unset.
         let plain = with("").unwrap();

@@ -215,18 +215,18 @@ where
     sweep_until(deps, None).await
 }
 
-/// Time a claimed message needs between its checks and the end of the invocation: Publish,
-/// the record of the send and the `SmsSent` event take well under a second each on a healthy
-/// AWS. When the checks before Publish were slow enough to leave less than this before the
-/// Lambda deadline, the message is put back on the due queue unsent (the next sweep sends it)
+/// Time a claimed message needs between its checks and the end of the invocation: Publish and
+/// the record of the send, each bounded by the AWS operation timeout ([`rappel::aws`]: 12 s),
+/// plus 2 s. (On a healthy AWS they take well under a second.) When the checks before Publish
+/// were slow enough to leave less than this before the Lambda deadline, the message is put back on the due queue unsent (the next sweep sends it)
 /// rather than published and cut off before its record (which a later sweep could only
 /// report as `send_interrupted`, never resend).
-pub const PUBLISH_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
+pub const PUBLISH_MARGIN: std::time::Duration = std::time::Duration::from_secs(26);
 
 /// Time kept in hand before the Lambda deadline: no new message is claimed after that, so a
 /// claimed message is never cut off halfway (the next sweep, a minute later, goes on). Larger
-/// than the longest AWS operation ([`rappel::aws`] timeouts: 12 s) plus the record.
-pub const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(15);
+/// than [`PUBLISH_MARGIN`] by the claim and a few seconds of checks.
+pub const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// [`sweep`], stopping before `deadline` (tokio's clock: the handler converts Lambda's
 /// deadline; a benchmark may run on paused time) minus [`DEADLINE_MARGIN`]. Each shard is

@@ -266,10 +266,25 @@ async fn intake<T: AccountStore + CallStore, K: NumberProtector + SecretsVault, 
             .await
             .map_err(internal)?
             .filter(|leg| retention::is_live(leg.expires_at, now));
-        if let Some(leg) = leg {
-            note_forward_answered(deps, account_id, provider_name, &leg, now)
+        match leg {
+            Some(leg) => note_forward_answered(deps, account_id, provider_name, &leg, now)
                 .await
-                .map_err(internal)?;
+                .map_err(internal)?,
+            // The answer before the leg: kept for the leg to find (`remember`).
+            None => deps
+                .table
+                .put_leg(&LegItem {
+                    pk: account_pk(account_id),
+                    sk: leg_sk(provider_name, &answered_leg_key(&key)),
+                    direction: Direction::Outbound,
+                    caller: CallerFields::default(),
+                    forwarded: false,
+                    group: None,
+                    received_at: ts(now),
+                    expires_at: retention::expires(now, LEG_RETENTION_DAYS),
+                })
+                .await
+                .map_err(internal)?,
         }
     }
     let Some(mut event) = parsed else {
@@ -486,14 +501,15 @@ pub fn call_item(
 }
 
 /// Whether `event`, which needs an earlier leg that has not arrived, should wait for it: a
-/// decisive status (missed, or answered: read alone, an answered Vonage connect leg would be
-/// the business's own call, and the caller's human contact lost), within [`LEG_WAIT`] of the
-/// call (an instant in the future counts as now). After that, or without any instant in the
-/// event, or when the event decides nothing (`Other`), it is stored as it reads.
+/// missed status, within [`LEG_WAIT`] of the call (an instant in the future counts as now).
+/// After that, or without any instant in the event, it is stored as it reads. An answer is
+/// never held: a business's own call back (a lone outbound leg) must cancel a waiting SMS at
+/// once (rule 5), and an answered leg whose leg A never came reads as the business's own
+/// call (known limit, `docs/providers.md`).
 pub fn waits_for_leg(event: &CallEvent, now: DateTime<Utc>) -> bool {
-    let decisive = event.status != rappel::call::CallStatus::Other;
+    let missed = event.status != CallStatus::Answered && event.status != CallStatus::Other;
     let at = event.ended_at.or(event.started_at).map(|at| at.min(now));
-    decisive && at.is_some_and(|at| now - at <= LEG_WAIT)
+    missed && at.is_some_and(|at| now - at <= LEG_WAIT)
 }
 
 /// Remember `leg` (once: its first event wins, and KMS is not called again for a known leg).
@@ -505,13 +521,15 @@ async fn remember<T: AccountStore + CallStore, K: NumberProtector + SecretsVault
     now: DateTime<Utc>,
 ) -> Result<(), PortError> {
     let account_id = account.account_id.as_str();
-    if deps
+    if let Some(known) = deps
         .table
         .get_leg(account_id, provider, &leg.key)
         .await?
-        .is_some_and(|leg| retention::is_live(leg.expires_at, now))
+        .filter(|leg| retention::is_live(leg.expires_at, now))
     {
-        return Ok(());
+        // Known already; an event that waited for it may still be pending if completing it
+        // failed after the leg was written (the provider's retry brings us here).
+        return complete_pending(deps, account_id, provider, &leg.key, &known).await;
     }
     let expires_at = retention::expires(now, LEG_RETENTION_DAYS);
     let put_marker = |sk_key: String, direction: Direction, caller: CallerFields| LegItem {
@@ -545,22 +563,39 @@ async fn remember<T: AccountStore + CallStore, K: NumberProtector + SecretsVault
                 .get_leg(account_id, provider, &group_key(group))
                 .await?
                 .filter(|marker| retention::is_live(marker.expires_at, now));
-            match marker {
-                Some(marker) => {
-                    deps.table
-                        .put_leg(&put_marker(
-                            transfer_key(group),
-                            Direction::Outbound,
-                            marker.caller.clone(),
-                        ))
-                        .await?;
-                    (marker.caller, true)
-                }
+            let (caller, forwarded) = match marker {
+                Some(marker) => (marker.caller, true),
                 None => (
                     protect_caller(&deps.keys, account, &leg.counterpart).await?,
                     false,
                 ),
+            };
+            // Any outbound leg of a group is a transfer attempt for the group's inbound leg,
+            // if it has one: marked even when the inbound leg's marker is not there yet (the
+            // two legs' events may be handled at the same time).
+            let facts = CallerFields {
+                number: None,
+                ..caller.clone()
+            };
+            deps.table
+                .put_leg(&put_marker(transfer_key(group), Direction::Outbound, facts))
+                .await?;
+            // Its answer may have been handled before it (`answered_leg` without a leg).
+            let answered_first = deps
+                .table
+                .get_leg(account_id, provider, &answered_leg_key(&leg.key))
+                .await?
+                .is_some_and(|m| retention::is_live(m.expires_at, now));
+            if answered_first {
+                let facts = CallerFields {
+                    number: None,
+                    ..caller.clone()
+                };
+                deps.table
+                    .put_leg(&put_marker(answered_key(group), Direction::Outbound, facts))
+                    .await?;
             }
+            (caller, forwarded)
         }
         (None, _) => (
             protect_caller(&deps.keys, account, &leg.counterpart).await?,
@@ -591,12 +626,17 @@ fn transfer_key(group: &str) -> String {
     format!("transfer:{group}")
 }
 
-/// Present when a forwarded leg of the group was answered (the business picked up).
+/// Present when an outbound leg of the group was answered (the business picked up).
 fn answered_key(group: &str) -> String {
     format!("answered:{group}")
 }
 
-/// Remember that forwarded leg `leg` (of its group) was answered. Nothing for other legs.
+/// Present when leg `key` was reported answered before intake knew the leg.
+fn answered_leg_key(key: &str) -> String {
+    format!("answered-leg:{key}")
+}
+
+/// Remember that outbound leg `leg` of a group was answered. Nothing for other legs.
 async fn note_forward_answered<
     T: AccountStore + CallStore,
     K: NumberProtector + SecretsVault,
@@ -608,7 +648,7 @@ async fn note_forward_answered<
     leg: &LegItem,
     now: DateTime<Utc>,
 ) -> Result<(), PortError> {
-    let (true, Some(group)) = (leg.forwarded, &leg.group) else {
+    let (Direction::Outbound, Some(group)) = (leg.direction, &leg.group) else {
         return Ok(());
     };
     let marker = LegItem {
@@ -683,6 +723,14 @@ async fn complete_pending<
         } else {
             leg.direction
         };
+        // The inbound leg of a transferred call that no transfer leg answered (as in `handle`).
+        if let (CallStatus::Answered, Direction::Inbound, Some(group), false) =
+            (call.status, call.direction, &leg.group, forward_answered)
+            && transfer_unanswered(deps, account_id, provider, group, deps.clock.now()).await?
+        {
+            call.status = CallStatus::NoAnswer;
+            call.provider_status = format!("{}; transfer not answered", call.provider_status);
+        }
         call.caller = leg.caller.caller.clone();
         call.line_type = leg.caller.line_type;
         call.region = leg.caller.region.clone();

@@ -153,16 +153,21 @@ async fn an_unknown_account_or_a_bad_signature_leaves_no_trace() {
     assert!(deps.table.all().iter().all(|i| i["SK"] == "ACCOUNT"));
 }
 
-/// Issue 6, case 10: the leg Rappel must remember first (Vonage leg A) got an error and is
-/// retried later; leg B's answer arrives before it. It is acknowledged and kept pending, and
-/// leg A turns it into the answered inbound call of the right caller (human contact).
+/// Issue 6, case 10: the leg Rappel must remember first (Telnyx `call.initiated`, the only
+/// event with the direction) got an error and is retried later; the hangup arrives before it.
+/// It is acknowledged and kept pending, and the leg turns it into the inbound missed call of
+/// the right caller.
 #[tokio::test]
-async fn a_leg_b_before_its_leg_a_is_kept_pending_then_completed() {
+async fn a_hangup_before_its_leg_is_kept_pending_then_completed() {
+    use base64::Engine as _;
+    use ed25519_dalek::Signer as _;
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let public = base64::engine::general_purpose::STANDARD.encode(key.verifying_key().to_bytes());
     let faults = Faults::new();
     let table = MemoryTable::new(faults.clone());
-    let account = Account::from_json(
-        r#"{"account_id":"demo","company_name":"Plomberie Martin","webhook_secrets":{"vonage":"vonage-secret"}}"#,
-    )
+    let account = Account::from_json(&format!(
+        r#"{{"account_id":"demo","company_name":"Plomberie Martin","webhook_secrets":{{"telnyx":"{public}"}}}}"#
+    ))
     .unwrap();
     table.put_account(&account);
     let now: DateTime<chrono::Utc> = "2025-03-04T10:00:00Z".parse().unwrap();
@@ -174,26 +179,38 @@ async fn a_leg_b_before_its_leg_a_is_kept_pending_then_completed() {
         secrets: Default::default(),
         due_shards: 4,
     };
-    let fixture = |name: &str| -> String {
+    let leg_id = "aebb45bc-6d1e-11ef-9c5a-02420a0d1101";
+    let fixture = |name: &str| -> Value {
         let text = std::fs::read_to_string(format!("../../events/providers/{name}.json")).unwrap();
         let value: Value = serde_json::from_str(&text).unwrap();
-        value["body"].as_str().unwrap().to_string()
+        let mut body: Value = serde_json::from_str(value["body"].as_str().unwrap()).unwrap();
+        body["data"]["payload"]["call_leg_id"] = Value::from(leg_id);
+        body
     };
-    let send = |body: String| {
-        let token =
-            rappel::providers::vonage::sign("vonage-secret", body.as_bytes(), now.timestamp());
+    let send = |body: &Value| {
+        let body = body.to_string();
+        let stamp = now.timestamp().to_string();
+        let signature = key.sign(format!("{stamp}|{body}").as_bytes());
         lambda_http::http::Request::builder()
             .method("POST")
-            .uri("https://rappel.example.fr/webhooks/vonage/demo")
+            .uri("https://rappel.example.fr/webhooks/telnyx/demo")
             .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {token}"))
+            .header("telnyx-timestamp", stamp)
+            .header(
+                "telnyx-signature-ed25519",
+                base64::engine::general_purpose::STANDARD.encode(signature.to_bytes()),
+            )
             .body(lambda_http::Body::from(body))
             .unwrap()
     };
-    // Leg B (the business phone answered) first: read alone it would be the business's own
-    // call, and the caller's human contact lost.
-    let leg_b = fixture("vonage-connect-answered");
-    let response = handle(&deps, send(leg_b.clone())).await.unwrap();
+    // The hangup first, without a direction (as Telnyx's API reference shows it): read alone
+    // it would be an outbound call, never texted.
+    let mut hangup = fixture("telnyx-hangup-caller-cancel");
+    hangup["data"]["payload"]
+        .as_object_mut()
+        .unwrap()
+        .remove("direction");
+    let response = handle(&deps, send(&hangup)).await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
     assert!(
         deps.table.calls().is_empty(),
@@ -203,7 +220,7 @@ async fn a_leg_b_before_its_leg_a_is_kept_pending_then_completed() {
         .table
         .all()
         .into_iter()
-        .filter(|i| i["SK"].as_str().unwrap().starts_with("PENDING#vonage#"))
+        .filter(|i| i["SK"].as_str().unwrap().starts_with("PENDING#telnyx#"))
         .collect();
     assert_eq!(pending.len(), 1);
     let two_days = now.timestamp() + 2 * 86_400;
@@ -218,8 +235,8 @@ async fn a_leg_b_before_its_leg_a_is_kept_pending_then_completed() {
             .starts_with("UNDECIDED#")
     );
 
-    // Leg A arrives: the call is stored, inbound, with leg A's caller.
-    let response = handle(&deps, send(fixture("vonage-inbound-started")))
+    // The leg arrives: the call is stored, inbound, with the leg's caller.
+    let response = handle(&deps, send(&fixture("telnyx-initiated")))
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
@@ -227,7 +244,7 @@ async fn a_leg_b_before_its_leg_a_is_kept_pending_then_completed() {
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].direction, rappel::call::Direction::Inbound);
     assert_eq!(calls[0].caller_masked.as_deref(), Some("+33 6•• •• •• 01"));
-    assert_eq!(calls[0].status, rappel::call::CallStatus::Answered);
+    assert_eq!(calls[0].status, rappel::call::CallStatus::Canceled);
     assert_eq!(
         calls[0].expires_at,
         now.timestamp() + 30 * 86_400,
@@ -237,7 +254,7 @@ async fn a_leg_b_before_its_leg_a_is_kept_pending_then_completed() {
         .table
         .all()
         .into_iter()
-        .filter(|i| i["SK"].as_str().unwrap().starts_with("LEG#vonage#"))
+        .filter(|i| i["SK"].as_str().unwrap().starts_with("LEG#telnyx#"))
         .collect();
     assert!(!legs.is_empty());
     assert!(
@@ -251,9 +268,13 @@ async fn a_leg_b_before_its_leg_a_is_kept_pending_then_completed() {
             .all(|i| !i["SK"].as_str().unwrap().starts_with("PENDING#"))
     );
 
-    // Leg B again (the provider's retry): a redelivery, one call.
+    // The hangup again (the provider's retry): a redelivery, one call.
     assert_eq!(
-        handle(&deps, send(leg_b)).await.unwrap().status().as_u16(),
+        handle(&deps, send(&hangup))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
         200
     );
     assert_eq!(deps.table.calls().len(), 1);

@@ -186,7 +186,7 @@ impl Provider for Vonage {
         let leg = event.id("uuid")?;
         // Leg A's end is dated by its start, so that an answer on a leg B during the call is
         // contact after it (module docs, "Hunt groups").
-        let (started_at, ended_at) = match event.start_time() {
+        let (started_at, ended_at) = match event.leg_start() {
             Some(start) if word == "completed" => (Some(start), None),
             _ => (None, event.timestamp()),
         };
@@ -511,9 +511,17 @@ impl Event {
         self.instant("timestamp")
     }
 
-    /// `start_time` (a `completed` event's leg start) as a UTC instant, when valid RFC 3339.
-    fn start_time(&self) -> Option<DateTime<Utc>> {
-        self.instant("start_time")
+    /// When a `completed` leg started: its `start_time`, else its `timestamp` less its
+    /// `duration` (seconds, a string or a number), when valid.
+    fn leg_start(&self) -> Option<DateTime<Utc>> {
+        self.instant("start_time").or_else(|| {
+            let seconds = match self.obj.get("duration")? {
+                Value::String(s) => s.trim().parse::<u32>().ok()?,
+                Value::Number(n) => u32::try_from(n.as_u64()?).ok()?,
+                _ => return None,
+            };
+            Some(self.timestamp()? - chrono::Duration::seconds(i64::from(seconds)))
+        })
     }
 
     fn instant(&self, field: &str) -> Option<DateTime<Utc>> {

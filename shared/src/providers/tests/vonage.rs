@@ -680,7 +680,21 @@ fn leg_a_completed_is_dated_by_its_start_so_any_answer_during_the_call_follows_i
     // A leg B answered 10 s later is human contact after this missed call.
     let answered = parse_json(&event("answered", "outbound")).unwrap().unwrap();
     assert!(answered.ended_at.unwrap() > start);
-    // Without a start_time, the event's own timestamp.
+    // Without a start_time, its end less its duration; without either, its timestamp.
+    let e = parse_json(&with(
+        event("completed", "inbound"),
+        "duration",
+        json!("40"),
+    ))
+    .unwrap()
+    .unwrap();
+    let end = DateTime::parse_from_rfc3339("2025-03-04T09:59:51.207Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    assert_eq!(
+        (e.started_at, e.ended_at),
+        (Some(end - chrono::Duration::seconds(40)), None)
+    );
     let e = parse_json(&event("completed", "inbound")).unwrap().unwrap();
     assert_eq!((e.started_at.is_none(), e.ended_at.is_some()), (true, true));
 }
