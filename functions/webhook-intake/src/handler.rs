@@ -3,9 +3,10 @@
 //! table's stream).
 //!
 //! Answers: 200 with the provider's expected body (also for a redelivery, which changes
-//! nothing); 400 malformed, 401 bad signature or unknown account (answered alike), 404 unknown
-//! provider, 405 not POST, 413 body over 64 KiB, 500 storage/KMS failure (the provider
-//! retries). Errors are `application/problem+json` (RFC 9457). A call is stored before the 2xx, never after; a
+//! nothing); 400 malformed, 401 bad signature or unknown account (answered alike), 403
+//! correctly signed but not bound to this account, 404 unknown provider, 405 not POST, 413
+//! body over 64 KiB, 415 a declared Content-Type other than the provider's, 500 storage/KMS
+//! failure (the provider retries). Errors are `application/problem+json` (RFC 9457). A call is stored before the 2xx, never after; a
 //! missed-call event that arrives before the earlier leg it needs (Telnyx `call.initiated`,
 //! Vonage leg A) is stored pending before the 2xx, and becomes the call when the leg arrives
 //! (or, after [`LEG_WAIT`], by the re-decide sweep, as it reads).
@@ -357,6 +358,13 @@ async fn intake<T: AccountStore + CallStore, K: NumberProtector + SecretsVault, 
         }
         Some(leg) => {
             event.direction = leg.direction;
+            if event.status == CallStatus::Answered && leg.direction == Direction::Outbound {
+                // An outgoing leg of a group answered (the inbound leg's marker may have come
+                // after it): the group's answer for its inbound leg, if it has one.
+                note_forward_answered(deps, account_id, provider_name, &leg, now)
+                    .await
+                    .map_err(internal)?;
+            }
             if let (CallStatus::Answered, Direction::Inbound, Some(group)) =
                 (event.status, leg.direction, &leg.group)
                 && transfer_unanswered(deps, account_id, provider_name, group, now)
