@@ -71,7 +71,7 @@ MISSED, ANSWERED, REDELIVERED, TAMPERED, TAMPERED_TO, WRONG_SECRET, REPLAYED = 1
 ROTATION_OLD, ROTATION_NEW, LEG_FLOW, LONE_LEG, CLEAR_SCAN, IN_WINDOW, FUTURE, SEVERAL = 8, 9, 10, 11, 12, 13, 14, 15
 TRANSFER = 16
 OUT_OF_ORDER = 17
-ANSWER_THEN_TRANSFER = {False: 22, True: 23}  # whether the business picks up the transfer
+ANSWER_THEN_TRANSFER = {(False, False): 22, (True, False): 23, (True, True): 24}  # (picks up, answer first)
 HUNT_GROUP = {None: 18, 1: 19, 2: 21}  # which endpoint answers (None: none)
 
 
@@ -730,14 +730,15 @@ def test_no_number_in_clear_in_the_table_the_log_the_events_or_the_answers(stack
     assert_no_clear_number("\n".join(ANSWERS), "the HTTP answers")
 
 
-@pytest.mark.parametrize("business_answers", [False, True])
-def test_telnyx_answer_then_transfer_takes_the_transfer_legs_outcome(stack, business_answers):
+@pytest.mark.parametrize("business_answers,answer_first", [(False, False), (True, False), (True, True)])
+def test_telnyx_answer_then_transfer_takes_the_transfer_legs_outcome(stack, business_answers, answer_first):
     """Issue 10: Telnyx's call-tracking tutorial answers the inbound leg itself (greeting), then
     transfers it to the business phone. The inbound leg then ends `normal_clearing` whether or
     not anybody picked up: the call's outcome is the transfer leg's. Nobody answers: one SMS.
-    The business answers (`call.answered` on the transfer leg): no SMS."""
-    caller = mobile("telnyx", ANSWER_THEN_TRANSFER[business_answers])
-    ref = f"telnyx-att-{business_answers}"
+    The business answers (`call.answered` on the transfer leg): no SMS, also when that answer
+    is handled before the transfer leg's own `call.initiated` (an auto-answering target)."""
+    caller = mobile("telnyx", ANSWER_THEN_TRANSFER[(business_answers, answer_first)])
+    ref = f"telnyx-att-{business_answers}-{answer_first}"
     at = stack.now()
     inbound = telnyx_call(ref, caller, True, at, hangup_direction=False)
     a_initiated = json.loads(inbound.bodies[0])
@@ -762,14 +763,20 @@ def test_telnyx_answer_then_transfer_takes_the_transfer_legs_outcome(stack, busi
     b_initiated = with_event(b_event("telnyx-initiated", direction="outgoing"), "call.initiated", 25)
     bodies = [inbound.bodies[0], a_answered, b_initiated]
     if business_answers:
-        bodies.append(with_event(b_event("telnyx-initiated"), "call.answered", 20))
+        b_answered = with_event(b_event("telnyx-initiated"), "call.answered", 20)
+        if answer_first:
+            bodies.insert(2, b_answered)
+        else:
+            bodies.append(b_answered)
         b_end = b_event("telnyx-hangup-answered", hangup_cause="normal_clearing", end_time=iso_us(at))
     else:
         b_end = b_event("telnyx-hangup-caller-cancel", hangup_cause="timeout", hangup_source="callee",
                         end_time=iso_us(at - timedelta(seconds=5)))
     del b_end["data"]["payload"]["direction"]
-    bodies.append(with_event(b_end, "call.hangup", 0 if business_answers else 5))
-    bodies.append(inbound.bodies[1])  # the inbound leg ends normal_clearing either way
+    b_hangup = with_event(b_end, "call.hangup", 0 if business_answers else 5)
+    # The inbound leg ends normal_clearing either way. With the answer first, the inbound leg's
+    # hangup is also handled before the transfer leg's: only the early answer can tell.
+    bodies += [inbound.bodies[1], b_hangup] if answer_first else [b_hangup, inbound.bodies[1]]
     assert json.loads(inbound.bodies[1])["data"]["payload"]["hangup_cause"] == "normal_clearing"
     for body in bodies:
         reply = post(stack, "telnyx", body, SIGNING["telnyx"])
