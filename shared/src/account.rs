@@ -389,9 +389,10 @@ impl Account {
         let Some(number) = e164(raw) else {
             return false;
         };
+        // Entries written in E.164 (the usual case) compare as text; others are classified.
         self.tracked_numbers
             .iter()
-            .any(|listed| e164(listed).as_ref() == Some(&number))
+            .any(|listed| listed == number.expose() || e164(listed).as_ref() == Some(&number))
     }
 
     /// Check every rule of README, "Account settings" and rule 6 (template names the company,

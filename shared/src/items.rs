@@ -588,6 +588,16 @@ pub struct CallerFields {
     pub number: Option<String>,
 }
 
+impl CallerFields {
+    /// The same facts without the sealed number: what a marker of several legs may carry.
+    pub fn without_number(&self) -> CallerFields {
+        CallerFields {
+            number: None,
+            ..self.clone()
+        }
+    }
+}
+
 /// A call leg remembered by intake for a later event of the same call (Vonage connect legs,
 /// Telnyx hangups). Kept 2 days.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

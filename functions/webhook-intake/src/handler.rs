@@ -261,29 +261,25 @@ async fn intake<T: AccountStore + CallStore, K: NumberProtector + SecretsVault, 
             .map_err(internal)?;
     }
     if let Some(key) = provider.answered_leg(&webhook) {
-        let leg = deps
-            .table
-            .get_leg(account_id, provider_name, &key)
+        let leg = live_leg(&deps.table, account_id, provider_name, &key, now)
             .await
-            .map_err(internal)?
-            .filter(|leg| retention::is_live(leg.expires_at, now));
+            .map_err(internal)?;
         match leg {
-            Some(leg) => note_forward_answered(deps, account_id, provider_name, &leg, now)
+            Some(leg) => note_forward_answered(&deps.table, provider_name, &leg, now)
                 .await
                 .map_err(internal)?,
             // The answer before the leg: kept for the leg to find (`remember`).
             None => deps
                 .table
-                .put_leg(&LegItem {
-                    pk: account_pk(account_id),
-                    sk: leg_sk(provider_name, &answered_leg_key(&key)),
-                    direction: Direction::Outbound,
-                    caller: CallerFields::default(),
-                    forwarded: false,
-                    group: None,
-                    received_at: ts(now),
-                    expires_at: retention::expires(now, LEG_RETENTION_DAYS),
-                })
+                .put_leg(&leg_item(
+                    account_id,
+                    provider_name,
+                    &answered_leg_key(&key),
+                    Direction::Outbound,
+                    CallerFields::default(),
+                    None,
+                    now,
+                ))
                 .await
                 .map_err(internal)?,
         }
@@ -301,13 +297,9 @@ async fn intake<T: AccountStore + CallStore, K: NumberProtector + SecretsVault, 
     // the prospect is (Vonage connect legs, Telnyx hangups).
     let leg_key = provider.leg_key(&event);
     let remembered = match &leg_key {
-        Some(key) => deps
-            .table
-            .get_leg(account_id, provider_name, key)
+        Some(key) => live_leg(&deps.table, account_id, provider_name, key, now)
             .await
-            .map_err(internal)?
-            // Expired but not yet deleted by DynamoDB's TTL: no longer ours to use.
-            .filter(|leg| retention::is_live(leg.expires_at, now)),
+            .map_err(internal)?,
         None => None,
     };
     if let (Some(key), None) = (&leg_key, &remembered) {
@@ -341,7 +333,7 @@ async fn intake<T: AccountStore + CallStore, K: NumberProtector + SecretsVault, 
             // The business picked up the forwarded call: the prospect's human contact
             // (rule 5), recorded as their answered call (it cancels whatever is pending,
             // in any order), and the group's answer for its inbound leg.
-            note_forward_answered(deps, account_id, provider_name, &leg, now)
+            note_forward_answered(&deps.table, provider_name, &leg, now)
                 .await
                 .map_err(internal)?;
             event.direction = Direction::Inbound;
@@ -361,13 +353,13 @@ async fn intake<T: AccountStore + CallStore, K: NumberProtector + SecretsVault, 
             if event.status == CallStatus::Answered && leg.direction == Direction::Outbound {
                 // An outgoing leg of a group answered (the inbound leg's marker may have come
                 // after it): the group's answer for its inbound leg, if it has one.
-                note_forward_answered(deps, account_id, provider_name, &leg, now)
+                note_forward_answered(&deps.table, provider_name, &leg, now)
                     .await
                     .map_err(internal)?;
             }
             if let (CallStatus::Answered, Direction::Inbound, Some(group)) =
                 (event.status, leg.direction, &leg.group)
-                && transfer_unanswered(deps, account_id, provider_name, group, now)
+                && transfer_unanswered(&deps.table, account_id, provider_name, group, now)
                     .await
                     .map_err(internal)?
             {
@@ -529,96 +521,65 @@ async fn remember<T: AccountStore + CallStore, K: NumberProtector + SecretsVault
     now: DateTime<Utc>,
 ) -> Result<(), PortError> {
     let account_id = account.account_id.as_str();
-    if let Some(known) = deps
-        .table
-        .get_leg(account_id, provider, &leg.key)
-        .await?
-        .filter(|leg| retention::is_live(leg.expires_at, now))
-    {
+    if let Some(known) = live_leg(&deps.table, account_id, provider, &leg.key, now).await? {
         // Known already; an event that waited for it may still be pending if completing it
         // failed after the leg was written (the provider's retry brings us here).
         return complete_pending(deps, account_id, provider, &leg.key, &known).await;
     }
-    let expires_at = retention::expires(now, LEG_RETENTION_DAYS);
-    let put_marker = |sk_key: String, direction: Direction, caller: CallerFields| LegItem {
-        pk: account_pk(account_id),
-        sk: leg_sk(provider, &sk_key),
-        direction,
-        caller,
-        forwarded: direction == Direction::Outbound,
-        group: leg.group.clone(),
-        received_at: ts(now),
-        expires_at,
-    };
     // Legs grouped by the provider: an inbound leg marks its group with its prospect's facts
     // (never the sealed number); an outbound leg of a marked group is that call forwarded to
-    // the business (its inbound leg decides), and marks the group as transferred.
-    let (caller, forwarded) = match (&leg.group, leg.direction) {
-        (Some(group), Direction::Inbound) => {
-            let caller = protect_caller(&deps.keys, account, &leg.counterpart).await?;
-            let facts = CallerFields {
-                number: None,
-                ..caller.clone()
-            };
-            deps.table
-                .put_leg(&put_marker(group_key(group), Direction::Inbound, facts))
-                .await?;
-            (caller, false)
-        }
+    // the business (its inbound leg decides), and takes the prospect's facts from the marker.
+    let group_marker = match (&leg.group, leg.direction) {
         (Some(group), Direction::Outbound) => {
-            let marker = deps
-                .table
-                .get_leg(account_id, provider, &group_key(group))
-                .await?
-                .filter(|marker| retention::is_live(marker.expires_at, now));
-            let (caller, forwarded) = match marker {
-                Some(marker) => (marker.caller, true),
-                None => (
-                    protect_caller(&deps.keys, account, &leg.counterpart).await?,
-                    false,
-                ),
-            };
+            live_leg(&deps.table, account_id, provider, &group_key(group), now).await?
+        }
+        _ => None,
+    };
+    let forwarded = group_marker.is_some();
+    let caller = match group_marker {
+        Some(marker) => marker.caller,
+        None => protect_caller(&deps.keys, account, &leg.counterpart).await?,
+    };
+    let marker = |key: String| {
+        leg_item(
+            account_id,
+            provider,
+            &key,
+            leg.direction,
+            caller.without_number(),
+            leg.group.clone(),
+            now,
+        )
+    };
+    match (&leg.group, leg.direction) {
+        (Some(group), Direction::Inbound) => deps.table.put_leg(&marker(group_key(group))).await?,
+        (Some(group), Direction::Outbound) => {
             // Any outbound leg of a group is a transfer attempt for the group's inbound leg,
             // if it has one: marked even when the inbound leg's marker is not there yet (the
             // two legs' events may be handled at the same time).
-            let facts = CallerFields {
-                number: None,
-                ..caller.clone()
-            };
-            deps.table
-                .put_leg(&put_marker(transfer_key(group), Direction::Outbound, facts))
-                .await?;
+            deps.table.put_leg(&marker(transfer_key(group))).await?;
             // Its answer may have been handled before it (`answered_leg` without a leg).
-            let answered_first = deps
-                .table
-                .get_leg(account_id, provider, &answered_leg_key(&leg.key))
+            let answer_key = answered_leg_key(&leg.key);
+            if live_leg(&deps.table, account_id, provider, &answer_key, now)
                 .await?
-                .is_some_and(|m| retention::is_live(m.expires_at, now));
-            if answered_first {
-                let facts = CallerFields {
-                    number: None,
-                    ..caller.clone()
-                };
-                deps.table
-                    .put_leg(&put_marker(answered_key(group), Direction::Outbound, facts))
-                    .await?;
+                .is_some()
+            {
+                deps.table.put_leg(&marker(answered_key(group))).await?;
             }
-            (caller, forwarded)
         }
-        (None, _) => (
-            protect_caller(&deps.keys, account, &leg.counterpart).await?,
-            false,
-        ),
-    };
+        (None, _) => {}
+    }
     let item = LegItem {
-        pk: account_pk(account_id),
-        sk: leg_sk(provider, &leg.key),
-        direction: leg.direction,
-        caller,
         forwarded,
-        group: leg.group.clone(),
-        received_at: ts(now),
-        expires_at,
+        ..leg_item(
+            account_id,
+            provider,
+            &leg.key,
+            leg.direction,
+            caller,
+            leg.group.clone(),
+            now,
+        )
     };
     deps.table.put_leg(&item).await?;
     complete_pending(deps, account_id, provider, &leg.key, &item).await
@@ -644,14 +605,47 @@ fn answered_leg_key(key: &str) -> String {
     format!("answered-leg:{key}")
 }
 
-/// Remember that outbound leg `leg` of a group was answered. Nothing for other legs.
-async fn note_forward_answered<
-    T: AccountStore + CallStore,
-    K: NumberProtector + SecretsVault,
-    C: Clock,
->(
-    deps: &Deps<T, K, C>,
+/// A leg item of `account_id` kept [`LEG_RETENTION_DAYS`] from `now`, under `key` (a leg's
+/// own key or a group marker's); `forwarded` for outbound markers.
+fn leg_item(
     account_id: &str,
+    provider: &str,
+    key: &str,
+    direction: Direction,
+    caller: CallerFields,
+    group: Option<String>,
+    now: DateTime<Utc>,
+) -> LegItem {
+    LegItem {
+        pk: account_pk(account_id),
+        sk: leg_sk(provider, key),
+        direction,
+        caller,
+        forwarded: direction == Direction::Outbound,
+        group,
+        received_at: ts(now),
+        expires_at: retention::expires(now, LEG_RETENTION_DAYS),
+    }
+}
+
+/// The leg (or marker) stored under `key`, unless it expired (DynamoDB's TTL deletes late:
+/// an expired one is no longer ours to use).
+async fn live_leg<T: CallStore>(
+    table: &T,
+    account_id: &str,
+    provider: &str,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<LegItem>, PortError> {
+    Ok(table
+        .get_leg(account_id, provider, key)
+        .await?
+        .filter(|leg| retention::is_live(leg.expires_at, now)))
+}
+
+/// Remember that outbound leg `leg` of a group was answered. Nothing for other legs.
+async fn note_forward_answered<T: CallStore>(
+    table: &T,
     provider: &str,
     leg: &LegItem,
     now: DateTime<Utc>,
@@ -660,43 +654,31 @@ async fn note_forward_answered<
         return Ok(());
     };
     let marker = LegItem {
-        pk: account_pk(account_id),
         sk: leg_sk(provider, &answered_key(group)),
         received_at: ts(now),
         expires_at: retention::expires(now, LEG_RETENTION_DAYS),
         ..leg.clone()
     };
-    deps.table.put_leg(&marker).await
+    table.put_leg(&marker).await
 }
 
 /// Whether the group's inbound call was transferred and no transfer leg was answered
 /// (Telnyx answer-then-transfer: the inbound leg ends `normal_clearing` either way).
-async fn transfer_unanswered<
-    T: AccountStore + CallStore,
-    K: NumberProtector + SecretsVault,
-    C: Clock,
->(
-    deps: &Deps<T, K, C>,
+async fn transfer_unanswered<T: CallStore>(
+    table: &T,
     account_id: &str,
     provider: &str,
     group: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, PortError> {
-    let live = |leg: Option<LegItem>| leg.is_some_and(|l| retention::is_live(l.expires_at, now));
-    let transferred = live(
-        deps.table
-            .get_leg(account_id, provider, &transfer_key(group))
-            .await?,
-    );
-    if !transferred {
+    if live_leg(table, account_id, provider, &transfer_key(group), now)
+        .await?
+        .is_none()
+    {
         return Ok(false);
     }
-    let answered = live(
-        deps.table
-            .get_leg(account_id, provider, &answered_key(group))
-            .await?,
-    );
-    Ok(!answered)
+    let answered = live_leg(table, account_id, provider, &answered_key(group), now).await?;
+    Ok(answered.is_none())
 }
 
 /// An event of this call that came before the leg (kept pending) is stored now, read the
@@ -722,7 +704,7 @@ async fn complete_pending<
     let forward_answered = leg.forwarded && pending.status == CallStatus::Answered;
     if forward_answered {
         let now = deps.clock.now();
-        note_forward_answered(deps, account_id, provider, leg, now).await?;
+        note_forward_answered(&deps.table, provider, leg, now).await?;
     }
     if !leg.forwarded || forward_answered {
         let mut call = call_from_pending(&pending, deps.due_shards);
@@ -734,7 +716,8 @@ async fn complete_pending<
         // The inbound leg of a transferred call that no transfer leg answered (as in `handle`).
         if let (CallStatus::Answered, Direction::Inbound, Some(group), false) =
             (call.status, call.direction, &leg.group, forward_answered)
-            && transfer_unanswered(deps, account_id, provider, group, deps.clock.now()).await?
+            && transfer_unanswered(&deps.table, account_id, provider, group, deps.clock.now())
+                .await?
         {
             call.status = CallStatus::NoAnswer;
             call.provider_status = format!("{}; transfer not answered", call.provider_status);
