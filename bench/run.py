@@ -196,8 +196,9 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def cold_start(name: str, moto_port: int, binary_name: str | None = None) -> dict:
-    """`name`'s cold start; `binary_name`: another binary playing it (the multi-call one)."""
+def cold_start(name: str, moto_port: int, binary_name: str | None = None, warm_up: bool = True) -> dict:
+    """`name`'s cold start; `binary_name`: another binary playing it (the multi-call one);
+    `warm_up=False`: without opening connections during init (`AWS_WARM_UP=off`)."""
     binary = ROOT / "target" / "lambda" / (binary_name or name) / "bootstrap"
     runs = []
     for _ in range(RUNS):
@@ -212,7 +213,7 @@ def cold_start(name: str, moto_port: int, binary_name: str | None = None) -> dic
             "NUMBER_KEY_ID": "alias/rappel-number", "HASH_KEY_ID": "alias/rappel-caller-hash",
             "SECRETS_KEY_ID": "alias/rappel-webhook-secrets", "EVENT_BUS_NAME": "rappel",
             "PUBLIC_BASE_URL": "https://rappel.example.fr", "RUST_LOG": "warn",
-            "RAPPEL_FUNCTION": name,
+            "RAPPEL_FUNCTION": name, "AWS_WARM_UP": "on" if warm_up else "off",
         }
         started = time.monotonic()
         process = subprocess.Popen([str(binary)], env=env, stdout=subprocess.DEVNULL,
@@ -345,17 +346,20 @@ def table(report: dict) -> str:
         lines.append("Release build and cold start (local Runtime API, moto behind; medians of "
                      f"{RUNS} starts, warm = median of {WARM})")
         lines.append(f"  {'function':<15} {'binary MB':>9} {'zip MB':>7} {'init ms':>8} {'first ms':>9} "
-                     f"{'warm ms':>8} {'RSS MB':>7} {'init/hello':>10}")
+                     f"{'warm ms':>8} {'RSS MB':>7} {'init/hello':>10} | {'no warm-up: init':>16} "
+                     f"{'first':>6} {'init/hello':>10}")
         none = {"init_ms": float("nan"), "first_ms": float("nan"), "warm_ms": float("nan"), "rss_mb": float("nan")}
         cold = report.get("cold_start", {})
+        bare = report.get("cold_start_no_warm_up", {})
         hello = cold.get("hello", none)["init_ms"]
-        for name in ["hello"] + FUNCTIONS:
-            s, c = report["sizes"][name], cold.get(name, none)
-            lines.append(f"  {name:<15} {s['binary_mb']:9.2f} {s['zip_mb']:7.2f} {c['init_ms']:8.1f} "
-                         f"{c['first_ms']:9.1f} {c['warm_ms']:8.1f} {c['rss_mb']:7.1f} {c['init_ms'] / hello:10.1f}")
-        s, c = report["sizes"]["multicall"], cold.get("multicall", none)
-        lines.append(f"  {'multi-call':<15} {s['binary_mb']:9.2f} {s['zip_mb']:7.2f} {c['init_ms']:8.1f} "
-                     f"{c['first_ms']:9.1f} {c['warm_ms']:8.1f} {c['rss_mb']:7.1f} {c['init_ms'] / hello:10.1f}")
+        for name in ["hello"] + FUNCTIONS + ["multicall"]:
+            s, c, b = report["sizes"][name], cold.get(name, none), bare.get(name, none)
+            label = "multi-call" if name == "multicall" else name
+            lines.append(f"  {label:<15} {s['binary_mb']:9.2f} {s['zip_mb']:7.2f} {c['init_ms']:8.1f} "
+                         f"{c['first_ms']:9.1f} {c['warm_ms']:8.1f} {c['rss_mb']:7.1f} {c['init_ms'] / hello:10.1f} | "
+                         f"{b['init_ms']:16.1f} {b['first_ms']:6.1f} {b['init_ms'] / hello:10.1f}")
+        lines.append("  (init: process start to the first request for an event, with the connections the "
+                     "first invocation needs opened (rappel::aws::warm_up); no warm-up: AWS_WARM_UP=off)")
         total = sum(report["sizes"][f]["zip_mb"] for f in FUNCTIONS)
         lines.append(f"  (multi-call: the five functions in one binary, started as webhook-intake; the five "
                      f"zips weigh {total:.2f} MB together)")
@@ -415,6 +419,10 @@ def main() -> None:
                 print("bench: cold starts...", file=sys.stderr)
                 report["cold_start"] = {name: cold_start(name, MOTO_PORT) for name in ["hello"] + FUNCTIONS}
                 report["cold_start"]["multicall"] = cold_start("webhook-intake", MOTO_PORT, "multicall")
+                report["cold_start_no_warm_up"] = {
+                    name: cold_start(name, MOTO_PORT, warm_up=False) for name in FUNCTIONS}
+                report["cold_start_no_warm_up"]["multicall"] = cold_start(
+                    "webhook-intake", MOTO_PORT, "multicall", warm_up=False)
     (OUT / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
     print(table(report))
 

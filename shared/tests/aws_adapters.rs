@@ -1617,3 +1617,51 @@ async fn sns_errors_never_carry_the_number() {
     assert!(!text.contains("3360000000123456"), "{text}");
     assert!(!text.contains("60000000"), "{text}");
 }
+
+/// The functions' own SDK configuration (environment only, no provider chain) signs and sends
+/// real requests, and each adapter's cold-start warm-up call succeeds; one that cannot (a bus
+/// that does not exist) is counted out without failing the others.
+#[tokio::test]
+async fn the_lambda_configuration_reaches_every_service_and_warms_each_up() {
+    let env = env().await;
+    let endpoint = std::env::var("RAPPEL_TEST_MOTO").unwrap();
+    let vars = [
+        ("AWS_REGION", "eu-west-3".to_string()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+        ("AWS_ENDPOINT_URL", endpoint),
+    ];
+    let config = rappel::aws::sdk_config_from(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    });
+    let table = Table::new(aws_sdk_dynamodb::Client::new(&config), &env.names.table);
+    let kms = Kms::new(
+        aws_sdk_kms::Client::new(&config),
+        &env.names.number_key_alias,
+        &env.names.hash_key_alias,
+    );
+    let sns = Sns::new(aws_sdk_sns::Client::new(&config));
+    let bus = EventBus::new(
+        aws_sdk_eventbridge::Client::new(&config),
+        &env.names.event_bus,
+    );
+    let missing = EventBus::new(aws_sdk_eventbridge::Client::new(&config), "no-such-bus");
+    table.warm_up().await.expect("dynamodb");
+    kms.warm_up().await.expect("kms");
+    sns.warm_up().await.expect("sns");
+    bus.warm_up().await.expect("eventbridge");
+    assert!(missing.warm_up().await.is_err());
+    let ok = rappel::aws::warm_up(vec![
+        ("dynamodb", Box::pin(table.warm_up())),
+        ("kms", Box::pin(kms.warm_up())),
+        ("sns", Box::pin(sns.warm_up())),
+        ("eventbridge", Box::pin(bus.warm_up())),
+        ("eventbridge", Box::pin(missing.warm_up())),
+    ])
+    .await;
+    assert_eq!(ok, 4);
+    // Nothing was written by warming up.
+    assert_eq!(env.dump().await, "[]");
+}

@@ -35,5 +35,12 @@ pub async fn serve() -> Result<(), lambda_http::Error> {
         clock: SystemClock,
         public_base_url: settings.public_base_url,
     };
+    // A prospect is waiting on the first page: every connection is opened before it.
+    rappel::aws::warm_up(vec![
+        ("dynamodb", Box::pin(deps.table.warm_up())),
+        ("kms", Box::pin(deps.keys.warm_up())),
+        ("eventbridge", Box::pin(deps.events.warm_up())),
+    ])
+    .await;
     run(service_fn(|req| handle(&deps, req))).await
 }

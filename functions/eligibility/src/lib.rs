@@ -22,5 +22,10 @@ pub async fn serve() -> Result<(), lambda_runtime::Error> {
         clock: SystemClock,
         due_shards: settings.due_shards,
     };
+    aws::warm_up(vec![
+        ("dynamodb", Box::pin(deps.table.warm_up())),
+        ("eventbridge", Box::pin(deps.events.warm_up())),
+    ])
+    .await;
     run(service_fn(|event| handle(&deps, event))).await
 }

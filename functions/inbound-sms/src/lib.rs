@@ -23,5 +23,8 @@ pub async fn serve() -> Result<(), lambda_runtime::Error> {
         events: aws::event_bus(&config, &settings),
         clock: SystemClock,
     };
+    // The table only: this function's permissions are exactly what recording an opt-out
+    // needs (tests/e2e/test_template.py), and a reply is not waited on.
+    aws::warm_up(vec![("dynamodb", Box::pin(deps.table.warm_up()))]).await;
     run(service_fn(|event| handle(&deps, event))).await
 }

@@ -27,5 +27,12 @@ pub async fn serve() -> Result<(), lambda_runtime::Error> {
         public_base_url: settings.public_base_url.clone(),
         send_rate: crate::pace::SendRate::from_env(),
     };
+    aws::warm_up(vec![
+        ("dynamodb", Box::pin(deps.table.warm_up())),
+        ("kms", Box::pin(deps.keys.warm_up())),
+        ("sns", Box::pin(deps.sms.warm_up())),
+        ("eventbridge", Box::pin(deps.events.warm_up())),
+    ])
+    .await;
     run(service_fn(|event| handle(&deps, event))).await
 }

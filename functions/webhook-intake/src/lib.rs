@@ -23,5 +23,11 @@ pub async fn serve() -> Result<(), lambda_http::Error> {
         secrets: Default::default(),
         due_shards: settings.due_shards,
     };
+    // The first webhook reads the account (DynamoDB) and opens its secrets (KMS).
+    aws::warm_up(vec![
+        ("dynamodb", Box::pin(deps.table.warm_up())),
+        ("kms", Box::pin(deps.keys.warm_up())),
+    ])
+    .await;
     run(service_fn(|req| handle(&deps, req))).await
 }

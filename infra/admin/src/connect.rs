@@ -41,7 +41,12 @@ impl LocalOverrides {
 /// `local`, the local stack's endpoint, region and credentials.
 pub async fn sdk_config(local: bool) -> SdkConfig {
     if !local {
-        return rappel::aws::sdk_config().await;
+        // The standard chain (profiles, SSO, ...), not the functions' environment-only one.
+        return aws_config::defaults(BehaviorVersion::latest())
+            .http_client(rappel::aws::https_client())
+            .timeout_config(rappel::aws::timeouts())
+            .load()
+            .await;
     }
     let overrides = LocalOverrides::from_env(|name| std::env::var(name).ok());
     tracing::debug!(endpoint = %overrides.endpoint_url, "using the local stack");

@@ -1,6 +1,6 @@
 //! moto (the AWS emulator) and the resources `template.yaml` would create, made locally.
 
-use aws_config::SdkConfig;
+use rappel::aws::SdkConfig;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::process::{Child, Command};

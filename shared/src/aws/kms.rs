@@ -272,6 +272,19 @@ impl Kms {
         self
     }
 
+    /// Open the connection to KMS at cold start ([`super::warm_up`]): `DescribeKey` on the
+    /// hash key (`kms:DescribeKey`: the key's metadata, no key material; the hash key's policy
+    /// delegates to IAM, where the number key's names its users and their uses only).
+    pub async fn warm_up(&self) -> Result<(), PortError> {
+        self.client
+            .describe_key()
+            .key_id(&self.hash_key_id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| sdk_error("kms", e))
+    }
+
     fn secrets_key(&self) -> Result<&str, PortError> {
         self.secrets_key_id
             .as_deref()

@@ -17,6 +17,19 @@ impl Sns {
     pub fn new(client: aws_sdk_sns::Client) -> Sns {
         Sns { client }
     }
+
+    /// Open the connection to SNS at cold start ([`super::warm_up`]): `GetSMSAttributes`
+    /// (`sns:GetSMSAttributes`), which reads the account's default SMS type and nothing
+    /// personal.
+    pub async fn warm_up(&self) -> Result<(), PortError> {
+        self.client
+            .get_sms_attributes()
+            .attributes("DefaultSMSType")
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| sdk_error("sns", e))
+    }
 }
 
 fn string_attribute(value: &str) -> Result<MessageAttributeValue, PortError> {
@@ -88,6 +101,18 @@ impl EventBus {
             client,
             bus_name: bus_name.into(),
         }
+    }
+
+    /// Open the connection to EventBridge at cold start ([`super::warm_up`]):
+    /// `DescribeEventBus` on Rappel's bus (`events:DescribeEventBus`).
+    pub async fn warm_up(&self) -> Result<(), PortError> {
+        self.client
+            .describe_event_bus()
+            .name(&self.bus_name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| sdk_error("eventbridge", e))
     }
 }
 

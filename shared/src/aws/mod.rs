@@ -1,7 +1,9 @@
 //! AWS adapters: the DynamoDB table, KMS, SNS and EventBridge behind the [`crate::ports`].
 //!
-//! Clients are built once per cold start from [`aws_config::load_defaults`]; the same code
-//! reaches the local emulator when `AWS_ENDPOINT_URL` is set.
+//! Clients are built once per cold start from [`sdk_config`]: region, credentials and endpoint
+//! from the variables Lambda sets, without the SDK's whole provider chain (`aws-config`, which
+//! brings STS, profile files and IMDS: 0.3 MB of code a function never runs on Lambda). The
+//! same code reaches the local emulator when `AWS_ENDPOINT_URL` is set.
 
 mod kms;
 mod messaging;
@@ -16,11 +18,12 @@ pub use privacy::{SubjectData, SubjectErased};
 pub use table::{Table, account_cache_from_env};
 
 use crate::ports::{Applied, PortError};
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::config::BehaviorVersion;
 use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_types::error::display::DisplayErrorContext;
+pub use aws_types::SdkConfig;
 use std::time::Duration;
 
 /// Settings every function reads from its environment (set by `template.yaml`, or by the
@@ -100,25 +103,165 @@ pub fn timeouts() -> TimeoutConfig {
         .build()
 }
 
-/// Load the shared SDK configuration (region, credentials, `AWS_ENDPOINT_URL`) once, with
-/// [`timeouts`] on every operation and the [`https_client`].
+/// The shared SDK configuration of a Lambda function, built once per cold start from its
+/// environment (no file, no network):
+///
+/// * region: `AWS_REGION`, else `AWS_DEFAULT_REGION`;
+/// * credentials: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, which
+///   Lambda sets from the function's role for the life of the execution environment;
+/// * endpoint: `AWS_ENDPOINT_URL` when set (the local stack, moto);
+/// * [`timeouts`] on every operation, the SDK's standard retries, the
+///   [`lambda_https_client`] (Amazon Trust Services roots, and `AWS_CA_BUNDLE`).
+///
+/// Without those credential variables no request can be signed: every call then fails with
+/// the SDK's "no credentials" error, named in the function's log. Operators' tools
+/// (`rappel-admin`) use the SDK's full provider chain (profiles, SSO) instead.
 pub async fn sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https_client())
-        .timeout_config(timeouts())
-        .load()
-        .await
+    sdk_config_from(|name| std::env::var(name).ok())
 }
 
-/// The HTTP client of every AWS SDK client: hyper with rustls on *ring* (HTTPS, and plain
-/// HTTP for a local endpoint). The SDK's default client uses aws-lc-rs, which adds about
-/// 1 MB to each function's zip for nothing Rappel needs (`make bench`, README "Performance").
+/// [`sdk_config`] from the variables `var` returns (empty means unset).
+pub fn sdk_config_from(var: impl Fn(&str) -> Option<String>) -> SdkConfig {
+    use aws_credential_types::Credentials;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    use aws_sdk_dynamodb::config::Region;
+    use aws_sdk_dynamodb::config::retry::RetryConfig;
+    let var = |name: &str| var(name).filter(|v| !v.is_empty());
+    let mut builder = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(lambda_https_client(var("AWS_CA_BUNDLE").as_deref()))
+        .timeout_config(timeouts())
+        .retry_config(RetryConfig::standard())
+        .time_source(aws_smithy_async::time::SystemTimeSource::new())
+        .region(
+            var("AWS_REGION")
+                .or_else(|| var("AWS_DEFAULT_REGION"))
+                .map(Region::new),
+        );
+    if let Some(sleep) = aws_smithy_async::rt::sleep::default_async_sleep() {
+        builder = builder.sleep_impl(sleep);
+    }
+    if let (Some(id), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+        builder = builder.credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            id,
+            secret,
+            var("AWS_SESSION_TOKEN"),
+            None,
+            "Environment",
+        )));
+    }
+    if let Some(url) = var("AWS_ENDPOINT_URL") {
+        builder = builder.endpoint_url(url);
+    }
+    builder.build()
+}
+
+/// Longest a cold start waits for [`warm_up`] (seconds).
+pub const WARM_UP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One warm-up call: the service's name and the call ([`Table::warm_up`], [`Kms::warm_up`],
+/// [`Sns::warm_up`], [`EventBus::warm_up`]).
+pub type WarmUp<'a> = (
+    &'static str,
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), PortError>> + Send + 'a>>,
+);
+
+/// Open, during the Lambda init phase, the connection (DNS, TCP, TLS) to each service the
+/// first invocation calls, so that it does not pay one handshake per service on the request
+/// path: one cheap read per service, all at once, at most [`WARM_UP_TIMEOUT`]. The SDK keeps
+/// the connections in its pool for the invocations that follow (an idle one is closed after
+/// 90 s; the next call opens it again, as without warm-up).
+///
+/// A failure (a missing permission, a slow service) is logged as a warning and changes
+/// nothing else: the invocation opens its connection itself. `AWS_WARM_UP=off` skips it (the
+/// benchmark measures both). Returns how many calls succeeded.
+pub async fn warm_up(calls: Vec<WarmUp<'_>>) -> usize {
+    if std::env::var("AWS_WARM_UP").is_ok_and(|v| v == "off") {
+        return 0;
+    }
+    let started = std::time::Instant::now();
+    let services: Vec<&'static str> = calls.iter().map(|(name, _)| *name).collect();
+    let all = futures_util::future::join_all(calls.into_iter().map(|(_, call)| call));
+    let results = match tokio::time::timeout(WARM_UP_TIMEOUT, all).await {
+        Ok(results) => results,
+        Err(_) => {
+            tracing::warn!(
+                ?services,
+                "warm-up took longer than 2 s: left to the first invocation"
+            );
+            return 0;
+        }
+    };
+    let mut ok = 0;
+    for (service, result) in services.iter().zip(results) {
+        match result {
+            Ok(()) => ok += 1,
+            Err(err) => {
+                tracing::warn!(service, error = %err, "warm-up call failed: the first invocation opens this connection")
+            }
+        }
+    }
+    tracing::debug!(
+        ok,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "connections warmed up"
+    );
+    ok
+}
+
+/// The HTTP client of the operators' tools: hyper with rustls on *ring* (HTTPS, and plain
+/// HTTP for a local endpoint), trusting the machine's certificate store (a company proxy's
+/// CA included). The SDK's default client uses aws-lc-rs, which adds about 1 MB to each
+/// function's zip for nothing Rappel needs (`make bench`, README "Performance").
 pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    https_client_trusting(aws_smithy_http_client::tls::TrustStore::default())
+}
+
+/// The root certificates of Amazon Trust Services (Amazon Root CA 1 to 4, and Starfield
+/// Services Root Certificate Authority - G2, which cross-signs them), the CAs of every AWS
+/// service endpoint (<https://www.amazontrust.com/repository/>), as Mozilla's store ships them
+/// (Debian `ca-certificates` 20230311). SHA-256 of Amazon Root CA 1:
+/// `8ecde6884f3d87b1125ba31ac3fcb13d7016de7f57cc904fe1cb97c6ae98196e`.
+pub const AMAZON_TRUST_SERVICES_ROOTS: &str = include_str!("amazon-trust-services.pem");
+
+/// The HTTP client of a Lambda function ([`sdk_config`]): [`https_client`]'s stack, trusting
+/// only [`AMAZON_TRUST_SERVICES_ROOTS`], plus the PEM file `AWS_CA_BUNDLE` names when set (an
+/// HTTPS emulator, a TLS-inspecting egress proxy). A function talks to AWS endpoints only:
+/// a smaller trust store than the operating system's ~140 roots, and 5 certificates to parse
+/// at cold start instead of the system bundle and its directory (a quarter of init's CPU,
+/// `make bench`). An unreadable `AWS_CA_BUNDLE` is logged and skipped.
+pub fn lambda_https_client(
+    ca_bundle: Option<&str>,
+) -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::TrustStore;
+    let mut trust =
+        TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS.as_bytes());
+    if let Some(path) = ca_bundle {
+        match std::fs::read(path) {
+            Ok(pem) => {
+                trust.add_pem_certificate(pem);
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "AWS_CA_BUNDLE cannot be read: trusting Amazon Trust Services only")
+            }
+        }
+    }
+    https_client_trusting(trust)
+}
+
+fn https_client_trusting(
+    trust: aws_smithy_http_client::tls::TrustStore,
+) -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     use aws_smithy_http_client::tls;
+    let context = tls::TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .expect("a TLS context without extra server names always builds");
     aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::Ring,
         ))
+        .tls_context(context)
         .build_https()
 }
 
@@ -175,22 +318,31 @@ where
 }
 
 /// Install the `tracing` subscriber once at cold start: JSON lines on Lambda (CloudWatch
-/// parses them), human-readable text elsewhere; level from `RUST_LOG` (default `info`).
+/// parses them), human-readable text elsewhere; levels from `RUST_LOG` as a list of
+/// `[target=]level` (`info`, `warn,rappel=debug`; default `info`). An unreadable `RUST_LOG`
+/// falls back to `info`. (Target and level directives only: `Targets`, without the regular
+/// expressions of `EnvFilter`, which cost 0.2 MB of code per function.)
 pub fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
+    let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref());
+    let builder = tracing_subscriber::fmt().with_target(false);
+    use tracing_subscriber::layer::SubscriberExt;
+    // Already installed (a test, the local stack): keep the first.
     let _ = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
-        builder
-            .json()
-            .with_current_span(false)
-            .without_time()
-            .try_init()
+        let fmt = builder.json().with_current_span(false).without_time();
+        tracing::subscriber::set_global_default(fmt.finish().with(filter))
     } else {
-        builder.with_writer(std::io::stderr).try_init()
+        let fmt = builder.with_writer(std::io::stderr);
+        tracing::subscriber::set_global_default(fmt.finish().with(filter))
     };
+}
+
+/// The levels `RUST_LOG` asks for (`None`, empty or unreadable: `info`).
+pub fn log_filter(rust_log: Option<&str>) -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    rust_log
+        .filter(|v| !v.trim().is_empty())
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
 }
 
 /// Clients for every adapter, from one SDK configuration.
@@ -229,6 +381,99 @@ pub fn event_bus(config: &SdkConfig, settings: &Settings) -> EventBus {
 mod tests {
     use super::*;
     use aws_sdk_dynamodb::config::{Credentials, Region};
+
+    #[test]
+    fn rust_log_sets_levels_per_target_and_defaults_to_info() {
+        use tracing::Level;
+        let info = log_filter(None);
+        assert!(info.would_enable("rappel", &Level::INFO));
+        assert!(!info.would_enable("rappel", &Level::DEBUG));
+        let custom = log_filter(Some("warn,rappel=debug"));
+        assert!(custom.would_enable("rappel::aws", &Level::DEBUG));
+        assert!(!custom.would_enable("hyper", &Level::INFO));
+        assert!(custom.would_enable("hyper", &Level::WARN));
+        // Unreadable: the default, never nothing.
+        assert!(log_filter(Some("rappel=loud")).would_enable("rappel", &Level::INFO));
+        assert!(log_filter(Some(" ")).would_enable("x", &Level::INFO));
+    }
+
+    #[test]
+    fn lambda_configuration_comes_from_the_environment() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let config = sdk_config_from(env(&[
+            ("AWS_REGION", "eu-west-3"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "token"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        ]));
+        assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-3"));
+        assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:5000"));
+        assert!(config.credentials_provider().is_some());
+        assert!(
+            config.sleep_impl().is_some(),
+            "retries and timeouts need a sleep"
+        );
+        assert_eq!(config.timeout_config(), Some(&timeouts()));
+        let fallback = sdk_config_from(env(&[
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+            ("AWS_REGION", ""),
+        ]));
+        assert_eq!(fallback.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert!(fallback.credentials_provider().is_none());
+        assert_eq!(fallback.endpoint_url(), None);
+    }
+
+    /// The roots a function trusts are the five of Amazon Trust Services, byte for byte as
+    /// the system's Mozilla store has them (when this machine has it).
+    #[test]
+    fn functions_trust_amazon_trust_services_roots() {
+        use base64::Engine;
+        let blocks: Vec<&str> = AMAZON_TRUST_SERVICES_ROOTS
+            .split("-----BEGIN CERTIFICATE-----")
+            .skip(1)
+            .map(|b| b.split("-----END CERTIFICATE-----").next().unwrap())
+            .collect();
+        assert_eq!(blocks.len(), 5);
+        let ders: Vec<Vec<u8>> = blocks
+            .iter()
+            .map(|b| {
+                let b64: String = b.split_whitespace().collect();
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .expect("base64 DER")
+            })
+            .collect();
+        use sha2::Digest;
+        let root_ca_1 = hex::encode(sha2::Sha256::digest(&ders[0]));
+        assert_eq!(
+            root_ca_1,
+            "8ecde6884f3d87b1125ba31ac3fcb13d7016de7f57cc904fe1cb97c6ae98196e"
+        );
+        let system = std::path::Path::new("/usr/share/ca-certificates/mozilla");
+        if system.is_dir() {
+            for name in [
+                "Amazon_Root_CA_1",
+                "Amazon_Root_CA_2",
+                "Amazon_Root_CA_3",
+                "Amazon_Root_CA_4",
+                "Starfield_Services_Root_Certificate_Authority_-_G2",
+            ] {
+                let pem = std::fs::read_to_string(system.join(format!("{name}.crt"))).unwrap();
+                assert!(AMAZON_TRUST_SERVICES_ROOTS.contains(pem.trim()), "{name}");
+            }
+        }
+        // Builds with and without an extra bundle (an unreadable one is skipped).
+        let _ = lambda_https_client(None);
+        let _ = lambda_https_client(Some("/nonexistent/bundle.pem"));
+    }
 
     #[test]
     fn every_operation_has_timeouts() {

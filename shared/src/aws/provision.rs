@@ -2,13 +2,13 @@
 //! (moto). On AWS, CloudFormation does this; this module is never called there.
 
 use crate::items::{EXPIRES_AT, GSI1, GSI1PK, GSI1SK, PK, SK};
-use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
     TimeToLiveSpecification,
 };
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+use aws_types::SdkConfig;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

@@ -149,6 +149,21 @@ impl Table {
         }
     }
 
+    /// Open the connection to DynamoDB at cold start ([`super::warm_up`]): a `GetItem` of a
+    /// key no item has (`WARM-UP`), projected on its key: half a read unit, nothing read.
+    pub async fn warm_up(&self) -> Result<(), PortError> {
+        self.client
+            .get_item()
+            .table_name(&self.name)
+            .key("PK", AttributeValue::S("WARM-UP".into()))
+            .key("SK", AttributeValue::S("WARM-UP".into()))
+            .projection_expression("PK")
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| sdk_error("dynamodb", e))
+    }
+
     /// Disable the account cache (admin tools and tests that change accounts).
     pub fn without_cache(mut self) -> Table {
         self.cache_ttl = Duration::ZERO;
