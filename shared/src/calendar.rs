@@ -304,7 +304,21 @@ impl HolidayZone {
 
     /// Whether `date` (a local calendar date) is a public holiday in this zone.
     pub fn is_holiday(self, date: NaiveDate) -> bool {
-        self.holidays(date.year()).iter().any(|&(d, _)| d == date)
+        // The last zone and year asked on this thread, kept: deciding a call asks the same
+        // ones for every day it looks at (the hot path computed them each time: `make bench`).
+        thread_local! {
+            static LAST: std::cell::RefCell<Option<(HolidayZone, i32, Vec<NaiveDate>)>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        LAST.with_borrow_mut(|last| {
+            let year = date.year();
+            if !matches!(last, Some((zone, y, _)) if *zone == self && *y == year) {
+                let days = self.holidays(year).into_iter().map(|(d, _)| d).collect();
+                *last = Some((self, year, days));
+            }
+            last.as_ref()
+                .is_some_and(|(_, _, days)| days.contains(&date))
+        })
     }
 }
 

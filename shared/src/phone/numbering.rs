@@ -13,10 +13,11 @@
 //! releases old. Only what Rappel needs is here: no formatting, no carrier or geocoding data,
 //! no alpha numbers, no extensions (callers are `+DIGITS` or `DIGITS` by the time they arrive).
 //!
-//! Patterns are compiled once per territory, on first use, into anchored regexes.
+//! Patterns are compiled once per territory, on first use, into anchored regexes matched by
+//! the `regex` crate's lazy DFA, ASCII only (`\d` is `[0-9]`, as in libphonenumber).
 
 use super::metadata::{COUNT, TERRITORIES};
-use regex_lite::Regex;
+use regex::Regex;
 use std::sync::OnceLock;
 
 /// A number type's pattern in a territory (libphonenumber `PhoneNumberDesc`).
@@ -196,10 +197,11 @@ fn compiled(i: usize) -> &'static Compiled {
 /// `pattern` anchored at the start, and at the end too when `whole`. Metadata patterns are
 /// checked by `tests::every_pattern_compiles`, so a failure here is a build defect.
 fn anchored(pattern: &str, whole: bool) -> Regex {
+    // `(?-u)`: ASCII classes (the crate is built without Unicode tables).
     let source = if whole {
-        format!("^(?:{pattern})$")
+        format!("^(?-u:{pattern})$")
     } else {
-        format!("^(?:{pattern})")
+        format!("^(?-u:{pattern})")
     };
     Regex::new(&source).expect("libphonenumber metadata pattern compiles")
 }

@@ -36,7 +36,6 @@
 use super::*;
 use crate::call::{CallStatus, Direction};
 use hmac::{Hmac, Mac};
-use serde_json::{Map, Value};
 use sha2::Sha256;
 
 /// Header carrying the signing time, Unix seconds (lower-case, as in [`WebhookRequest`]).
@@ -129,12 +128,9 @@ impl Provider for Generic {
     /// Errors: [`WebhookError::Malformed`] naming the offending field or the JSON syntax
     /// position; messages are Rappel's own and never contain a submitted value.
     fn parse(&self, req: &WebhookRequest<'_>) -> Result<Option<CallEvent>, WebhookError> {
-        let value: Value = json_body(req.body)?;
-        let Value::Object(obj) = value else {
-            return Err(malformed("body must be a JSON object"));
-        };
+        let body: Payload<'_> = json_object(req.body)?;
 
-        let call_id = required_str(&obj, "call_id")?;
+        let call_id = required_str(&body.call_id, "call_id")?;
         let n = call_id.chars().count();
         if n == 0 || n > MAX_CALL_ID_CHARS {
             return Err(malformed(format!(
@@ -144,14 +140,14 @@ impl Provider for Generic {
         if call_id.chars().any(char::is_control) {
             return Err(malformed("call_id must not contain control characters"));
         }
-        let direction = match required_str(&obj, "direction")? {
+        let direction = match required_str(&body.direction, "direction")? {
             "inbound" => Direction::Inbound,
             "outbound" => Direction::Outbound,
             _ => {
                 return Err(malformed(r#"direction must be "inbound" or "outbound""#));
             }
         };
-        let word = required_str(&obj, "status")?;
+        let word = required_str(&body.status, "status")?;
         let status = match word {
             "answered" => Some(CallStatus::Answered),
             "no_answer" => Some(CallStatus::NoAnswer),
@@ -168,27 +164,20 @@ impl Provider for Generic {
                 ));
             }
         };
-        let from = party(&obj, "from")?;
-        let to = party(&obj, "to")?;
-        let started_at =
-            instant(&obj, "started_at")?.ok_or_else(|| malformed("started_at is required"))?;
-        let ended_at = instant(&obj, "ended_at")?;
+        let from = party(&body.from, "from")?;
+        let to = party(&body.to, "to")?;
+        let started_at = instant(&body.started_at, "started_at")?
+            .ok_or_else(|| malformed("started_at is required"))?;
+        let ended_at = instant(&body.ended_at, "ended_at")?;
         if ended_at.is_some_and(|e| e < started_at) {
             return Err(malformed("ended_at is before started_at"));
         }
-        let ring_seconds = match obj.get("ring_seconds") {
-            None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => match n.as_u64() {
-                Some(v) => {
-                    Some(u32::try_from(v).map_err(|_| malformed("ring_seconds is out of range"))?)
-                }
-                None => {
-                    return Err(malformed("ring_seconds must be a non-negative integer"));
-                }
-            },
-            Some(_) => {
-                return Err(malformed("ring_seconds must be a non-negative integer"));
+        let ring_seconds = match body.ring_seconds {
+            Json::Absent | Json::Null => None,
+            Json::Uint(v) => {
+                Some(u32::try_from(v).map_err(|_| malformed("ring_seconds is out of range"))?)
             }
+            _ => return Err(malformed("ring_seconds must be a non-negative integer")),
         };
 
         let Some(status) = status else {
@@ -237,37 +226,58 @@ fn mac(secret: &str, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
     mac
 }
 
-fn required_str<'v>(obj: &'v Map<String, Value>, field: &str) -> Result<&'v str, WebhookError> {
-    match obj.get(field) {
-        Some(Value::String(s)) => Ok(s),
-        None | Some(Value::Null) => Err(malformed(format!("{field} is required"))),
-        Some(_) => Err(malformed(format!("{field} must be a string"))),
+/// The body's fields (module docs), each as whatever JSON it holds.
+#[derive(serde::Deserialize)]
+struct Payload<'a> {
+    #[serde(default, borrow)]
+    call_id: Json<'a>,
+    #[serde(default, borrow)]
+    direction: Json<'a>,
+    #[serde(default, borrow)]
+    status: Json<'a>,
+    #[serde(default, borrow)]
+    from: Json<'a>,
+    #[serde(default, borrow)]
+    to: Json<'a>,
+    #[serde(default, borrow)]
+    started_at: Json<'a>,
+    #[serde(default, borrow)]
+    ended_at: Json<'a>,
+    #[serde(default, borrow)]
+    ring_seconds: Json<'a>,
+}
+
+fn required_str<'v>(value: &'v Json<'_>, field: &str) -> Result<&'v str, WebhookError> {
+    match value {
+        Json::Str(s) => Ok(s),
+        Json::Absent | Json::Null => Err(malformed(format!("{field} is required"))),
+        _ => Err(malformed(format!("{field} must be a string"))),
     }
 }
 
-/// `from` / `to`: required key, string or `null` (→ `""`), at most [`MAX_PARTY_CHARS`].
-fn party(obj: &Map<String, Value>, field: &str) -> Result<String, WebhookError> {
-    match obj.get(field) {
-        Some(Value::String(s)) if s.chars().count() <= MAX_PARTY_CHARS => Ok(s.clone()),
-        Some(Value::String(_)) => Err(malformed(format!(
+/// A party: a string of at most [`MAX_PARTY_CHARS`] characters, or `null` (`""`).
+fn party(value: &Json<'_>, field: &str) -> Result<String, WebhookError> {
+    match value {
+        Json::Str(s) if s.chars().count() <= MAX_PARTY_CHARS => Ok(s.clone().into_owned()),
+        Json::Str(_) => Err(malformed(format!(
             "{field} must be at most {MAX_PARTY_CHARS} characters"
         ))),
-        Some(Value::Null) => Ok(String::new()),
-        None => Err(malformed(format!(
+        Json::Null => Ok(String::new()),
+        Json::Absent => Err(malformed(format!(
             "{field} is required (use null when unknown)"
         ))),
-        Some(_) => Err(malformed(format!("{field} must be a string or null"))),
+        _ => Err(malformed(format!("{field} must be a string or null"))),
     }
 }
 
 /// An optional RFC 3339 instant (absent or `null` → `None`).
-fn instant(obj: &Map<String, Value>, field: &str) -> Result<Option<DateTime<Utc>>, WebhookError> {
-    match obj.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
+fn instant(value: &Json<'_>, field: &str) -> Result<Option<DateTime<Utc>>, WebhookError> {
+    match value {
+        Json::Absent | Json::Null => Ok(None),
+        Json::Str(s) => DateTime::parse_from_rfc3339(s)
             .map(|t| Some(t.with_timezone(&Utc)))
             .map_err(|_| malformed(format!("{field} must be an RFC 3339 date-time"))),
-        Some(_) => Err(malformed(format!("{field} must be an RFC 3339 date-time"))),
+        _ => Err(malformed(format!("{field} must be an RFC 3339 date-time"))),
     }
 }
 

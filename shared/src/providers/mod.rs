@@ -219,6 +219,104 @@ pub(crate) fn json_body(body: &[u8]) -> Result<serde_json::Value, WebhookError> 
     })
 }
 
+/// One field of a JSON payload read into a typed struct ([`json_object`]): whatever JSON it
+/// holds, kept as its kind, so that the adapter writes its own error ("`from` must be a string
+/// or null") and serde never writes one quoting the value it refused. Strings are borrowed
+/// from the body unless they hold escapes.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) enum Json<'a> {
+    /// The field is not in the object (`#[serde(default)]`).
+    #[default]
+    Absent,
+    Null,
+    Str(std::borrow::Cow<'a, str>),
+    /// A non-negative integer.
+    Uint(u64),
+    /// Anything else: a negative or fractional number, a boolean, an array, an object.
+    Other,
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Json<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Json<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Json<'de>, E> {
+                Ok(Json::Str(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Json<'de>, E> {
+                Ok(Json::Str(std::borrow::Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Json<'de>, E> {
+                Ok(Json::Str(std::borrow::Cow::Owned(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Json<'de>, E> {
+                Ok(Json::Uint(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Json<'de>, E> {
+                Ok(u64::try_from(v).map_or(Json::Other, Json::Uint))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Json<'de>, E> {
+                Ok(Json::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Json<'de>, E> {
+                Ok(Json::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Json<'de>, E> {
+                Ok(Json::Null)
+            }
+            fn visit_none<E>(self) -> Result<Json<'de>, E> {
+                Ok(Json::Null)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Json<'de>, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Json::Other)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Json<'de>, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Json::Other)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// The body, a JSON object, read into `T` (a struct of [`Json`] fields, each
+/// `#[serde(default)]`), borrowing from `body`: no tree of values is built.
+///
+/// Errors ([`WebhookError::Malformed`], never quoting the body): `body must be a JSON object`
+/// when it is valid JSON of another kind; `body is not valid JSON (line L, column C)` when it
+/// is not JSON, or an object names a field twice (ambiguous: refused rather than guessed).
+pub(crate) fn json_object<'a, T: serde::Deserialize<'a>>(
+    body: &'a [u8],
+) -> Result<T, WebhookError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        // Not an object: say whether it is JSON at all, as `json_body` does.
+        json_body(body)?;
+        return Err(malformed("body must be a JSON object"));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        malformed(format!(
+            "body is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
 /// Form parameters of a form-encoded webhook (Twilio, Plivo), by name; the first occurrence
 /// of a name wins.
 pub(crate) struct Params<'a>(

@@ -4,7 +4,7 @@
 use super::*;
 use http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
 const SECRET: &str = "whsec_test_0123456789";
 
@@ -605,4 +605,57 @@ fn is_known_message(m: &str) -> bool {
         known.push(format!("{f} must be an RFC 3339 date-time"));
     }
     known.iter().any(|k| k == m)
+}
+
+// ---- typed payload (providers::json_object) ---------------------------------------------
+
+#[test]
+fn a_field_named_twice_is_refused_without_quoting_it() {
+    let body = br#"{"call_id":"c1","direction":"inbound","status":"no_answer","from":"+33600000101","from":"+33600000102","to":null,"started_at":"2025-03-04T10:59:12Z"}"#;
+    let Err(WebhookError::Malformed(m)) = parse_bytes(body) else {
+        panic!("a repeated field must be refused");
+    };
+    assert!(
+        m.starts_with("body is not valid JSON (line 1, column "),
+        "{m}"
+    );
+    assert!(!m.contains("3360000010"), "{m}");
+}
+
+#[test]
+fn json_of_another_kind_is_not_an_object() {
+    for body in [
+        &b"[1, 2]"[..],
+        b"\"+33600000101\"",
+        b"33600000101",
+        b"  null",
+        b"true",
+    ] {
+        match parse_bytes(body) {
+            Err(WebhookError::Malformed(m)) => assert_eq!(m, "body must be a JSON object"),
+            other => panic!("{other:?}"),
+        }
+    }
+    match parse_bytes(b"[1, ") {
+        Err(WebhookError::Malformed(m)) => assert!(m.starts_with("body is not valid JSON"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn escaped_strings_and_nested_unknown_fields_are_read() {
+    // An escape makes serde hand over an owned string; unknown fields of any shape are skipped.
+    let body = br#"{"extra":{"a":[1,{"b":null}]},"call_id":"c\u002d1","direction":"inbound","status":"no_answer","from":"\u002b33600000101","to":null,"started_at":"2025-03-04T10:59:12Z","ring_seconds":0}"#;
+    let event = parse_bytes(body).unwrap().unwrap();
+    assert_eq!(event.call_id, "c-1");
+    assert_eq!(event.from, "+33600000101");
+    assert_eq!(event.to, "");
+    assert_eq!(event.ring_seconds, Some(0));
+    // Negative and fractional numbers are not non-negative integers.
+    for v in [json!(-1), json!(1.5), json!(true), json!([]), json!({})] {
+        assert_eq!(
+            err_of(&with("ring_seconds", v)),
+            "ring_seconds must be a non-negative integer"
+        );
+    }
 }
