@@ -201,7 +201,21 @@ pub fn classify(raw: &str, default_region: &str) -> Caller {
         return Caller::Invalid;
     }
 
-    let region = numbering::region_index(default_region.trim().to_ascii_uppercase().as_str());
+    // Upper-cased on the stack (region ids are two ASCII letters): no allocation per call.
+    let region = {
+        let id = default_region.trim();
+        let mut upper = [0u8; 3];
+        match id.as_bytes() {
+            bytes if bytes.len() <= upper.len() && bytes.is_ascii() => {
+                upper[..bytes.len()].copy_from_slice(bytes);
+                upper.make_ascii_uppercase();
+                std::str::from_utf8(&upper[..bytes.len()])
+                    .ok()
+                    .and_then(numbering::region_index)
+            }
+            _ => None,
+        }
+    };
     let international = || parse_valid(&digits, true, region);
     let national = || parse_valid(&digits, false, region);
     let number = if plus {

@@ -17,7 +17,7 @@
 //! the `regex` crate's lazy DFA, ASCII only (`\d` is `[0-9]`, as in libphonenumber).
 
 use super::metadata::{COUNT, TERRITORIES};
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use std::sync::OnceLock;
 
 /// A number type's pattern in a territory (libphonenumber `PhoneNumberDesc`).
@@ -156,10 +156,11 @@ pub fn is_calling_code(code: u16) -> bool {
 /// A territory's patterns, compiled.
 struct Compiled {
     general: Regex,
-    /// In [`SPECIAL_TYPES`] order.
-    special: [Option<Regex>; 8],
-    fixed_line: Option<Regex>,
-    mobile: Option<Regex>,
+    /// The type patterns (general, special types, fixed line, mobile) in one set, matched in
+    /// one pass ([`number_type`]); [`TYPE_SLOTS`] order, absent types left out.
+    types: RegexSet,
+    /// Each slot's index in `types`, `None` for a type the territory does not have.
+    slots: [Option<usize>; TYPE_SLOTS],
     /// Prefix matchers (anchored at the start only).
     leading_digits: Option<Regex>,
     national_prefix_for_parsing: Option<Regex>,
@@ -171,22 +172,19 @@ fn compiled(i: usize) -> &'static Compiled {
     static COMPILED: [OnceLock<Compiled>; COUNT] = [const { OnceLock::new() }; COUNT];
     COMPILED[i].get_or_init(|| {
         let t = &TERRITORIES[i];
-        let whole = |d: &Option<Desc>| d.as_ref().map(|d| anchored(d.pattern, true));
         let prefix = |p: Option<&str>| p.map(|p| anchored(p, false));
+        let mut slots = [None; TYPE_SLOTS];
+        let mut sources = Vec::new();
+        for (slot, desc) in type_descs(t).into_iter().enumerate() {
+            if let Some(desc) = desc {
+                slots[slot] = Some(sources.len());
+                sources.push(anchored_source(desc.pattern, true));
+            }
+        }
         Compiled {
+            types: RegexSet::new(&sources).expect("libphonenumber metadata patterns compile"),
+            slots,
             general: anchored(t.general.pattern, true),
-            special: [
-                whole(&t.premium_rate),
-                whole(&t.toll_free),
-                whole(&t.shared_cost),
-                whole(&t.voip),
-                whole(&t.personal_number),
-                whole(&t.pager),
-                whole(&t.uan),
-                whole(&t.voicemail),
-            ],
-            fixed_line: whole(&t.fixed_line),
-            mobile: whole(&t.mobile),
             leading_digits: prefix(t.leading_digits),
             national_prefix_for_parsing: prefix(t.national_prefix_for_parsing),
             international_prefix: prefix(t.international_prefix),
@@ -197,13 +195,40 @@ fn compiled(i: usize) -> &'static Compiled {
 /// `pattern` anchored at the start, and at the end too when `whole`. Metadata patterns are
 /// checked by `tests::every_pattern_compiles`, so a failure here is a build defect.
 fn anchored(pattern: &str, whole: bool) -> Regex {
-    // `(?-u)`: ASCII classes (the crate is built without Unicode tables).
-    let source = if whole {
+    Regex::new(&anchored_source(pattern, whole)).expect("libphonenumber metadata pattern compiles")
+}
+
+/// The source of [`anchored`]. `(?-u)`: ASCII classes (the crate is built without Unicode
+/// tables).
+fn anchored_source(pattern: &str, whole: bool) -> String {
+    if whole {
         format!("^(?-u:{pattern})$")
     } else {
         format!("^(?-u:{pattern})")
-    };
-    Regex::new(&source).expect("libphonenumber metadata pattern compiles")
+    }
+}
+
+/// Slots of a territory's type patterns: general, the 8 [`SPECIAL_TYPES`], fixed line, mobile.
+const TYPE_SLOTS: usize = 11;
+const GENERAL: usize = 0;
+const FIXED_LINE: usize = 9;
+const MOBILE: usize = 10;
+
+fn type_descs(t: &Territory) -> [Option<&Desc>; TYPE_SLOTS] {
+    let special = t.descs_special();
+    [
+        Some(&t.general),
+        special[0].as_ref(),
+        special[1].as_ref(),
+        special[2].as_ref(),
+        special[3].as_ref(),
+        special[4].as_ref(),
+        special[5].as_ref(),
+        special[6].as_ref(),
+        special[7].as_ref(),
+        t.fixed_line.as_ref(),
+        t.mobile.as_ref(),
+    ]
 }
 
 impl Territory {
@@ -221,45 +246,36 @@ impl Territory {
     }
 }
 
-/// `isNumberMatchingDesc`: a possible length of the type (when it lists any), and the whole
-/// number matches the type's pattern.
-fn matches(desc: Option<&Desc>, re: Option<&Regex>, national: &str) -> bool {
-    match (desc, re) {
-        (Some(desc), Some(re)) => {
-            (desc.lengths.is_empty() || desc.lengths.contains(&(national.len() as u8)))
-                && re.is_match(national)
-        }
-        _ => false,
-    }
-}
-
 /// `getNumberTypeHelper`: the type of national significant number `national` in territory `i`.
+/// Every type pattern is matched in one pass of the territory's set; each type then also needs
+/// one of its possible lengths (`isNumberMatchingDesc`), in the reference's order.
 fn number_type(i: usize, national: &str) -> NumberType {
     let t = &TERRITORIES[i];
     let c = compiled(i);
-    if !matches(Some(&t.general), Some(&c.general), national) {
+    let matched = c.types.matches(national);
+    let descs = type_descs(t);
+    let is = |slot: usize| match (descs[slot], c.slots[slot]) {
+        (Some(desc), Some(at)) => {
+            (desc.lengths.is_empty() || desc.lengths.contains(&(national.len() as u8)))
+                && matched.matched(at)
+        }
+        _ => false,
+    };
+    if !is(GENERAL) {
         return NumberType::Unknown;
     }
-    for ((kind, desc), re) in SPECIAL_TYPES
-        .iter()
-        .zip(t.descs_special())
-        .zip(c.special.iter())
-    {
-        if matches(desc.as_ref(), re.as_ref(), national) {
+    for (n, kind) in SPECIAL_TYPES.iter().enumerate() {
+        if is(1 + n) {
             return *kind;
         }
     }
-    if matches(t.fixed_line.as_ref(), c.fixed_line.as_ref(), national) {
-        if t.same_mobile_and_fixed_line_pattern
-            || matches(t.mobile.as_ref(), c.mobile.as_ref(), national)
-        {
+    if is(FIXED_LINE) {
+        if t.same_mobile_and_fixed_line_pattern || is(MOBILE) {
             return NumberType::FixedLineOrMobile;
         }
         return NumberType::FixedLine;
     }
-    if !t.same_mobile_and_fixed_line_pattern
-        && matches(t.mobile.as_ref(), c.mobile.as_ref(), national)
-    {
+    if !t.same_mobile_and_fixed_line_pattern && is(MOBILE) {
         return NumberType::Mobile;
     }
     NumberType::Unknown

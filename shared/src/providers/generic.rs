@@ -99,11 +99,22 @@ impl Provider for Generic {
                 "X-Rappel-Timestamp outside the tolerance",
             ));
         }
-        let given: Vec<Vec<u8>> = signatures
+        // Hex entries, decoded on the stack: an HMAC-SHA256 is 32 bytes, an entry of another
+        // length is kept as one that cannot match (`None`); what is not hex is ignored.
+        let given: Vec<Option<[u8; 32]>> = signatures
             .split(',')
             .take(MAX_SIGNATURES)
             .filter_map(|entry| entry.trim().strip_prefix("v1="))
-            .filter_map(|h| hex::decode(h).ok())
+            .filter_map(|h| {
+                let mut sig = [0u8; 32];
+                match hex::decode_to_slice(h, &mut sig) {
+                    Ok(()) => Some(Some(sig)),
+                    Err(hex::FromHexError::InvalidStringLength) if h.len() % 2 == 0 => {
+                        h.bytes().all(|b| b.is_ascii_hexdigit()).then_some(None)
+                    }
+                    Err(_) => None,
+                }
+            })
             .collect();
         if given.is_empty() {
             return Err(WebhookError::Unauthorized(
@@ -114,7 +125,7 @@ impl Provider for Generic {
         any_secret_matches(&secrets, "X-Rappel-Signature does not match", |secret| {
             // `verify_slice` compares in constant time; every entry is tried.
             given.iter().fold(false, |ok, sig| {
-                ok | mac(secret, ts, req.body).verify_slice(sig).is_ok()
+                ok | sig.is_some_and(|sig| mac(secret, ts, req.body).verify_slice(&sig).is_ok())
             })
         })
     }

@@ -225,6 +225,38 @@ fn missing_or_malformed_headers_are_unauthorized() {
             "{bad_sig:?}"
         );
     }
+    // Hex of another length than an HMAC-SHA256 is a signature that does not match; the right
+    // one after it still verifies.
+    let good = full
+        .get(SIGNATURE_HEADER)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    for (sig, expected) in [
+        (
+            "v1=abcd".to_string(),
+            Err(WebhookError::Unauthorized(
+                "X-Rappel-Signature does not match",
+            )),
+        ),
+        (
+            "v1=zz".to_string(),
+            Err(WebhookError::Unauthorized(
+                "no v1 signature in X-Rappel-Signature",
+            )),
+        ),
+        (format!("v1=abcd,{good}"), Ok(())),
+        (format!("v1={}00,{good}", &good[3..]), Ok(())),
+    ] {
+        let mut h = full.clone();
+        h.insert(SIGNATURE_HEADER, HeaderValue::from_str(&sig).unwrap());
+        assert_eq!(
+            verify_with(&h, body.as_bytes(), &[SECRET]),
+            expected,
+            "{sig}"
+        );
+    }
 }
 
 // ---- parse ----------------------------------------------------------------------------
