@@ -73,15 +73,18 @@ impl Provider for Generic {
     /// timestamp is outside the tolerance, no usable secret is configured, or nothing matches.
     fn verify(&self, req: &WebhookRequest<'_>, secrets: &[&str]) -> Result<(), WebhookError> {
         const UNREADABLE: &str = "malformed X-Rappel-* header";
+        // Names parsed once, at compile time (the generic webhook is the hot path's baseline).
+        static TIMESTAMP: http::HeaderName = http::HeaderName::from_static(TIMESTAMP_HEADER);
+        static SIGNATURE: http::HeaderName = http::HeaderName::from_static(SIGNATURE_HEADER);
         let timestamp = header(
             req,
-            TIMESTAMP_HEADER,
+            &TIMESTAMP,
             "missing X-Rappel-Timestamp header",
             UNREADABLE,
         )?;
         let signatures = header(
             req,
-            SIGNATURE_HEADER,
+            &SIGNATURE,
             "missing X-Rappel-Signature header",
             UNREADABLE,
         )?;

@@ -153,11 +153,12 @@ pub(crate) fn malformed(msg: impl Into<String>) -> WebhookError {
     WebhookError::Malformed(msg.into())
 }
 
-/// Request header `name` (lower-case) as text. Errors ([`WebhookError::Unauthorized`]):
+/// Request header `name` (lower-case text, or a [`http::HeaderName`]: a constant one is
+/// looked up without parsing the name again) as text. Errors ([`WebhookError::Unauthorized`]):
 /// `missing` when absent, `unreadable` when not visible ASCII.
 pub(crate) fn header<'r>(
     req: &'r WebhookRequest<'_>,
-    name: &str,
+    name: impl http::header::AsHeaderName,
     missing: &'static str,
     unreadable: &'static str,
 ) -> Result<&'r str, WebhookError> {
