@@ -2,7 +2,7 @@
 //! when a call ends (route `/webhooks/generic/{account_id}`). The contract is Rappel's; it is
 //! published in `openapi/webhooks.yaml`.
 //!
-//! Body (`application/json`, unknown fields ignored):
+//! Body (`application/json`, unknown fields ignored, a field named twice refused):
 //!
 //! | field | type | |
 //! |---|---|---|
