@@ -36,11 +36,15 @@ async fn endpoint() -> (u16, String) {
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         loop {
-            let Ok((tcp, _)) = listener.accept().await else { return };
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
                 // A client that does not trust the certificate ends the handshake here.
-                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
                 let mut buf = vec![0u8; 16 * 1024];
                 let _ = tls.read(&mut buf).await;
                 let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"no such table"}"#;
@@ -65,7 +69,9 @@ fn client(port: u16, ca_bundle: Option<&str>) -> aws_sdk_dynamodb::Client {
         ("AWS_CA_BUNDLE", ca_bundle.unwrap_or_default().to_string()),
     ];
     let config = rappel::aws::sdk_config_from(|name| {
-        vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
     });
     aws_sdk_dynamodb::Client::new(&config)
 }
@@ -77,7 +83,10 @@ async fn describe(client: &aws_sdk_dynamodb::Client) -> String {
         .send()
         .await
         .expect_err("the endpoint never answers a table");
-    format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&err))
+    format!(
+        "{}",
+        aws_smithy_types::error::display::DisplayErrorContext(&err)
+    )
 }
 
 #[tokio::test]

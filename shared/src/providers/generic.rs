@@ -104,21 +104,26 @@ impl Provider for Generic {
         }
         // Hex entries, decoded on the stack: an HMAC-SHA256 is 32 bytes, an entry of another
         // length is kept as one that cannot match (`None`); what is not hex is ignored.
-        let given: Vec<Option<[u8; 32]>> = signatures
+        let mut given = [None::<[u8; 32]>; MAX_SIGNATURES];
+        let mut count = 0;
+        for h in signatures
             .split(',')
             .take(MAX_SIGNATURES)
             .filter_map(|entry| entry.trim().strip_prefix("v1="))
-            .filter_map(|h| {
-                let mut sig = [0u8; 32];
-                match hex::decode_to_slice(h, &mut sig) {
-                    Ok(()) => Some(Some(sig)),
-                    Err(hex::FromHexError::InvalidStringLength) if h.len() % 2 == 0 => {
-                        h.bytes().all(|b| b.is_ascii_hexdigit()).then_some(None)
-                    }
-                    Err(_) => None,
+        {
+            let mut sig = [0u8; 32];
+            given[count] = match hex::decode_to_slice(h, &mut sig) {
+                Ok(()) => Some(sig),
+                Err(hex::FromHexError::InvalidStringLength)
+                    if h.len() % 2 == 0 && h.bytes().all(|b| b.is_ascii_hexdigit()) =>
+                {
+                    None
                 }
-            })
-            .collect();
+                Err(_) => continue,
+            };
+            count += 1;
+        }
+        let given = &given[..count];
         if given.is_empty() {
             return Err(WebhookError::Unauthorized(
                 "no v1 signature in X-Rappel-Signature",

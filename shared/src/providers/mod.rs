@@ -177,11 +177,16 @@ pub(crate) fn within_tolerance(signed_at: i64, now: DateTime<Utc>, tolerance: u6
 
 /// The secrets worth trying, the non-empty ones (an empty HMAC key or token must never
 /// authenticate anything), or `Unauthorized(none_configured)`.
-pub(crate) fn usable_secrets<'s>(
-    secrets: &[&'s str],
+pub(crate) fn usable_secrets<'a, 's>(
+    secrets: &'a [&'s str],
     none_configured: &'static str,
-) -> Result<Vec<&'s str>, WebhookError> {
-    let usable: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
+) -> Result<std::borrow::Cow<'a, [&'s str]>, WebhookError> {
+    // Usually every secret is set: borrowed as is, nothing allocated on the hot path.
+    let usable: std::borrow::Cow<'a, [&'s str]> = if secrets.iter().all(|s| !s.is_empty()) {
+        std::borrow::Cow::Borrowed(secrets)
+    } else {
+        secrets.iter().copied().filter(|s| !s.is_empty()).collect()
+    };
     if usable.is_empty() {
         Err(WebhookError::Unauthorized(none_configured))
     } else {
