@@ -108,8 +108,31 @@ async fn only_amazon_roots_are_trusted_unless_a_bundle_adds_a_ca() {
     let reached = describe(&client(port, Some(bundle.to_str().unwrap()))).await;
     assert!(reached.contains("ResourceNotFoundException"), "{reached}");
 
-    // An unreadable bundle is skipped (logged): Amazon roots only, as before.
-    let missing = describe(&client(port, Some("/nonexistent/ca.pem"))).await;
-    assert!(missing.contains("UnknownIssuer"), "{missing}");
+    // A bundle that cannot be used is skipped whole (logged), never a crash: unreadable,
+    // broken PEM, no certificate in it (a DER file), a block that is no certificate.
+    let mut bad = vec!["/nonexistent/ca.pem".to_string()];
+    for (name, content) in [
+        (
+            "broken.pem",
+            b"-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n".to_vec(),
+        ),
+        ("ca.der", ca_pem.replace("-----", "").into_bytes()),
+        (
+            "short.pem",
+            b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_vec(),
+        ),
+        (
+            "half.pem",
+            [ca_pem.as_bytes(), b"-----BEGIN CERTIFICATE-----\nAAAA\n"].concat(),
+        ),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, content).unwrap();
+        bad.push(path.to_str().unwrap().to_string());
+    }
+    for bundle in &bad {
+        let refused = describe(&client(port, Some(bundle))).await;
+        assert!(refused.contains("UnknownIssuer"), "{bundle}: {refused}");
+    }
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -2,7 +2,7 @@
 //! when a call ends (route `/webhooks/generic/{account_id}`). The contract is Rappel's; it is
 //! published in `openapi/webhooks.yaml`.
 //!
-//! Body (`application/json`, unknown fields ignored, a field named twice refused):
+//! Body (`application/json`, unknown fields ignored, one of these fields named twice refused):
 //!
 //! | field | type | |
 //! |---|---|---|
@@ -246,24 +246,63 @@ fn mac(secret: &str, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
 }
 
 /// The body's fields (module docs), each as whatever JSON it holds.
-#[derive(serde::Deserialize)]
+#[derive(Default)]
 struct Payload<'a> {
-    #[serde(default, borrow)]
     call_id: Json<'a>,
-    #[serde(default, borrow)]
     direction: Json<'a>,
-    #[serde(default, borrow)]
     status: Json<'a>,
-    #[serde(default, borrow)]
     from: Json<'a>,
-    #[serde(default, borrow)]
     to: Json<'a>,
-    #[serde(default, borrow)]
     started_at: Json<'a>,
-    #[serde(default, borrow)]
     ended_at: Json<'a>,
-    #[serde(default, borrow)]
     ring_seconds: Json<'a>,
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Payload<'a> {
+    /// A JSON object: its fields into their slots, every other value read (and so checked) as
+    /// [`Json`]. One of its fields named twice is an error (a custom serde error, which
+    /// [`json_object`] reports by position only).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Payload<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Payload<'de>, A::Error> {
+                let mut p = Payload::default();
+                while let Some(key) = map.next_key::<Json<'de>>()? {
+                    let Json::Str(name) = key else {
+                        map.next_value::<Json<'de>>()?;
+                        continue;
+                    };
+                    let slot = match name.as_ref() {
+                        "call_id" => &mut p.call_id,
+                        "direction" => &mut p.direction,
+                        "status" => &mut p.status,
+                        "from" => &mut p.from,
+                        "to" => &mut p.to,
+                        "started_at" => &mut p.started_at,
+                        "ended_at" => &mut p.ended_at,
+                        "ring_seconds" => &mut p.ring_seconds,
+                        _ => {
+                            map.next_value::<Json<'de>>()?;
+                            continue;
+                        }
+                    };
+                    if *slot != Json::Absent {
+                        return Err(serde::de::Error::custom("a field is named twice"));
+                    }
+                    *slot = map.next_value()?;
+                }
+                Ok(p)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
 }
 
 fn required_str<'v>(value: &'v Json<'_>, field: &str) -> Result<&'v str, WebhookError> {

@@ -277,21 +277,21 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Json<'a> {
             fn visit_none<E>(self) -> Result<Json<'de>, E> {
                 Ok(Json::Null)
             }
+            // Nested values are read as `Json` too, not skipped: serde_json then checks them as
+            // it checks any value (UTF-8, escapes, number range, nesting depth), so a body is
+            // refused for what a `serde_json::Value` would refuse.
             fn visit_seq<A: serde::de::SeqAccess<'de>>(
                 self,
                 mut seq: A,
             ) -> Result<Json<'de>, A::Error> {
-                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                while seq.next_element::<Json<'de>>()?.is_some() {}
                 Ok(Json::Other)
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
                 mut map: A,
             ) -> Result<Json<'de>, A::Error> {
-                while map
-                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
-                    .is_some()
-                {}
+                while map.next_entry::<Json<'de>, Json<'de>>()?.is_some() {}
                 Ok(Json::Other)
             }
         }
@@ -299,12 +299,14 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Json<'a> {
     }
 }
 
-/// The body, a JSON object, read into `T` (a struct of [`Json`] fields, each
-/// `#[serde(default)]`), borrowing from `body`: no tree of values is built.
+/// The body, a JSON object, read into `T` (a struct of [`Json`] fields whose `visit_map`
+/// reads every other value as [`Json`] too), borrowing from `body`: no tree of values is
+/// built, and nothing a `serde_json::Value` would refuse is accepted.
 ///
 /// Errors ([`WebhookError::Malformed`], never quoting the body): `body must be a JSON object`
 /// when it is valid JSON of another kind; `body is not valid JSON (line L, column C)` when it
-/// is not JSON, or an object names a field twice (ambiguous: refused rather than guessed).
+/// is not JSON, or `T` refuses it (a field of its own named twice: ambiguous, refused rather
+/// than guessed).
 pub(crate) fn json_object<'a, T: serde::Deserialize<'a>>(
     body: &'a [u8],
 ) -> Result<T, WebhookError> {

@@ -691,3 +691,37 @@ fn escaped_strings_and_nested_unknown_fields_are_read() {
         );
     }
 }
+
+/// What a `serde_json::Value` refuses anywhere in the body is refused here too, in unknown
+/// fields as well: invalid UTF-8, a lone surrogate, a number out of range, nesting past
+/// serde_json's limit. A field that is not one of the contract's may be named twice.
+#[test]
+fn unknown_fields_are_checked_as_json_too() {
+    let valid = r#""call_id":"c1","direction":"inbound","status":"no_answer","from":"+33600000101","to":null,"started_at":"2025-03-04T10:59:12Z""#;
+    let with_extra = |extra: &[u8]| [b"{" as &[u8], extra, b",", valid.as_bytes(), b"}"].concat();
+    let deep = format!("\"x\":{}1{}", "[".repeat(200), "]".repeat(200));
+    for extra in [
+        &b"\"x\":\"\xff\xfe\""[..],
+        br#""x":"\ud800""#,
+        br#""x":1e400"#,
+        deep.as_bytes(),
+        br#""x":{"y":["\ud800"]}"#,
+    ] {
+        let body = with_extra(extra);
+        assert!(
+            serde_json::from_slice::<Value>(&body).is_err(),
+            "the reference refuses it"
+        );
+        match parse_bytes(&body) {
+            Err(WebhookError::Malformed(m)) => {
+                assert!(
+                    m.starts_with("body is not valid JSON (line 1, column "),
+                    "{m}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let twice = with_extra(br#""x":1,"x":{"y":[true,null,"z"]}"#);
+    assert_eq!(parse_bytes(&twice).unwrap().unwrap().call_id, "c1");
+}
