@@ -12,6 +12,10 @@ pub mod telnyx;
 pub mod twilio;
 pub mod vonage;
 
+#[cfg(test)]
+#[path = "tests/support.rs"]
+mod test_support;
+
 /// A webhook request as API Gateway (or the local runner) delivered it, body already
 /// base64-decoded.
 #[derive(Debug, Clone)]
@@ -216,13 +220,16 @@ pub(crate) fn any_secret_matches(
 /// The body as a JSON value. Errors: [`WebhookError::Malformed`] saying where it stops being
 /// JSON (`body is not valid JSON (line L, column C)`), never what it holds.
 pub(crate) fn json_body(body: &[u8]) -> Result<serde_json::Value, WebhookError> {
-    serde_json::from_slice(body).map_err(|e| {
-        malformed(format!(
-            "body is not valid JSON (line {}, column {})",
-            e.line(),
-            e.column()
-        ))
-    })
+    serde_json::from_slice(body).map_err(not_json)
+}
+
+/// `body is not valid JSON (line L, column C)`: where, never what.
+fn not_json(e: serde_json::Error) -> WebhookError {
+    malformed(format!(
+        "body is not valid JSON (line {}, column {})",
+        e.line(),
+        e.column()
+    ))
 }
 
 /// One field of a JSON payload read into a typed struct ([`json_object`]): whatever JSON it
@@ -316,13 +323,7 @@ pub(crate) fn json_object<'a, T: serde::Deserialize<'a>>(
         json_body(body)?;
         return Err(malformed("body must be a JSON object"));
     }
-    serde_json::from_slice(body).map_err(|e| {
-        malformed(format!(
-            "body is not valid JSON (line {}, column {})",
-            e.line(),
-            e.column()
-        ))
-    })
+    serde_json::from_slice(body).map_err(not_json)
 }
 
 /// Form parameters of a form-encoded webhook (Twilio, Plivo), by name; the first occurrence

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::phone::{Caller, LineType, classify};
+use crate::providers::test_support::{assert_caller, fixture};
 use http::HeaderMap;
 use proptest::prelude::*;
 use serde_json::json;
@@ -445,7 +446,6 @@ fn ack_and_name() {
 
 #[test]
 fn fixtures_parse_and_verify() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/providers");
     type Want = Option<(CallStatus, Direction, Option<LineType>)>;
     let expect: [(&str, Want); 7] = [
         (
@@ -495,26 +495,14 @@ fn fixtures_parse_and_verify() {
         ("aircall-created.json", None),
     ];
     for (file, want) in expect {
-        let text = std::fs::read_to_string(format!("{dir}/{file}")).expect(file);
-        let v: Value = serde_json::from_str(&text).unwrap();
-        let body = v["body"].as_str().unwrap().as_bytes().to_vec();
-        for k in v["headers"].as_object().unwrap().keys() {
-            assert_eq!(k, &k.to_ascii_lowercase(), "{file}");
-        }
+        let (_, body) = fixture(file);
         assert_eq!(verify(&body, &[TOKEN]), Ok(()), "{file}");
         assert!(verify(&body, &["another-token"]).is_err(), "{file}");
         match (parse_bytes(&body).unwrap(), want) {
             (None, None) => {}
             (Some(e), Some((status, direction, line))) => {
                 assert_eq!((e.status, e.direction), (status, direction), "{file}");
-                let class = classify(e.counterpart(), "FR");
-                match line {
-                    Some(line) => assert!(
-                        matches!(class, Caller::Number { line_type, .. } if line_type == line),
-                        "{file}: {class:?}"
-                    ),
-                    None => assert_eq!(class, Caller::Withheld, "{file}"),
-                }
+                assert_caller(&e, line, file);
             }
             (got, want) => panic!("{file}: got {got:?}, want {want:?}"),
         }

@@ -2,6 +2,7 @@
 //! malformed input. The contract every provider shares is in `shared/tests/provider_conformance.rs`.
 
 use super::*;
+use crate::providers::test_support::fixture;
 use http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -488,7 +489,6 @@ fn ack_is_json() {
 
 #[test]
 fn fixtures_parse_as_expected() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/providers");
     let expect = [
         (
             "generic-no-answer.json",
@@ -522,17 +522,7 @@ fn fixtures_parse_as_expected() {
         ),
     ];
     for (file, status, direction, counterpart) in expect {
-        let text = std::fs::read_to_string(format!("{dir}/{file}")).expect(file);
-        let v: Value = serde_json::from_str(&text).unwrap();
-        let body = v["body"].as_str().unwrap().as_bytes().to_vec();
-        let mut h = HeaderMap::new();
-        for (k, val) in v["headers"].as_object().unwrap() {
-            assert_eq!(k, &k.to_ascii_lowercase(), "{file}");
-            h.insert(
-                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(val.as_str().unwrap()).unwrap(),
-            );
-        }
+        let (h, body) = fixture(file);
         assert!(h.contains_key(TIMESTAMP_HEADER) && h.contains_key(SIGNATURE_HEADER));
         let e = parse_bytes(&body).unwrap().unwrap();
         assert_eq!(

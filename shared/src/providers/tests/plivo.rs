@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::phone::{Caller, LineType, classify};
+use crate::providers::test_support::{assert_caller, fixture};
 use http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
 
@@ -626,7 +627,6 @@ fn ack_is_empty_plivo_xml() {
 
 #[test]
 fn fixtures_parse_as_expected() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/providers");
     use CallStatus::*;
     use Direction::*;
     // (file, status, direction, call id suffix, counterpart line type; None = withheld)
@@ -669,29 +669,17 @@ fn fixtures_parse_as_expected() {
         ("plivo-anonymous.json", NoAnswer, Inbound, "", None),
     ];
     // The inbound leg's own `completed` hangup is not stored: the Dial action decides.
-    let text =
-        std::fs::read_to_string(format!("{dir}/plivo-hangup-inbound-completed.json")).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let (_, body) = fixture("plivo-hangup-inbound-completed.json");
     let h = HeaderMap::new();
     let req = WebhookRequest {
         public_url: URL,
         headers: &h,
-        body: v["body"].as_str().unwrap().as_bytes(),
+        body: &body,
         now: now(),
     };
     assert_eq!(Plivo.parse(&req).unwrap(), None);
     for (file, status, direction, suffix, line) in expect {
-        let text = std::fs::read_to_string(format!("{dir}/{file}")).expect(file);
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let body = v["body"].as_str().unwrap().as_bytes().to_vec();
-        let mut h = HeaderMap::new();
-        for (k, val) in v["headers"].as_object().unwrap() {
-            assert_eq!(k, &k.to_ascii_lowercase(), "{file}");
-            h.insert(
-                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(val.as_str().unwrap()).unwrap(),
-            );
-        }
+        let (mut h, body) = fixture(file);
         let req = WebhookRequest {
             public_url: URL,
             headers: &h,
@@ -702,14 +690,7 @@ fn fixtures_parse_as_expected() {
         assert_eq!((e.status, e.direction), (status, direction), "{file}");
         assert!(e.call_id.ends_with(suffix), "{file}");
         assert!(!e.call_id.contains('+'), "{file}");
-        let class = classify(e.counterpart(), "FR");
-        match line {
-            Some(line) => assert!(
-                matches!(class, Caller::Number { line_type, .. } if line_type == line),
-                "{file}: {class:?}"
-            ),
-            None => assert_eq!(class, Caller::Withheld, "{file}"),
-        }
+        assert_caller(&e, line, file);
         // Re-signed, the fixture verifies; tampered, it does not.
         let nonce = h[NONCE_HEADER].to_str().unwrap().to_owned();
         h.insert(

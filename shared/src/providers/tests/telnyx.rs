@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::phone::{Caller, LineType, classify};
+use crate::providers::test_support::{assert_caller, fixture};
 use ed25519_dalek::{Signer, SigningKey};
 use http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
@@ -515,7 +516,6 @@ fn ack_and_name() {
 
 #[test]
 fn fixtures_parse_and_verify() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/providers");
     // (file, (status, direction, counterpart line type or None = withheld))
     type Want = Option<(CallStatus, Direction, Option<LineType>)>;
     let expect: [(&str, Want); 7] = [
@@ -568,17 +568,7 @@ fn fixtures_parse_and_verify() {
     let key = signing_key();
     let pk = public_b64(&key);
     for (file, want) in expect {
-        let text = std::fs::read_to_string(format!("{dir}/{file}")).expect(file);
-        let v: Value = serde_json::from_str(&text).unwrap();
-        let body = v["body"].as_str().unwrap().as_bytes().to_vec();
-        let mut h = HeaderMap::new();
-        for (k, val) in v["headers"].as_object().unwrap() {
-            assert_eq!(k, &k.to_ascii_lowercase(), "{file}");
-            h.insert(
-                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(val.as_str().unwrap()).unwrap(),
-            );
-        }
+        let (mut h, body) = fixture(file);
         // Re-signed with the test key at the fixture's own timestamp, received 10 s later.
         let ts = h[TIMESTAMP_HEADER].to_str().unwrap().to_owned();
         h.insert(
@@ -604,14 +594,7 @@ fn fixtures_parse_and_verify() {
             (None, None) => {}
             (Some(e), Some((status, direction, line))) => {
                 assert_eq!((e.status, e.direction), (status, direction), "{file}");
-                let class = classify(e.counterpart(), "FR");
-                match line {
-                    Some(line) => assert!(
-                        matches!(class, Caller::Number { line_type, .. } if line_type == line),
-                        "{file}: {class:?}"
-                    ),
-                    None => assert_eq!(class, Caller::Withheld, "{file}"),
-                }
+                assert_caller(&e, line, file);
             }
             (got, want) => panic!("{file}: got {got:?}, want {want:?}"),
         }

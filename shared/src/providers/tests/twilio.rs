@@ -2,6 +2,7 @@
 //! malformed input. The contract every provider shares is in `shared/tests/provider_conformance.rs`.
 
 use super::*;
+use crate::providers::test_support::fixture;
 use http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
 
@@ -520,7 +521,6 @@ fn ack_is_empty_twiml() {
 
 #[test]
 fn fixtures_parse_as_expected() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/providers");
     let expect: [(&str, Option<(CallStatus, Direction)>); 6] = [
         (
             "twilio-dial-no-answer.json",
@@ -545,17 +545,7 @@ fn fixtures_parse_as_expected() {
         ),
     ];
     for (file, want) in expect {
-        let text = std::fs::read_to_string(format!("{dir}/{file}")).expect(file);
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let body = v["body"].as_str().unwrap().as_bytes().to_vec();
-        let mut h = HeaderMap::new();
-        for (k, val) in v["headers"].as_object().unwrap() {
-            assert_eq!(k, &k.to_ascii_lowercase(), "{file}");
-            h.insert(
-                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(val.as_str().unwrap()).unwrap(),
-            );
-        }
+        let (mut h, body) = fixture(file);
         let url = "https://example.test/webhooks/twilio/acme";
         let req = WebhookRequest {
             public_url: url,

@@ -2,6 +2,7 @@
 //! malformed input. The contract every provider shares is in `shared/tests/provider_conformance.rs`.
 
 use super::*;
+use crate::providers::test_support::fixture;
 use http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
 use serde_json::json;
@@ -745,7 +746,6 @@ type Expected = Option<(CallStatus, Direction, &'static str)>;
 
 #[test]
 fn fixtures_parse_and_verify_as_expected() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/providers");
     // (file, parse result, announces an inbound leg, correlates)
     let expect: [(&str, Expected, bool, bool); 8] = [
         ("vonage-inbound-started.json", None, true, false),
@@ -783,17 +783,7 @@ fn fixtures_parse_and_verify_as_expected() {
         ),
     ];
     for (file, want, announces, correlates) in expect {
-        let text = std::fs::read_to_string(format!("{dir}/{file}")).expect(file);
-        let v: Value = serde_json::from_str(&text).unwrap();
-        let body = v["body"].as_str().unwrap().as_bytes().to_vec();
-        let mut h = HeaderMap::new();
-        for (k, val) in v["headers"].as_object().unwrap() {
-            assert_eq!(k, &k.to_ascii_lowercase(), "{file}");
-            h.insert(
-                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(val.as_str().unwrap()).unwrap(),
-            );
-        }
+        let (h, body) = fixture(file);
         // Numbers only from the test ranges (README, "Tests"), in Vonage's form (no '+').
         let fields: Value = serde_json::from_slice(&body).unwrap();
         for f in ["from", "to"] {
